@@ -1,0 +1,5 @@
+import sys
+
+from hotich.cli import main
+
+sys.exit(main())

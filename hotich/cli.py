@@ -1,0 +1,93 @@
+"""The ``hotich`` command line: a small front over the library (data, training, inference, annotation).
+
+Subcommands import their modules lazily so that ``hotich --help`` and ``hotich serve`` start quickly.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from hotich import __version__
+
+
+def _data_parsers(sub) -> None:
+    data = sub.add_parser("data", help="build, export, inspect and preview line data")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+
+    def common(p, with_n=True):
+        p.add_argument("--seed", type=int, default=0, help="first seed; line i uses seed + i")
+        p.add_argument("--height", type=int, default=64, help="line image height in pixels (default 64)")
+        p.add_argument("--book", choices=["khai_sinh", "khai_tu", "ket_hon", "nhan_cha_me_con"])
+        p.add_argument("--field", help="field key, e.g. nksHoTen (synthetic sources)")
+        p.add_argument("--split", default="val", help="train | val (| photos for cinnamon)")
+        if with_n:
+            p.add_argument("--n", type=int, help="number of lines (required for synthetic sources)")
+
+    build = dsub.add_parser("build", help="build the standard datasets and their line manifests")
+    build.add_argument("--out", default="out/data", help="output folder (default out/data)")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--height", type=int, default=64)
+    build.add_argument("--synthetic-n", type=int, default=2000, help="synthetic training lines (default 2000)")
+    build.add_argument("--synthetic-val-n", type=int, default=500, help="synthetic validation lines (default 500)")
+    build.add_argument("--only", nargs="+", choices=["cinnamon", "vnondb", "synth"], help="build only these")
+
+    export = dsub.add_parser("export-manifest", help="write one source as images + a line manifest")
+    export.add_argument("--source", required=True, choices=["cinnamon", "vnondb", "synth", "ink", "font"])
+    export.add_argument("--out", required=True, help="output folder")
+    export.add_argument("--name", default="manifest.jsonl", help="manifest file name")
+    common(export)
+
+    stats = dsub.add_parser("stats", help="statistics of manifests, or of the shared data when none is given")
+    stats.add_argument("manifest", nargs="*", help="line manifests (JSON Lines)")
+
+    preview = dsub.add_parser("preview", help="contact sheet of lines with their ground truth")
+    preview.add_argument("--source", required=True, choices=["ink", "font", "cinnamon", "vnondb"])
+    preview.add_argument("--out", required=True, help="PNG to write")
+    preview.add_argument("--columns", type=int, default=2)
+    common(preview)
+    preview.set_defaults(n=24)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotich", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"hotich {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _data_parsers(sub)
+
+    serve = sub.add_parser("serve", help="start the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from data.manifest import ManifestError
+    from data.settings import SharedDataMissing
+
+    try:
+        if args.command == "data":
+            from data import commands
+
+            handler = {"build": commands.build_command, "export-manifest": commands.export_manifest_command,
+                       "stats": commands.stats_command, "preview": commands.preview_command}[args.data_command]
+            return handler(args)
+        if args.command == "serve":
+            from inference.server import serve
+
+            serve(host=args.host, port=args.port)
+            return 0
+    except (SharedDataMissing, ManifestError, ValueError, KeyError) as exc:
+        print(f"hotich: error: {exc}", file=sys.stderr)
+        return 2
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

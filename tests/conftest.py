@@ -1,0 +1,83 @@
+"""Shared test helpers: real servers on 127.0.0.1 and the shared-data switch."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from data.settings import shared_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+HAS_SHARED = (shared_dir() / "datasets").is_dir()
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAS_SHARED:
+        return
+    skip = pytest.mark.skip(reason=f"shared data not found at {shared_dir()} (set HOTICH_SHARED)")
+    for item in items:
+        if "shared" in item.keywords:
+            item.add_marker(skip)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningServer:
+    """A `hotich serve` subprocess on 127.0.0.1; stopped (SIGTERM, then SIGKILL) when the test ends."""
+
+    def __init__(self, args: list[str], env: dict | None = None, timeout: float = 60.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"hotich-server-{self.port}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hotich", "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
+            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server did not come up in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def server_factory():
+    servers: list[RunningServer] = []
+
+    def start(*args: str, env: dict | None = None) -> RunningServer:
+        server = RunningServer(list(args), env=env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
