@@ -30,16 +30,36 @@ def pin_one_core() -> None:
     cv2.setNumThreads(1)
 
 
-def throughput(synth, source: str, lines: int, repeats: int) -> dict:
+def field_texts(lines: int) -> list[str]:
+    """Texts of random register fields of random books (short on average: names, dates, "Kinh")."""
     import random
 
     from data.schema import BOOKS
     from data.text.fields import generate_field
 
-    # Texts are generated outside the timed loop: the benchmark measures rendering + degradation.
     rng = random.Random(0)
     pairs = [(b, f.key) for b in sorted(BOOKS) for f in BOOKS[b].register_fields]
-    texts = [generate_field(*rng.choice(pairs), rng) for _ in range(lines)]
+    return [generate_field(*rng.choice(pairs), rng) for _ in range(lines)]
+
+
+def address_texts(lines: int) -> list[str]:
+    """Address-length texts (about as long as a Cinnamon line): the worst case for the ink path."""
+    import random
+
+    from data.text.places import random_place
+
+    rng = random.Random(1)
+    texts: list[str] = []
+    while len(texts) < lines:
+        text = random_place(rng)
+        if len(text) >= 30:
+            texts.append(text)
+    return texts
+
+
+def throughput(synth, source: str, texts: list[str], repeats: int) -> dict:
+    # Texts are generated outside the timed loop: the benchmark measures rendering + degradation.
+    lines = len(texts)
     for i, text in enumerate(texts):  # warm-up: glyph and style caches
         synth.render(text, 10_000 + i, source=source)
     rates = []
@@ -106,8 +126,9 @@ def main() -> None:
     result["vnondb"] = parse_benchmark()
     synth = LineSynthesizer(height=args.height, writers=load_writer_split()["train"],
                             ink_corpus=load_corpus(progress=False))
+    texts = {"fields": field_texts(args.lines), "addresses": address_texts(args.lines)}
     for source in ("font", "ink"):
-        result[source] = throughput(synth, source, args.lines, args.repeats)
+        result[source] = {kind: throughput(synth, source, t, args.repeats) for kind, t in texts.items()}
     if args.sheet:
         realism_sheet(synth, args.sheet)
         result["sheet"] = str(args.sheet)

@@ -80,7 +80,7 @@ def vnondb_lines(split: str = "val", height: int = 64, seed: int = 0, degradatio
     ``seed + i``, so a split always renders the same.
     """
     _check_split(split, ("train", "val"))
-    from data.degrade import INK_COLOURS, LedgerDegradation, ink_on_paper, reseed
+    from data.degrade import INK_COLOURS, LedgerDegradation, fit_height, ink_on_paper, reseed
     from data.ink import InkStyle, load_corpus, load_writer_split, render_line
 
     corpus = corpus or load_corpus(progress=False)
@@ -95,7 +95,7 @@ def vnondb_lines(split: str = "val", height: int = 64, seed: int = 0, degradatio
         canvas[top:top + mask.shape[0], height // 4:height // 4 + mask.shape[1]] = mask
         image = ink_on_paper(canvas, INK_COLOURS[style.colour], rng)
         reseed(pipeline, seed + i)
-        image = pipeline(image=image)["image"]
+        image = fit_height(pipeline(image=image)["image"], height)
         yield {"image": image, "text": line.text, "source": "vnondb", **_EMPTY,
                "writer": str(line.writer), "file": f"{line.writer}_{i:06d}"}
 

@@ -220,6 +220,14 @@ def _noise_bank() -> np.ndarray:
     return np.random.default_rng(7).standard_normal(1 << 21).astype(np.float32)
 
 
+def fit_height(image: np.ndarray, height: int) -> np.ndarray:
+    """Scale an image back to ``height`` keeping its aspect ratio (rotation and shear grow the canvas)."""
+    if image.shape[0] == height:
+        return image
+    width = max(1, int(round(image.shape[1] * height / image.shape[0])))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
 def reseed(pipeline: A.BaseCompose, seed: int) -> None:
     """Seed every transform of ``pipeline`` from ``seed`` with its own stream.
 

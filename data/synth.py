@@ -9,10 +9,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-import cv2
 import numpy as np
 
-from data.degrade import INK_COLOURS, LedgerDegradation, ink_on_paper, reseed
+from data.degrade import INK_COLOURS, LedgerDegradation, fit_height, ink_on_paper, reseed
 from data.fonts import available_fonts, render_font_mask
 
 Source = Literal["ink", "font"]
@@ -107,10 +106,7 @@ class LineSynthesizer:
         image = ink_on_paper(canvas, INK_COLOURS[meta["ink"]], rng, bleed_mask=bleed)
 
         reseed(self._pipeline, seed)
-        image = self._pipeline(image=image)["image"]
-        if image.shape[0] != self.height:
-            width = max(1, int(round(image.shape[1] * self.height / image.shape[0])))
-            image = cv2.resize(image, (width, self.height), interpolation=cv2.INTER_AREA)
+        image = fit_height(self._pipeline(image=image)["image"], self.height)
         return SynthLine(image=np.ascontiguousarray(image), text=text, source=source, seed=seed, meta=meta)
 
     def sample(self, seed: int, source: Source | None = None, book: str | None = None,
