@@ -80,23 +80,14 @@ def vnondb_lines(split: str = "val", height: int = 64, seed: int = 0, degradatio
     ``seed + i``, so a split always renders the same.
     """
     _check_split(split, ("train", "val"))
-    from data.degrade import INK_COLOURS, LedgerDegradation, fit_height, ink_on_paper, reseed
-    from data.ink import InkStyle, load_corpus, load_writer_split, render_line
+    from data.ink import load_corpus, load_writer_split
+    from data.synth import LineSynthesizer
 
     corpus = corpus or load_corpus(progress=False)
-    writers = load_writer_split()[split]
-    pipeline = LedgerDegradation(degradation)
-    for i, line in enumerate(corpus.lines(writers=writers)):
-        rng = np.random.default_rng(seed + i)
-        style = InkStyle.sample(rng)
-        mask = render_line(line, int(height * 0.8), style, rng)
-        canvas = np.zeros((height, mask.shape[1] + height // 2), dtype=np.float32)
-        top = (height - mask.shape[0]) // 2
-        canvas[top:top + mask.shape[0], height // 4:height // 4 + mask.shape[1]] = mask
-        image = ink_on_paper(canvas, INK_COLOURS[style.colour], rng)
-        reseed(pipeline, seed + i)
-        image = fit_height(pipeline(image=image)["image"], height)
-        yield {"image": image, "text": line.text, "source": "vnondb", **_EMPTY,
+    synth = LineSynthesizer(height=height, degradation=degradation, ink_corpus=corpus)
+    for i, line in enumerate(corpus.lines(writers=load_writer_split()[split])):
+        rendered = synth.render_real(line, seed + i)
+        yield {"image": rendered.image, "text": line.text, "source": "vnondb", **_EMPTY,
                "writer": str(line.writer), "file": f"{line.writer}_{i:06d}"}
 
 

@@ -96,6 +96,20 @@ class LineSynthesizer:
         else:
             mask, meta = self._ink_mask(text, text_height, rng, writer)
 
+        return self._finish(mask, meta, text, source, seed, rng)
+
+    def render_real(self, line, seed: int) -> SynthLine:
+        """Render a real VNOnDB line (:class:`data.ink.InkLine`) as the writer wrote it, on aged paper."""
+        from data.ink import InkStyle, render_line
+
+        rng = np.random.default_rng(seed)
+        style = InkStyle.sample(rng)
+        mask = render_line(line, int(round(self.height * rng.uniform(0.7, 0.85))), style, rng)
+        return self._finish(mask, {"writer": str(line.writer), "ink": style.colour}, line.text, "vnondb", seed, rng)
+
+    def _finish(self, mask: np.ndarray, meta: dict, text: str, source: str, seed: int,
+                rng: np.random.Generator) -> SynthLine:
+        """Ink mask → degraded RGB line of ``self.height``."""
         # Cell margins: a little paper around the writing, more on the right where the cell continues.
         left = int(rng.integers(2, max(3, self.height // 3)))
         right = int(rng.integers(2, max(3, self.height // 2)))
@@ -104,7 +118,6 @@ class LineSynthesizer:
         canvas[top:top + mask.shape[0], left:left + mask.shape[1]] = mask
         bleed = np.roll(canvas, int(rng.integers(canvas.shape[1])), axis=1)
         image = ink_on_paper(canvas, INK_COLOURS[meta["ink"]], rng, bleed_mask=bleed)
-
         reseed(self._pipeline, seed)
         image = fit_height(self._pipeline(image=image)["image"], self.height)
         return SynthLine(image=np.ascontiguousarray(image), text=text, source=source, seed=seed, meta=meta)

@@ -5,6 +5,7 @@ Subcommands import their modules lazily so that ``hotich --help`` and ``hotich s
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 
@@ -56,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _data_parsers(sub)
 
+    train = sub.add_parser("train", help="train models")
+    tsub = train.add_subparsers(dest="train_command", required=True)
+    rec = tsub.add_parser("recognizer", help="train the line recognizer from a YAML config")
+    rec.add_argument("--config", required=True, help="training/configs/NAME.yaml")
+    rec.add_argument("--resume", action="store_true", help="continue from runs/NAME/checkpoint.pt")
+    rec.add_argument("--init", help="fine-tune from an existing recognizer checkpoint directory")
+    rec.add_argument("--max-steps", type=int, help="override max_steps")
+    rec.add_argument("--name", help="override the run name")
+    rec.add_argument("--runs-dir", help="override runs_dir (default runs/)")
+
     serve = sub.add_parser("serve", help="start the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -77,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             handler = {"build": commands.build_command, "export-manifest": commands.export_manifest_command,
                        "stats": commands.stats_command, "preview": commands.preview_command}[args.data_command]
             return handler(args)
+        if args.command == "train":
+            from training.train_recognizer import load_config, train
+
+            overrides = {k: v for k, v in {"max_steps": args.max_steps, "name": args.name,
+                                           "runs_dir": args.runs_dir}.items() if v is not None}
+            run_dir = train(load_config(args.config, overrides), resume=args.resume, init=args.init)
+            print(json.dumps({"run": str(run_dir), "best": str(run_dir / "best")}))
+            return 0
         if args.command == "serve":
             from inference.server import serve
 

@@ -1,0 +1,255 @@
+"""Train the line recognizer. Read top to bottom: config → data → model → loop → checkpoints.
+
+    hotich train recognizer --config training/configs/base.yaml [--resume] [--init DIR] [--max-steps N]
+
+Writes under ``runs/<name>/``: ``checkpoint.pt`` (resumable: model, optimizer, schedule, data stream state),
+``best/`` (the best model so far by mean validation CER, a ``from_pretrained`` directory), ``history.jsonl``
+(one line per log/eval event), ``curve.png`` and ``train.log``. No recognized text is logged.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from data.manifest import read_manifest
+from models.metrics import recognition_metrics
+from models.recognition import CharTokenizer, LineImageProcessor
+from models.recognition.predictor import timed_recognize
+from models.recognition.recognizer import (RecognizerShape, build_recognizer, count_parameters, load_recognizer,
+                                           save_recognizer)
+from training.data import MixedLineStream
+from training.validation_sets import build_validation_sets
+
+log = logging.getLogger("hotich.train")
+
+DEFAULTS = {
+    "name": "recognizer", "seed": 0, "runs_dir": "runs",
+    "model": {}, "synth_height": 64,
+    "batch_size": 16, "max_steps": 20000, "lr": 5e-4, "weight_decay": 0.01, "warmup_steps": 500,
+    "min_lr_ratio": 0.05, "grad_clip": 1.0, "label_smoothing": 0.0, "ctc_weight": 0.0,
+    "log_every": 25, "eval_every": 500, "checkpoint_every": 250, "eval_batch_size": 32,
+    "val_sets": ["cinnamon-val", "vnondb-val", "synth-val"], "val_limit": None,
+    "curriculum": [{"start_step": 0, "weights": {"synth_font": 1.0}}],
+    "threads": None,
+}
+
+
+def load_config(path: str | os.PathLike, overrides: dict | None = None) -> dict:
+    config = {**DEFAULTS, **(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}), **(overrides or {})}
+    unknown = set(config) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
+    return config
+
+
+def learning_rate(step: int, config: dict) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio * lr`` at ``max_steps``."""
+    if step < config["warmup_steps"]:
+        return config["lr"] * (step + 1) / config["warmup_steps"]
+    progress = min(1.0, (step - config["warmup_steps"]) / max(1, config["max_steps"] - config["warmup_steps"]))
+    floor = config["min_lr_ratio"]
+    return config["lr"] * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def make_batch(lines, tokenizer: CharTokenizer, processor: LineImageProcessor) -> dict[str, torch.Tensor]:
+    """Images → pixel values; texts → labels ``text </s>`` padded with -100 (ignored by the loss)."""
+    batch = processor([image for image, _, _ in lines])
+    ids = [tokenizer.encode(text)[1:] for _, text, _ in lines]  # drop <s>: the model shifts labels right itself
+    labels = torch.full((len(ids), max(map(len, ids))), -100, dtype=torch.long)
+    for i, seq in enumerate(ids):
+        labels[i, : len(seq)] = torch.tensor(seq)
+    return {"pixel_values": batch["pixel_values"], "labels": labels}
+
+
+class CTCHead(torch.nn.Module):
+    """Auxiliary CTC over encoder columns (blank = <pad>): an experiment switch, off unless ``ctc_weight`` > 0."""
+
+    def __init__(self, hidden: int, vocab: int):
+        super().__init__()
+        self.proj = torch.nn.Linear(hidden, vocab)
+
+    def loss(self, encoder_states: torch.Tensor, labels: torch.Tensor, eos_id: int) -> torch.Tensor:
+        log_probs = self.proj(encoder_states).log_softmax(-1).transpose(0, 1)  # (T, B, V)
+        targets = labels.clone()
+        targets[(targets == -100) | (targets == eos_id)] = 0
+        lengths = (targets != 0).sum(1)
+        t = torch.full((labels.shape[0],), log_probs.shape[0], dtype=torch.long)
+        return torch.nn.functional.ctc_loss(log_probs, targets, t, lengths, blank=0, zero_infinity=True)
+
+
+def evaluate(model, tokenizer, processor, val_sets: dict, batch_size: int) -> dict:
+    results = {}
+    for name, (images, texts) in val_sets.items():
+        recognitions, lines_per_s = timed_recognize(model, tokenizer, processor, images, batch_size=batch_size)
+        metrics = recognition_metrics([r.text for r in recognitions], texts)
+        results[name] = {**{k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()},
+                         "lines_per_s": round(lines_per_s, 1)}
+    model.train()
+    return results
+
+
+def load_val_sets(config: dict) -> dict:
+    from PIL import Image
+
+    paths = build_validation_sets(only=tuple(config["val_sets"]))
+    sets = {}
+    for name, path in paths.items():
+        records = read_manifest(path)[: config["val_limit"]]
+        sets[name] = ([np.asarray(Image.open(r.image).convert("RGB")) for r in records], [r.text for r in records])
+    return sets
+
+
+def plot_curve(history: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [h for h in history if h["event"] == "train"]
+    evals = [h for h in history if h["event"] == "eval"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    if train:
+        ax1.plot([h["step"] for h in train], [h["loss"] for h in train], lw=0.8)
+    ax1.set(xlabel="step", ylabel="training loss", yscale="log", title="loss")
+    for name in sorted({k for h in evals for k in h["val"]}):
+        ax2.plot([h["step"] for h in evals], [100 * h["val"][name]["cer"] for h in evals], marker="o", label=name)
+    ax2.set(xlabel="step", ylabel="CER %", yscale="log", title="validation CER")
+    ax2.grid(alpha=0.3, which="both")
+    if evals:
+        ax2.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def train(config: dict, resume: bool = False, init: str | None = None) -> Path:
+    run_dir = Path(config["runs_dir"]) / config["name"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(run_dir / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    if config["threads"]:
+        torch.set_num_threads(config["threads"])
+    random.seed(config["seed"])
+    np.random.seed(config["seed"])
+    torch.manual_seed(config["seed"])
+
+    # -- model -------------------------------------------------------------------------------------------
+    if init:
+        from models.recognition.adaptation import adapt_checkpoint
+
+        model, tokenizer, processor = adapt_checkpoint(init, CharTokenizer())
+    else:
+        shape = RecognizerShape(**config["model"])
+        tokenizer = CharTokenizer()
+        processor = LineImageProcessor(height=shape.image_height)
+        model = build_recognizer(shape, tokenizer)
+    model.train()
+    ctc = CTCHead(model.config.encoder.hidden_size, tokenizer.vocab_size) if config["ctc_weight"] > 0 else None
+    params = list(model.parameters()) + (list(ctc.parameters()) if ctc else [])
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config["weight_decay"]},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config["lr"], betas=(0.9, 0.98))
+    log.info("model: %.2fM parameters", count_parameters(model) / 1e6)
+
+    # -- data --------------------------------------------------------------------------------------------
+    stream = MixedLineStream(config["curriculum"], height=config["synth_height"], seed=config["seed"])
+    val_sets = load_val_sets(config)
+
+    # -- resume ------------------------------------------------------------------------------------------
+    step, best, history, cpu_seconds = 0, float("inf"), [], 0.0
+    checkpoint_path = run_dir / "checkpoint.pt"
+    if resume and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if ctc and state.get("ctc"):
+            ctc.load_state_dict(state["ctc"])
+        stream.set_state(state["stream"])
+        step, best, cpu_seconds = state["step"], state["best"], state.get("cpu_seconds", 0.0)
+        history = [json.loads(l) for l in (run_dir / "history.jsonl").read_text().splitlines() if l.strip()]
+        history = [h for h in history if h["step"] <= step]
+        log.info("resumed at step %d (best mean CER %.4f)", step, best)
+    elif resume:
+        log.info("no checkpoint at %s: starting fresh", checkpoint_path)
+
+    def save_checkpoint():
+        tmp = checkpoint_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "ctc": ctc.state_dict() if ctc else None, "stream": stream.state(), "step": step,
+                    "best": best, "cpu_seconds": cpu_seconds, "config": config}, tmp)
+        tmp.replace(checkpoint_path)
+        (run_dir / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+
+    # -- loop --------------------------------------------------------------------------------------------
+    bar = tqdm(total=config["max_steps"], initial=step, desc=config["name"], unit="step", dynamic_ncols=True)
+    pending: list = []
+    window = {"loss": [], "lines": 0, "t": time.perf_counter()}
+    last_cer = float("nan")
+    while step < config["max_steps"]:
+        if not pending:
+            pending = stream.batches(step, config["batch_size"])
+        lines = pending.pop()
+        batch = make_batch(lines, tokenizer, processor)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, config)
+
+        t0 = time.process_time()
+        if ctc:
+            encoder_out = model.encoder(pixel_values=batch["pixel_values"])
+            out = model(encoder_outputs=encoder_out, labels=batch["labels"])
+            loss = out.loss + config["ctc_weight"] * ctc.loss(encoder_out.last_hidden_state, batch["labels"],
+                                                               tokenizer.eos_token_id)
+        else:
+            loss = model(pixel_values=batch["pixel_values"], labels=batch["labels"]).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, config["grad_clip"])
+        optimizer.step()
+        cpu_seconds += time.process_time() - t0
+        step += 1
+        window["loss"].append(loss.item())
+        window["lines"] += len(lines)
+
+        if step % config["log_every"] == 0:
+            elapsed = time.perf_counter() - window["t"]
+            entry = {"event": "train", "step": step, "loss": float(np.mean(window["loss"])),
+                     "lr": learning_rate(step, config), "lines_per_s": window["lines"] / elapsed}
+            history.append(entry)
+            bar.set_postfix(loss=f"{entry['loss']:.3f}", cer=f"{last_cer:.3f}", lps=f"{entry['lines_per_s']:.1f}")
+            window = {"loss": [], "lines": 0, "t": time.perf_counter()}
+        bar.update(1)
+
+        if step % config["eval_every"] == 0 or step == config["max_steps"]:
+            val = evaluate(model, tokenizer, processor, val_sets, config["eval_batch_size"])
+            mean_cer = float(np.mean([v["cer"] for v in val.values()]))
+            last_cer = mean_cer
+            history.append({"event": "eval", "step": step, "val": val, "mean_cer": mean_cer,
+                            "cpu_hours": cpu_seconds / 3600})
+            log.info("step %d eval %s", step, json.dumps(val))
+            if mean_cer < best:
+                best = mean_cer
+                save_recognizer(run_dir / "best", model, tokenizer, processor)
+                (run_dir / "best" / "metrics.json").write_text(json.dumps(
+                    {"step": step, "val": val, "mean_cer": mean_cer, "cpu_hours": cpu_seconds / 3600}, indent=1))
+            plot_curve(history, run_dir / "curve.png")
+            save_checkpoint()
+            window = {"loss": [], "lines": 0, "t": time.perf_counter()}
+        elif step % config["checkpoint_every"] == 0:
+            save_checkpoint()
+    bar.close()
+    save_checkpoint()
+    plot_curve(history, run_dir / "curve.png")
+    return run_dir
