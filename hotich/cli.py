@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--name", help="override the run name")
     rec.add_argument("--runs-dir", help="override runs_dir (default runs/)")
 
+    ev = sub.add_parser("eval", help="measure a recognizer on a line manifest (prints one JSON object)")
+    ev.add_argument("manifest", help="line manifest (JSON Lines)")
+    ev.add_argument("--model", help="recognizer directory (default: the released model in models/zoo)")
+    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--predictions", help="write per-line hypotheses with confidences to this JSONL file")
+    ev.add_argument("--limit", type=int, help="only the first N lines")
+
     serve = sub.add_parser("serve", help="start the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -96,12 +103,18 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = train(load_config(args.config, overrides), resume=args.resume, init=args.init)
             print(json.dumps({"run": str(run_dir), "best": str(run_dir / "best")}))
             return 0
+        if args.command == "eval":
+            from inference.evaluate import evaluate_manifest
+
+            print(json.dumps(evaluate_manifest(args.manifest, args.model, args.batch_size, args.predictions,
+                                               args.limit)))
+            return 0
         if args.command == "serve":
             from inference.server import serve
 
             serve(host=args.host, port=args.port)
             return 0
-    except (SharedDataMissing, ManifestError, ValueError, KeyError) as exc:
+    except (SharedDataMissing, ManifestError, ValueError, KeyError, FileNotFoundError) as exc:
         print(f"hotich: error: {exc}", file=sys.stderr)
         return 2
     parser.error(f"unknown command {args.command}")

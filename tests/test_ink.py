@@ -141,7 +141,7 @@ def test_style_sample_is_plausible():
     styles = [InkStyle.sample(rng) for _ in range(200)]
     assert {s.colour for s in styles} == {"blue", "black"}
     for s in styles:
-        assert 0.2 <= s.x_height <= 0.32 and 0.05 <= s.pen_width <= 0.25 and len(s.rgb) == 3
+        assert 0.34 <= s.x_height <= 0.46 and 0.08 <= s.pen_width <= 0.22 and len(s.rgb) == 3
         if s.colour == "blue":
             assert s.rgb[2] > s.rgb[0]
 
@@ -195,30 +195,90 @@ def test_composer_empty_and_unknown_writer(composer):
         composer.compose("xin", "id_nobody", 32, np.random.default_rng(0))
 
 
-# ------------------------------------------------------------------------------------------------- split
-def test_split_writers_on_fixture(corpus, tmp_path):
-    path = tmp_path / "split.json"
-    split = split_writers(corpus, val_fraction=0.5, seed=3, path=path)
-    assert set(split.train).isdisjoint(split.val) and set(split.train) | set(split.val) == {"id_0999", "id_0998"}
-    assert load_writer_split(path) == split
-    assert split["train"] == split.train and split["val"] == split.val
-    train_texts = {t for w in split.train for t in split.text_ids[w]}
-    assert split.val_text_disjoint_text_ids and not set(split.val_text_disjoint_text_ids) & train_texts
+def _ink_rows(mask):
+    """Height of the inked rows of a mask (first to last row holding ink), in pixels."""
+    rows = np.flatnonzero(mask.max(1) > 0.3)
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
 
 
-def test_recorded_split_is_writer_disjoint():
-    split = load_writer_split(SPLIT_FILE)
-    assert split.train and split.val and set(split.train).isdisjoint(split.val)
-    assert len(split.train) + len(split.val) == len(split.text_ids)
-    assert 0.1 <= len(split.val) / len(split.text_ids) <= 0.2
-    train_texts = {t for w in split.train for t in split.text_ids[w]}
-    val_texts = {t for w in split.val for t in split.text_ids[w]}
-    assert split.val_text_disjoint_text_ids
-    assert set(split.val_text_disjoint_text_ids) == val_texts - train_texts
-    json.loads(SPLIT_FILE.read_text(encoding="utf-8"))
+def _ink_heights(composer, text, writer, height=48, seeds=range(12)):
+    out = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        out.append(_ink_rows(composer.compose(text, writer, height, rng, style=InkStyle.sample(rng))[0]))
+    return np.array(out, float)
+
+
+def _word_strokes(x0, top, bottom):
+    """A stand-in word in x-height units: an x-height zig-zag, one stroke up to ``top`` and one down to
+    ``bottom`` (baseline at +0.5)."""
+    zig = np.array([[x0 + 0.25 * i, 0.5 if i % 2 else -0.5] for i in range(8)], np.float32)
+    return [zig, np.array([[x0 + 0.3, top], [x0 + 0.3, 0.5]], np.float32),
+            np.array([[x0 + 1.2, -0.5], [x0 + 1.2, bottom]], np.float32)]
+
+
+def _rasterize_words(words, height=48, seed=0):
+    from data.ink.render import _flatten, rasterize
+
+    pts, starts, _ = _flatten([s for w in words for s in w], None)
+    style = InkStyle.sample(np.random.default_rng(seed))
+    return rasterize(pts, starts, None, height, style, np.random.default_rng(seed))
+
+
+def test_one_word_is_written_as_large_as_a_line():
+    # Ledgers are full of one-word fields ("Kinh", "Nam"): their writing must not shrink to a speck in a mask
+    # sized for a line. "Kinh": a capital and an ascender, no descender; the line adds marks and descenders.
+    for seed in range(20):
+        one = _ink_rows(_rasterize_words([_word_strokes(0, -1.3, 0.5)], seed=seed))
+        line = _ink_rows(_rasterize_words([_word_strokes(3 * i, -1.3 - 0.2 * i, 1.5 + 0.1 * i) for i in range(5)],
+                                          seed=seed))
+        assert 1 / 1.5 <= one / line <= 1.5, seed
+
+
+def test_writing_fills_the_mask_height():
+    # Capitals with stacked marks at the top, descenders at the bottom: the ink spans most of the mask, and
+    # the x-height stays a sizeable part of it.
+    for seed in range(20):
+        for words in ([_word_strokes(0, -1.1, 1.3)], [_word_strokes(0, -1.8, 0.5), _word_strokes(3, -1.2, 1.6)]):
+            assert _ink_rows(_rasterize_words(words, seed=seed)) >= 0.6 * 48, seed
 
 
 # ------------------------------------------------------------------------------------------ real VNOnDB
+@pytest.fixture(scope="module")
+def real_composer():
+    if not VNONDB.exists():
+        pytest.skip(f"{VNONDB} absent")
+    corpus = corpus_from_files(sorted((VNONDB / "words").glob("*.inkml.gz"))[:3])
+    return InkComposer(corpus), corpus.writer_ids[0]
+
+
+@pytest.mark.shared
+@needs_vnondb
+def test_real_one_word_field_and_line_sizes(real_composer):
+    composer, writer = real_composer
+    one = _ink_heights(composer, "Nam", writer)
+    line = _ink_heights(composer, "Người Việt Nam không học", writer)
+    assert 1 / 1.5 <= np.median(one) / np.median(line) <= 1.5
+    assert one.min() >= 0.4 * 48
+    # A line with capitals, stacked marks and descenders fills the mask.
+    assert _ink_heights(composer, "Giang Hoàng người Quảng", writer).min() >= 0.6 * 48
+
+
+@pytest.mark.shared
+@needs_vnondb
+def test_real_digits_are_single_ink_digits_at_ascender_height(real_composer):
+    composer, writer = real_composer
+    assert [(p.text, p.kind) for p in composer.plan("2,1")] == [("2", "ink"), (",", "drawn"), ("1", "ink")]
+    assert all(len(p.text) == 1 for p in composer.plan("100"))  # never "100" ink, whose digits vary in size
+    # A tall mask and a small x-height: no line is shrunk to fit, so pixels compare sizes directly.
+    style = InkStyle(x_height=0.15, pen_width=0.1)
+    for digits in ("1", "2", "3"):
+        d = [_ink_rows(composer.compose(digits, writer, 240, np.random.default_rng(s), style)[0]) for s in range(8)]
+        ascender = [_ink_rows(composer.compose("là", writer, 240, np.random.default_rng(s), style)[0])
+                    for s in range(8)]
+        assert 0.75 <= np.median(d) / np.median(ascender) <= 1.3, digits
+
+
 @pytest.mark.shared
 @needs_vnondb
 def test_real_files_parse_and_compose():

@@ -8,6 +8,13 @@ no ink covers (capitals and marks nobody wrote, rare symbols), font glyphs from
 :func:`data.fonts.available_fonts` scaled to the ink's x-height and pen width. Words sit on a common
 baseline with a slow wobble and are spaced like the writer spaces them, with jitter.
 
+Digits are always written one by one from single-digit ink (a writer's own, else a similar writer's), each
+scaled to stand on the baseline at about ascender height (``DIGIT_HEIGHT``): whole-number ink ("12",
+"1998") often has one digit written much smaller than the others (a "1" reduced to a tick), and VNOnDB's
+prose writers write digits smaller than letters, while ledger dates and numbers are written full size.
+Single capital letters (split off the start of ink words, or the letters of an all-capitals name) are
+likewise scaled to ``CAPITAL_HEIGHT``: as split off their words they vary from x-height to ascender size.
+
 Labels stay exact: ink is only ever used for exactly the text it was written for (no case folding or
 mark-insensitive matching, which would make the image disagree with its label).
 
@@ -62,6 +69,12 @@ COST_INK, COST_PART, COST_DRAWN, COST_FONT = 1.0, 0.2, 1.1, 2.0  # COST_PART: ex
 CAPITAL_SCALE = 1.15  # handwritten capitals and digits stand taller than a font's
 DONOR_WIDTH_RANGE = (0.88, 1.14)  # clip of the width adjustment of other writers' words
 DONOR_SLANT_RANGE = 0.3  # clip of the slant adjustment (dx per unit height)
+DIGIT_HEIGHT = 1.7  # digits' height in x-heights (baseline to top, like ascenders); jittered per line and glyph
+CAPITAL_HEIGHT = 1.6  # single ink capitals without marks above, likewise
+NORM_SCALE_RANGE = (0.7, 2.2)  # clip of such a glyph's vertical scale factor
+NORM_WIDTH_RANGE = (0.8, 1.5)  # clip of its horizontal scale factor (follows the vertical one)
+_DIGITS = frozenset("0123456789")
+_NORM_HEIGHT = {**{c: DIGIT_HEIGHT for c in _DIGITS}, **{c: CAPITAL_HEIGHT for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZĐƠƯ"}}
 
 
 @dataclass(frozen=True)
@@ -180,8 +193,9 @@ class InkComposer:
     def plan(self, word: str, writer_id: str | None = None) -> list[Piece]:
         """How ``word`` (no spaces) will be written: the cheapest split into ink units, drawn punctuation and
         font runs (a whole ink word 1.0, a split-off first letter or remainder 1.2, drawn punctuation 1.1,
-        a font character 2.0). The plan does not depend on the writer (so it is cached per word): whose ink
-        fills each unit is chosen afterwards, the writer's own first. ``writer_id`` is accepted for clarity."""
+        a font character 2.0); ink containing a digit is only used one digit at a time. The plan does not
+        depend on the writer (so it is cached per word): whose ink fills each unit is chosen afterwards, the
+        writer's own first. ``writer_id`` is accepted for clarity."""
         got = self._plans.get(word)
         if got is not None:
             return got
@@ -198,7 +212,7 @@ class InkComposer:
                 if best[i] == math.inf:
                     continue
                 sub = word[i:j]
-                t = tidx.get(sub)
+                t = tidx.get(sub) if (j - i == 1 or not _DIGITS.intersection(sub)) else None
                 if t is not None:
                     cost, kind = COST_INK + (0.0 if t in whole else COST_PART), "ink"
                 elif j - i == 1 and sub in DRAWN:
@@ -284,6 +298,8 @@ class InkComposer:
         ink_idx: list[int] = []
         ink_sx: list[float] = []
         ink_k: list[float] = []
+        ink_norm: list[int] = []  # positions (among the ink pieces) of single digits and capitals
+        norm_h: list[float] = []  # their target heights
         glyphs: list[tuple[np.ndarray, np.ndarray, float]] = []
         font_runs: list[tuple[str, float]] = []
         word_jitter: list[float] = []
@@ -310,6 +326,10 @@ class InkComposer:
                 if piece.kind == "ink":
                     unit, own = self._pick(piece.text, w, u1, u2)
                     kinds.append(0)
+                    nh = _NORM_HEIGHT.get(piece.text)
+                    if nh is not None:
+                        ink_norm.append(len(ink_idx))
+                        norm_h.append(nh)
                     ink_idx.append(unit)
                     if own:
                         ink_sx.append(1.0)
@@ -351,7 +371,22 @@ class InkComposer:
             piece_of = np.repeat(np.arange(n_ink), lens)
             mul = self._mul[widx]
             y = raw[:, 1] * mul[piece_of] - self._off[widx][piece_of]
-            x = raw[:, 0] * (mul * np.array(ink_sx, np.float32))[piece_of]
+            sx = mul * np.array(ink_sx, np.float32)
+            if ink_norm:  # digits and capitals: stand on the baseline at their height (x-heights), jittered
+                d = np.array(ink_norm, np.int64)
+                bottom = np.maximum.reduceat(y, first)[d]
+                tall = np.maximum(bottom - np.minimum.reduceat(y, first)[d], 1e-3)
+                jit = rng.standard_normal(2 * len(d) + 1).astype(np.float32)
+                target = np.array(norm_h, np.float32) * np.float32(math.exp(0.05 * float(jit[-1]))) * \
+                    np.exp(0.04 * jit[:len(d)])
+                fy = np.clip(target / tall, *NORM_SCALE_RANGE).astype(np.float32)
+                gain = np.ones(n_ink, np.float32)
+                add = np.zeros(n_ink, np.float32)
+                gain[d] = fy
+                add[d] = 0.5 + 0.03 * jit[len(d):2 * len(d)] - bottom * fy
+                y = y * gain[piece_of] + add[piece_of]
+                sx[d] *= np.clip(fy, *NORM_WIDTH_RANGE)
+            x = raw[:, 0] * sx[piece_of]
             x -= np.array(ink_k, np.float32)[piece_of] * y
             ink_pts = [np.stack([x, y], 1)]
             ink_starts = [self._is_start[gidx]]

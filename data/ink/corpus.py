@@ -317,20 +317,21 @@ class InkCorpus:
         first_w = np.array([_letter_width(t[0]) if t else 0.0 for t in texts], np.float32)[a["word_text"]]
         w0 = self._word_stroke0
         nst = a["word_strokes"].astype(np.int64)
-        wx0 = smin[np.minimum(w0[:-1], n_strokes - 1)]
         width = a["word_width"]
         xh = self.word_xh
         exp_w = first_w * self.writer_wpc[self.word_writer] * xh
         tol = 0.08 * xh
         done = np.zeros(n_words, bool)
         right = np.full(n_words, -np.inf, np.float32)
+        left = np.full(n_words, np.inf, np.float32)  # a later stroke (a T's bar) may reach left of the first
         for k in range(1, 4):
             has = (nst > k) & ~done
             idx = np.flatnonzero(has)
             right[idx] = np.maximum(right[idx], smax[w0[idx] + k - 1])
+            left[idx] = np.minimum(left[idx], smin[w0[idx] + k - 1])
             rest = suf[w0[idx] + k]
             sep = rest >= right[idx] - tol[idx]
-            gw = right[idx] - wx0[idx]
+            gw = right[idx] - left[idx]
             r = gw / np.maximum(width[idx], 1e-6)
             ok = sep & (r >= 0.7 * exp_ratio[idx]) & (r <= 1.3 * exp_ratio[idx]) & \
                 (gw >= 0.65 * exp_w[idx]) & (gw <= 1.35 * exp_w[idx])

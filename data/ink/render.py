@@ -6,6 +6,12 @@ carries the ink colour so the synthesizer can colour the mask later.
 Internally everything is laid out in *x-height units* (y down, y = 0 at the centre of the x-height band, so
 the baseline is y = +0.5) and drawn with a few ``cv2.polylines`` calls, one per integer pen thickness
 (segments are bucketed by their pressure-derived thickness), anti-aliased with sub-pixel coordinates.
+
+Sizing follows tight line crops of real scans: the writing fills the mask height. The x-height is the
+style's (about 0.34-0.46 of the height) when the ink's vertical extent fits at that size (a short word:
+"Kinh", "Nam"), and otherwise shrinks so that the tallest mark touches the top and the lowest descender the
+bottom, never below ``MIN_X_HEIGHT`` of the height (beyond that the outermost strokes are clipped, mostly
+at the bottom, as in real crops, rather than one tall flourish making the whole line small).
 """
 from __future__ import annotations
 
@@ -18,7 +24,8 @@ import numpy as np
 from data.ink.inkml import InkLine
 from data.ink.normalize import DEFAULT_K, pressure_from_samples
 
-MAX_SHRINK = 0.85
+MIN_X_HEIGHT = 0.25  # smallest x-height, as a fraction of the height, before strokes are clipped
+CLIP_TOP_SHARE = 0.3  # of an overflow, the share clipped at the top (marks) rather than the bottom (tails)
 _SHIFT = 4  # sub-pixel bits for cv2 drawing
 _ONE = float(1 << _SHIFT)
 
@@ -31,8 +38,10 @@ class InkStyle:
     """How a pen writes a line.
 
     Attributes:
-        x_height: x-height as a fraction of the output height (shrunk when tall strokes would not fit).
-        pen_width: pen width as a fraction of the x-height.
+        x_height: x-height as a fraction of the output height when the ink fits at that size; lines whose
+            ascenders, stacked marks and descenders would not fit shrink to fit (see the module doc).
+        pen_width: pen width as a fraction of the x-height (about 2-3 px at a 64 px line); when a line
+            shrinks to fit, the pen thins only by the square root of the shrink.
         thickness_variation: 0 = constant width; otherwise the width varies by +-this fraction with the
             pressure-like value derived from pen speed (slow = heavy) and tapered stroke ends.
         slant: extra slant in degrees on top of the writer's own (positive leans right).
@@ -42,8 +51,8 @@ class InkStyle:
         rgb: a sampled shade of that ink, for colouring the mask (the mask itself is colourless).
     """
 
-    x_height: float = 0.26
-    pen_width: float = 0.11
+    x_height: float = 0.40
+    pen_width: float = 0.14
     thickness_variation: float = 0.35
     slant: float = 0.0
     wobble: float = 0.04
@@ -61,8 +70,8 @@ class InkStyle:
         base = palette[min(int(u[1] * len(palette)), len(palette) - 1)]
         rgb = tuple(int(min(255.0, max(0.0, b + 6.0 * z))) for b, z in zip(base, n[:3]))
         return cls(
-            x_height=0.22 + 0.08 * u[2],
-            pen_width=min(0.2, max(0.06, 0.11 * math.exp(0.25 * n[3]))),
+            x_height=0.34 + 0.12 * u[2],
+            pen_width=min(0.22, max(0.08, 0.14 * math.exp(0.22 * n[3]))),
             thickness_variation=0.1 + 0.4 * u[3],
             slant=5.0 * n[4],
             wobble=0.08 * u[4],
@@ -124,8 +133,9 @@ def rasterize(pts: np.ndarray, starts: np.ndarray, pressure: np.ndarray | None, 
     """Scale x-height-unit strokes (and font pieces) to ``height`` and draw them; returns the float mask.
 
     The x-height becomes ``style.x_height * height`` pixels unless the ink's vertical extent would not fit,
-    in which case it shrinks (by at most ``1 - MAX_SHRINK``; beyond that the outermost strokes are clipped,
-    as in real crops, rather than one tall flourish making the whole line small).
+    in which case it shrinks until the ink fills the height exactly (to at most ``MIN_X_HEIGHT * height``;
+    beyond that the outermost strokes are clipped, mostly at the bottom, as in real crops, rather than one
+    tall flourish making the whole line small). Ink that fits is placed at a random height.
     """
     ys = [pts[:, 1].min(), pts[:, 1].max()] if len(pts) else [-0.5, 0.5]
     xs = [pts[:, 0].min(), pts[:, 0].max()] if len(pts) else [0.0, 0.0]
@@ -136,14 +146,17 @@ def rasterize(pts: np.ndarray, starts: np.ndarray, pressure: np.ndarray | None, 
     s = style.x_height * height
     pen_px = max(0.8, style.pen_width * s)
     if margin is None:
-        margin = 0.5 * pen_px + 1.0
+        margin = 0.5 * pen_px + 0.5
     avail = max(1.0, height - 2 * margin)
     extent = max(y_hi - y_lo, 1e-3)
     if extent * s > avail:
-        s = max(avail / extent, MAX_SHRINK * s)
-        pen_px = max(0.8, style.pen_width * s)
+        s0 = s
+        s = max(avail / extent, min(s, MIN_X_HEIGHT * height))
+        # A pen does not get finer because the line holds tall strokes: it thins only half as much (in log
+        # scale) as the writing shrinks.
+        pen_px = max(0.8, style.pen_width * math.sqrt(s * s0))
     free = avail - extent * s
-    oy = margin + (rng.uniform(0.25, 0.75) * free if free > 0 else free / 2) - y_lo * s
+    oy = margin + (rng.uniform(0.25, 0.75) * free if free > 0 else CLIP_TOP_SHARE * free) - y_lo * s
     ox = margin - x_lo * s
     width = max(1, int(math.ceil((x_hi - x_lo) * s + 2 * margin)))
     canvas = np.zeros((height, width), np.uint8)

@@ -1,0 +1,58 @@
+"""``hotich eval``: measure a recognizer on any line manifest.
+
+Prints exactly one JSON object ``{"n", "cer", "wer", "line_acc", "cer_base", "cer_marks", "lines_per_s"}``;
+``--predictions FILE`` writes one JSON line per input line with the hypothesis and its confidences (that
+file holds recognized text, i.e. personal data when run on real ledgers: keep it where the data lives).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from data.manifest import read_manifest
+from models.metrics import recognition_metrics
+
+
+def default_model_dir() -> Path:
+    """The released recognizer in ``models/zoo`` (the newest by name)."""
+    zoo = Path(__file__).resolve().parents[1] / "models" / "zoo"
+    candidates = sorted(p for p in zoo.glob("*") if (p / "config.json").is_file()) if zoo.is_dir() else []
+    if not candidates:
+        raise FileNotFoundError(f"no released recognizer under {zoo}; pass --model DIR")
+    return candidates[-1]
+
+
+def evaluate_manifest(manifest: str | Path, model_dir: str | Path | None = None, batch_size: int = 16,
+                      predictions: str | Path | None = None, limit: int | None = None) -> dict:
+    import time
+
+    import torch
+
+    from models.recognition.predictor import recognize
+    from models.recognition.recognizer import load_recognizer
+
+    records = read_manifest(manifest, check_images=True)[:limit]
+    if not records:
+        raise ValueError(f"{manifest}: no lines to evaluate")
+    model, tokenizer, processor = load_recognizer(model_dir or default_model_dir())
+    images = [np.asarray(Image.open(r.image).convert("RGB")) for r in tqdm(records, desc="loading", unit="line")]
+    start = time.perf_counter()
+    with torch.inference_mode():
+        results = recognize(model, tokenizer, processor, images, batch_size=batch_size)
+    lines_per_s = len(images) / (time.perf_counter() - start)
+    metrics = recognition_metrics([r.text for r in results], [r.text for r in records])
+    if predictions:
+        path = Path(predictions)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as handle:
+            for record, result in zip(records, results):
+                handle.write(json.dumps({"image": str(record.image), "reference": record.text,
+                                         "hypothesis": result.text, "confidence": round(result.confidence, 5),
+                                         "char_probs": [round(p, 4) for p in result.char_probs],
+                                         **record.extra}, ensure_ascii=False) + "\n")
+    return {**{k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()},
+            "lines_per_s": round(lines_per_s, 2)}
