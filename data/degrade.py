@@ -7,6 +7,7 @@ noise and JPEG artefacts. Both are driven by explicit seeds, so one seed always 
 """
 from __future__ import annotations
 
+import random
 from functools import lru_cache
 
 import albumentations as A
@@ -72,7 +73,9 @@ def ink_on_paper(mask: np.ndarray, ink_rgb: tuple[int, int, int], rng: np.random
     paper = _crop(_paper_textures()[int(rng.integers(_TEXTURE_BANK))], height, width, rng).copy()
 
     if bleed_mask is not None and rng.random() < 0.5:
-        back = cv2.resize(np.ascontiguousarray(bleed_mask[:, ::-1]), (width, height), interpolation=cv2.INTER_AREA)
+        back = cv2.flip(bleed_mask, 1)
+        if back.shape != (height, width):
+            back = cv2.resize(back, (width, height), interpolation=cv2.INTER_AREA)
         back = cv2.GaussianBlur(back, (0, 0), sigmaX=1.5)
         paper *= 1.0 - rng.uniform(0.06, 0.18) * back
 
@@ -188,7 +191,7 @@ class ScanNoise(A.ImageOnlyTransform):
 
 
 class SlantRotate(A.ImageOnlyTransform):
-    """Small rotation and horizontal shear (a writer's slant, a crooked scan), growing the canvas to fit.
+    """Small rotation and horizontal shear (a writer's slant, a crooked scan); the result keeps the height.
 
     ``A.Affine(fit_output=True)`` does the same but spends more time validating its matrix than warping.
     """
@@ -210,8 +213,11 @@ class SlantRotate(A.ImageOnlyTransform):
         matrix = rotation[:, :2] @ shear_matrix[:, :2]
         corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], dtype=np.float64) @ matrix.T
         low, high = corners.min(axis=0), corners.max(axis=0)
-        affine = np.hstack([matrix, -low[:, None]])
-        size = (int(np.ceil(high[0] - low[0])), int(np.ceil(high[1] - low[1])))
+        # Fit the tilted line back into the original height inside the same warp: a line keeps its height
+        # and no second resize is needed.
+        scale = height / (high[1] - low[1])
+        affine = scale * np.hstack([matrix, -low[:, None]])
+        size = (max(1, int(np.ceil((high[0] - low[0]) * scale))), height)
         return cv2.warpAffine(img, affine, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -229,21 +235,20 @@ def fit_height(image: np.ndarray, height: int) -> np.ndarray:
 
 
 def reseed(pipeline: A.BaseCompose, seed: int) -> None:
-    """Seed every transform of ``pipeline`` from ``seed`` with its own stream.
+    """Seed ``pipeline`` so that its transforms draw from one shared stream started at ``seed``.
 
-    ``Compose.set_random_seed`` gives every transform the same seed, so their first draws (whether to apply)
-    coincide and a line gets either every degradation or none; here each transform gets an independent child
-    of ``SeedSequence(seed)``.
+    ``Compose.set_random_seed`` gives every transform its own generator with the *same* seed, so their first
+    draws (whether to apply) coincide and a line gets either every degradation or none. One shared
+    generator, drawn from in pipeline order, makes the draws independent and costs one generator per line.
     """
-    children = np.random.SeedSequence(int(seed) % (2**63)).spawn(len(pipeline.transforms) + 1)
-    pipeline.random_generator = np.random.default_rng(children[0])
-    pipeline.py_random.seed(int(children[0].generate_state(1)[0]))
-    for transform, child in zip(pipeline.transforms, children[1:]):
-        if isinstance(transform, A.BaseCompose):
-            reseed(transform, int(child.generate_state(1)[0]))
-        else:
-            transform.random_generator = np.random.default_rng(child)
-            transform.py_random.seed(int(child.generate_state(1)[0]))
+    generator = np.random.default_rng(int(seed) % (2**63))
+    py_random = random.Random(int(seed))
+    stack = [pipeline]
+    while stack:
+        node = stack.pop()
+        node.random_generator, node.py_random = generator, py_random
+        if isinstance(node, A.BaseCompose):
+            stack.extend(node.transforms)
 
 
 def LedgerDegradation(strength: float = 1.0) -> A.Compose:
