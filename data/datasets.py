@@ -92,7 +92,7 @@ def vnondb_lines(split: str = "val", height: int = 64, seed: int = 0, degradatio
 
 
 def vnondb_dataset(split: str = "val", height: int = 64, seed: int = 0) -> datasets.Dataset:
-    return _from_rows(vnondb_lines(split, height=height, seed=seed), f"vnondb-{split}-{height}-{seed}")
+    return _from_rows(vnondb_lines, {"split": split, "height": height, "seed": seed}, f"vnondb-{split}")
 
 
 # -- synthetic field lines -------------------------------------------------------------------------------
@@ -121,8 +121,7 @@ def synthetic_lines(n: int, seed: int = 0, source: str | None = None, book: str 
 
 
 def synthetic_dataset(n: int, seed: int = 0, **options) -> datasets.Dataset:
-    key = "-".join(f"{k}={v}" for k, v in sorted(options.items()) if k != "writers")
-    return _from_rows(synthetic_lines(n, seed=seed, **options), f"synth-{n}-{seed}-{key}")
+    return _from_rows(synthetic_lines, {"n": n, "seed": seed, **options}, "synthetic")
 
 
 def _ink_available() -> bool:
@@ -131,12 +130,16 @@ def _ink_available() -> bool:
     return (shared_dir() / "datasets" / "vnondb-ink" / "words").is_dir()
 
 
-def _from_rows(rows: Iterable[dict], name: str) -> datasets.Dataset:
-    def generate():
-        for row in rows:
-            yield {**row, "image": Image.fromarray(row["image"])}
+def _pil_rows(builder, options: dict) -> Iterator[dict]:
+    for row in builder(**options):
+        yield {**row, "image": Image.fromarray(row["image"])}
 
-    return datasets.Dataset.from_generator(generate, features=FEATURES,
+
+def _from_rows(builder, options: dict, name: str) -> datasets.Dataset:
+    """A dataset from a module-level row builder and its options (both picklable, so ``datasets`` can
+    fingerprint and cache the result)."""
+    return datasets.Dataset.from_generator(_pil_rows, features=FEATURES,
+                                           gen_kwargs={"builder": builder, "options": options},
                                            cache_dir=str(cache_dir() / "hf-datasets" / name))
 
 
