@@ -46,20 +46,14 @@ def build_validation_sets(out: Path | None = None, height: int = 64, n_vnondb: i
         from data.synth import LineSynthesizer
 
         records = []
-        if name == "synth-val" and not _ink_available():
-            # Without the shared ink only the font hand exists; the set says so in each line's source.
-            synth = LineSynthesizer(height=height)
-            for i in tqdm(range(n_synth), desc=name):
-                line = synth.sample(SYNTH_VAL_SEED + i, source="font")
-                path = out / name / "images" / f"{i:05d}.png"
-                Image.fromarray(line.image).save(path)
-                records.append(LineRecord(path, line.text, {"source": "synth-font", "book": line.meta["book"],
-                                                            "field": line.meta["field"]}))
-            write_manifest(records, manifest)
-            continue
-        corpus = load_corpus(progress=False)
+        has_ink = _ink_available()
+        corpus = load_corpus(progress=False) if has_ink else None
         split = load_writer_split()
         if name == "vnondb-val":
+            if corpus is None:
+                from data.settings import require_shared
+
+                require_shared("datasets", "vnondb-ink", "words")
             disjoint = set(split.val_text_disjoint_text_ids)
             lines = list(corpus.lines(writers=split["val"]))
             step = max(1, len(lines) // n_vnondb)
@@ -72,9 +66,11 @@ def build_validation_sets(out: Path | None = None, height: int = 64, n_vnondb: i
                                                             "text_id": str(line.text_id),
                                                             "text_disjoint": str(line.text_id) in disjoint}))
         elif name == "synth-val":
-            synth = LineSynthesizer(height=height, writers=list(split["val"]), ink_corpus=corpus)
+            # Ink from validation writers only; without the shared ink only the font hand exists, and each
+            # line's source says which hand wrote it.
+            synth = LineSynthesizer(height=height, writers=list(split["val"]) if has_ink else None, ink_corpus=corpus)
             for i in tqdm(range(n_synth), desc=name):
-                line = synth.sample(SYNTH_VAL_SEED + i, source="ink" if i % 2 else "font")
+                line = synth.sample(SYNTH_VAL_SEED + i, source="ink" if has_ink and i % 2 else "font")
                 path = out / name / "images" / f"{i:05d}.png"
                 Image.fromarray(line.image).save(path)
                 records.append(LineRecord(path, line.text, {"source": f"synth-{line.source}",
