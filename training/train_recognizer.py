@@ -150,6 +150,8 @@ def train(config: dict, resume: bool = False, init: str | None = None) -> Path:
         from models.recognition.adaptation import adapt_checkpoint
 
         model, tokenizer, processor = adapt_checkpoint(init, CharTokenizer())
+        log.info("initialised from %s: %d of %d token rows kept from its vocabulary", init,
+                 model.adapted_tokens, tokenizer.vocab_size)
     else:
         shape = RecognizerShape(**config["model"])
         tokenizer = CharTokenizer()

@@ -24,6 +24,8 @@ class LineImageProcessor:
         min_width: shorter lines are padded up to it (the encoder needs a few columns).
         pad_multiple: padded widths are multiples of this (the encoder's width stride).
         mean, std: ``(x / 255 - mean) / std`` per channel.
+        fixed_width: when set, every line is stretched to exactly this width (what fixed-size ViT encoders
+            such as ``microsoft/trocr-*`` expect); None keeps the aspect ratio.
     """
 
     height: int = 48
@@ -32,6 +34,7 @@ class LineImageProcessor:
     pad_multiple: int = 8
     mean: float = 0.5
     std: float = 0.5
+    fixed_width: int | None = None
 
     def resize(self, image: np.ndarray | Image.Image) -> np.ndarray:
         """One image → uint8 RGB ``(height, w)`` with ``w <= max_width``."""
@@ -42,7 +45,10 @@ class LineImageProcessor:
             raise ValueError(f"expected an RGB image, got an array of shape {array.shape}")
         array = array[..., :3]
         h, w = array.shape[:2]
-        width = int(np.clip(round(w * self.height / h), 1, self.max_width))
+        if self.fixed_width:
+            width = self.fixed_width
+        else:
+            width = int(np.clip(round(w * self.height / h), 1, self.max_width))
         interpolation = cv2.INTER_AREA if h > self.height else cv2.INTER_LINEAR
         return cv2.resize(np.ascontiguousarray(array), (width, self.height), interpolation=interpolation)
 
@@ -54,7 +60,7 @@ class LineImageProcessor:
         if not resized:
             raise ValueError("no images given")
         widest = max(self.min_width, max(r.shape[1] for r in resized))
-        width = -(-widest // self.pad_multiple) * self.pad_multiple
+        width = self.fixed_width or -(-widest // self.pad_multiple) * self.pad_multiple
         batch = np.full((len(resized), self.height, width, 3), 255, dtype=np.uint8)
         for i, r in enumerate(resized):
             batch[i, :, : r.shape[1]] = r
