@@ -6,7 +6,7 @@ STAMP := $(VENV)/.hotich-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup serve test lock clean-venv
+.PHONY: setup serve test peers lock clean-venv
 
 setup: $(STAMP)
 
@@ -24,6 +24,12 @@ serve: setup
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The offline peers of benchmarks/peers.py: Tesseract with Vietnamese data (Debian) and asterocr (PyPI).
+peers: setup
+	command -v tesseract >/dev/null && ls /usr/share/tesseract-ocr/*/tessdata/vie.traineddata >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-vie libtesseract-dev; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[peers]'
 
 # Regenerates constraints.txt from the current environment (after a deliberate upgrade).
 lock:

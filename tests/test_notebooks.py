@@ -1,0 +1,36 @@
+"""Notebooks are executed on tiny models so that they never rot."""
+import os
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from data.datasets import export_manifest, synthetic_lines
+from inference.evaluate import evaluate_manifest
+from models.recognition import CharTokenizer, LineImageProcessor
+from models.recognition.recognizer import RecognizerShape, build_recognizer, save_recognizer
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = RecognizerShape(image_height=32, encoder_hidden_size=32, encoder_layers=1, encoder_heads=2, encoder_ffn=64,
+                       stem_channels=(8, 8, 16, 16), decoder_hidden_size=32, decoder_layers=1, decoder_heads=2,
+                       decoder_ffn=64, max_text_tokens=24)
+
+
+def test_error_analysis_notebook_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOTICH_SHARED", str(tmp_path / "absent"))
+    tokenizer = CharTokenizer()
+    save_recognizer(tmp_path / "model", build_recognizer(TINY, tokenizer), tokenizer, LineImageProcessor(height=32))
+    manifest = export_manifest(synthetic_lines(8, seed=1, source="font", height=32), tmp_path / "lines", total=8)
+    predictions = tmp_path / "preds.jsonl"
+    metrics = evaluate_manifest(manifest, tmp_path / "model", predictions=predictions)
+    assert set(metrics) == {"n", "cer", "wer", "line_acc", "cer_base", "cer_marks", "lines_per_s"}
+
+    notebook = nbformat.read(ROOT / "notebooks" / "01_error_analysis.ipynb", as_version=4)
+    monkeypatch.setenv("HOTICH_PREDICTIONS", str(predictions))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "".join(str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", "")) for o in outputs)
+    assert "cer_marks" in text and "deleted most" in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)
