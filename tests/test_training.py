@@ -49,3 +49,22 @@ def test_learning_rate_schedule():
     assert abs(learning_rate(10, config) - 1.0) < 1e-9
     assert abs(learning_rate(110, config) - 0.1) < 1e-9
     assert learning_rate(60, config) < learning_rate(30, config)
+
+
+def test_release_writes_fp16_model_with_card(tmp_path, monkeypatch):
+    import torch
+    from safetensors import safe_open
+
+    from training import release as release_module
+
+    monkeypatch.setenv("HOTICH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOTICH_SHARED", str(tmp_path / "no-shared"))
+    assert main(["train", "recognizer", "--config", TINY, "--runs-dir", str(tmp_path / "runs"), "--max-steps", "3"]) == 0
+    monkeypatch.setattr(release_module, "ZOO", tmp_path / "zoo")
+    out = release_module.release(tmp_path / "runs" / "tiny", "tiny-test")
+    with safe_open(out / "model.safetensors", "pt") as weights:
+        assert {weights.get_tensor(k).dtype for k in weights.keys()} == {torch.float16}
+    model, tok, proc = load_recognizer(out)
+    assert next(model.parameters()).dtype == torch.float32
+    card = (out / "README.md").read_text()
+    assert "CPU-hours" in card and "synth-val" in card and "Best checkpoint at step **3**" in card
