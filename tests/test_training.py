@@ -63,7 +63,8 @@ def test_release_writes_fp16_model_with_card(tmp_path, monkeypatch):
     monkeypatch.setattr(release_module, "ZOO", tmp_path / "zoo")
     out = release_module.release(tmp_path / "runs" / "tiny", "tiny-test")
     with safe_open(out / "model.safetensors", "pt") as weights:
-        assert {weights.get_tensor(k).dtype for k in weights.keys()} == {torch.float16}
+        dtypes = {weights.get_tensor(k).dtype for k in weights.keys()}
+    assert {d for d in dtypes if d.is_floating_point} == {torch.float16}  # (BatchNorm step counters stay int64)
     model, tok, proc = load_recognizer(out)
     assert next(model.parameters()).dtype == torch.float32
     card = (out / "README.md").read_text()
