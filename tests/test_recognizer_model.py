@@ -96,3 +96,23 @@ def test_metrics_split_marks_from_base_errors():
     assert recognition_metrics(["abc"], ["abc"])["cer"] == 0.0
     with pytest.raises(ValueError):
         recognition_metrics(["a"], [])
+
+
+def test_cached_greedy_decoding_matches_generate():
+    from models.recognition.cached_decoder import greedy_decode
+
+    torch.manual_seed(0)
+    tok = CharTokenizer()
+    model = build_recognizer(TINY, tok).eval()
+    # Sharpen the random decoder so that rows end at different lengths, some before the limit.
+    with torch.no_grad():
+        model.decoder.output_projection.weight.mul_(40)
+    pixels = LineImageProcessor(height=32)([np.random.default_rng(i).integers(0, 255, (32, 40 + 30 * i, 3),
+                                                                               dtype=np.uint8) for i in range(5)])
+    generated = model.generate(pixels["pixel_values"], max_new_tokens=12, do_sample=False, num_beams=1)
+    result = greedy_decode(model, pixels["pixel_values"], tok.bos_token_id, tok.eos_token_id, 12)
+    for row in range(5):
+        ref = generated[row, 1:].tolist()
+        ref = ref[: ref.index(tok.eos_token_id)] if tok.eos_token_id in ref else ref
+        assert [t for t in ref if t != tok.pad_token_id] == result.token_ids[row]
+        assert all(0.0 < p <= 1.0 for p in result.token_probs[row])

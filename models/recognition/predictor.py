@@ -1,5 +1,6 @@
 """PyTorch greedy recognition of line images with per-character probabilities (the reference predictor;
-the served path is the onnxruntime runtime in ``inference``)."""
+the served path is the onnxruntime runtime in ``inference``). Decoding uses the explicit key/value cache of
+:mod:`models.recognition.cached_decoder`, token-identical to ``model.generate`` greedy (tested)."""
 from __future__ import annotations
 
 import time
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from models.recognition.cached_decoder import greedy_decode
 
 
 @dataclass
@@ -28,17 +31,13 @@ def recognize(model, tokenizer, processor, images: list, batch_size: int = 16,
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         batch = processor([resized[i] for i in idx])
-        out = model.generate(batch["pixel_values"], max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                             output_scores=True, return_dict_in_generate=True)
-        sequences = out.sequences[:, 1:]
-        probs = torch.stack([s.softmax(-1) for s in out.scores], dim=1)  # (B, T, V)
-        chosen = probs.gather(-1, sequences[:, : probs.shape[1], None]).squeeze(-1)
+        decoded = greedy_decode(model, batch["pixel_values"], tokenizer.bos_token_id, tokenizer.eos_token_id,
+                                max_new_tokens)
         for row, i in enumerate(idx):
-            ids = sequences[row].tolist()
-            end = ids.index(tokenizer.eos_token_id) if tokenizer.eos_token_id in ids else len(ids)
-            p = chosen[row, : min(end + 1, chosen.shape[1])].tolist()
-            results[i] = Recognition(text=tokenizer.decode(ids[:end]), confidence=float(np.prod(p)) if p else 0.0,
-                                     char_probs=p[:end])
+            p = decoded.token_probs[row]
+            results[i] = Recognition(text=tokenizer.decode(decoded.token_ids[row]),
+                                     confidence=float(np.prod(p)) if p else 0.0,
+                                     char_probs=p[: len(decoded.token_ids[row])])
     return results  # type: ignore[return-value]
 
 
