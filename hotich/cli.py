@@ -69,10 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="measure a recognizer on a line manifest (prints one JSON object)")
     ev.add_argument("manifest", help="line manifest (JSON Lines)")
-    ev.add_argument("--model", help="recognizer directory (default: the released model in models/zoo)")
+    ev.add_argument("--model", help="recognizer or ONNX export directory (default: the released model)")
+    ev.add_argument("--variant", default="fp32", help="ONNX variant: fp32 or int8 (exported directories only)")
     ev.add_argument("--batch-size", type=int, default=16)
     ev.add_argument("--predictions", help="write per-line hypotheses with confidences to this JSONL file")
     ev.add_argument("--limit", type=int, help="only the first N lines")
+
+    export = sub.add_parser("export", help="export a recognizer to ONNX (encoder + cached decoder step)")
+    export.add_argument("--model", help="recognizer directory (default: the released model)")
+    export.add_argument("--out", required=True, help="output directory")
+    export.add_argument("--int8", action="store_true", help="also write int8 dynamically quantized graphs")
 
     serve = sub.add_parser("serve", help="start the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
@@ -107,7 +113,14 @@ def main(argv: list[str] | None = None) -> int:
             from inference.evaluate import evaluate_manifest
 
             print(json.dumps(evaluate_manifest(args.manifest, args.model, args.batch_size, args.predictions,
-                                               args.limit)))
+                                               args.limit, variant=args.variant)))
+            return 0
+        if args.command == "export":
+            from inference.evaluate import default_model_dir
+            from inference.onnx_export import export_recognizer
+
+            out = export_recognizer(args.model or default_model_dir(), args.out, int8=args.int8)
+            print(json.dumps({"exported": str(out)}))
             return 0
         if args.command == "serve":
             from inference.server import serve

@@ -27,22 +27,28 @@ def default_model_dir() -> Path:
 
 
 def evaluate_manifest(manifest: str | Path, model_dir: str | Path | None = None, batch_size: int = 16,
-                      predictions: str | Path | None = None, limit: int | None = None) -> dict:
+                      predictions: str | Path | None = None, limit: int | None = None, variant: str = "fp32") -> dict:
     import time
 
-    import torch
-
-    from models.recognition.predictor import recognize
-    from models.recognition.recognizer import load_recognizer
+    from inference.ort_runtime import OnnxRecognizer, is_onnx_dir
 
     records = read_manifest(manifest, check_images=True)[:limit]
     if not records:
         raise ValueError(f"{manifest}: no lines to evaluate")
-    model, tokenizer, processor = load_recognizer(model_dir or default_model_dir())
+    model_dir = Path(model_dir or default_model_dir())
+    if is_onnx_dir(model_dir):
+        run = OnnxRecognizer(model_dir, variant=variant).recognize
+    else:
+        from models.recognition.predictor import recognize
+        from models.recognition.recognizer import load_recognizer
+
+        model, tokenizer, processor = load_recognizer(model_dir)
+
+        def run(images, batch_size):
+            return recognize(model, tokenizer, processor, images, batch_size=batch_size)
     images = [np.asarray(Image.open(r.image).convert("RGB")) for r in tqdm(records, desc="loading", unit="line")]
     start = time.perf_counter()
-    with torch.inference_mode():
-        results = recognize(model, tokenizer, processor, images, batch_size=batch_size)
+    results = run(images, batch_size=batch_size)
     lines_per_s = len(images) / (time.perf_counter() - start)
     metrics = recognition_metrics([r.text for r in results], [r.text for r in records])
     if predictions:

@@ -1,0 +1,86 @@
+"""Export a recognizer to ONNX: ``encoder.onnx`` (image → cross-attention cache) and ``decoder_step.onnx``
+(one greedy step with the self-attention key/value cache), plus an int8 dynamically quantized variant.
+
+The exported directory is self-describing: ``onnx_config.json`` lists the graphs, opset, input/output names,
+the model's special tokens, and the SHA-256 of the source weights; the tokenizer and processor config are
+copied beside the graphs so the directory is all the runtime needs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from models.recognition.cached_decoder import DecoderStep, EncoderWithCrossCache
+from models.recognition.recognizer import load_recognizer
+
+OPSET = 18
+CONFIG_FILE = "onnx_config.json"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def export_recognizer(model_dir: str | Path, out_dir: str | Path, int8: bool = False) -> Path:
+    """Write the ONNX graphs of ``model_dir`` to ``out_dir`` (fp32; with ``int8`` also ``*.int8.onnx``)."""
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    model, tokenizer, processor = load_recognizer(model_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    encoder = EncoderWithCrossCache(model).eval()
+    step = DecoderStep(model).eval()
+
+    pixels = processor([__import__("numpy").full((processor.height, processor.height * 4, 3), 255, "uint8")] * 2)
+    pixel_values = pixels["pixel_values"]
+    with torch.no_grad():
+        cross_keys, cross_values = encoder(pixel_values)
+    layers, batch, heads, _, head_dim = cross_keys.shape
+    past = torch.zeros((layers, batch, heads, 3, head_dim))
+    ids = torch.full((batch, 1), tokenizer.bos_token_id, dtype=torch.long)
+
+    batch_dim = torch.export.Dim("batch", min=1, max=1024)
+    width_dim = torch.export.Dim("width_8", min=1, max=4096)
+    frames_dim = torch.export.Dim("frames", min=1, max=4096)
+    past_dim = torch.export.Dim("past", min=0, max=1024)
+    torch.onnx.export(encoder, (pixel_values,), out_dir / "encoder.onnx", input_names=["pixel_values"],
+                      output_names=["cross_keys", "cross_values"], opset_version=OPSET, dynamo=True,
+                      dynamic_shapes={"pixel_values": {0: batch_dim, 3: 8 * width_dim}}, external_data=False)
+    torch.onnx.export(step, (ids, torch.tensor(3), past, past.clone(), cross_keys, cross_values),
+                      out_dir / "decoder_step.onnx",
+                      input_names=["input_ids", "position", "past_keys", "past_values", "cross_keys", "cross_values"],
+                      output_names=["logits", "present_keys", "present_values"], opset_version=OPSET, dynamo=True,
+                      dynamic_shapes={"input_ids": {0: batch_dim}, "position": None,
+                                      "past_keys": {1: batch_dim, 3: past_dim}, "past_values": {1: batch_dim, 3: past_dim},
+                                      "cross_keys": {1: batch_dim, 3: frames_dim},
+                                      "cross_values": {1: batch_dim, 3: frames_dim}}, external_data=False)
+    graphs = {"fp32": {"encoder": "encoder.onnx", "decoder_step": "decoder_step.onnx"}}
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        for name in ("encoder", "decoder_step"):
+            quantize_dynamic(out_dir / f"{name}.onnx", out_dir / f"{name}.int8.onnx", weight_type=QuantType.QInt8)
+        graphs["int8"] = {"encoder": "encoder.int8.onnx", "decoder_step": "decoder_step.int8.onnx"}
+
+    tokenizer.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    for extra in ("config.json", "README.md"):
+        if (model_dir / extra).is_file():
+            shutil.copy(model_dir / extra, out_dir / ("source_" + extra))
+    config = {
+        "format": "hotich-onnx-recognizer", "opset": OPSET, "graphs": graphs,
+        "layers": layers, "heads": heads, "head_dim": head_dim,
+        "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+        "max_new_tokens": int(step.embed_positions.weight.shape[0] - step.embed_positions.offset - 1),
+        "source": {"directory": str(model_dir), "weights_sha256": _sha256(model_dir / "model.safetensors")},
+        "inputs": {"encoder": ["pixel_values"], "decoder_step": ["input_ids", "position", "past_keys",
+                                                                 "past_values", "cross_keys", "cross_values"]},
+    }
+    (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1))
+    return out_dir
