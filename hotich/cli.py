@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--model", help="recognizer or ONNX export directory (default: the released model)")
+    serve.add_argument("--max-batch", type=int, help="lines per recognition batch (default 32)")
+    serve.add_argument("--max-wait-ms", type=float, help="how long a batch waits to fill (default 10)")
+    serve.add_argument("--max-queue", type=int, help="lines waiting before requests get 503 (default 512)")
+    serve.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: all cores)")
     return parser
 
 
@@ -125,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from inference.server import serve
 
-            serve(host=args.host, port=args.port)
+            serve(host=args.host, port=args.port, model=args.model, max_batch=args.max_batch,
+                  max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, intra_op_threads=args.threads)
             return 0
     except (SharedDataMissing, ManifestError, ValueError, KeyError, FileNotFoundError) as exc:
         print(f"hotich: error: {exc}", file=sys.stderr)

@@ -1,0 +1,96 @@
+"""One dynamic micro-batcher shared by all requests: lines queue up, a single worker takes up to ``max_batch``
+of them (waiting at most ``max_wait_ms`` after the first) and recognizes them together. The queue is bounded:
+when it is full, requests are refused (HTTP 503) instead of letting memory grow."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+class QueueFull(RuntimeError):
+    pass
+
+
+@dataclass
+class _Item:
+    image: object
+    future: asyncio.Future
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+class MicroBatcher:
+    def __init__(self, recognize: Callable[[list], list], max_batch: int = 32, max_wait_ms: float = 10.0,
+                 max_queue: int = 256, on_batch: Callable[[int], None] | None = None):
+        self.recognize = recognize
+        self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait_ms / 1000.0, max_queue
+        self.on_batch = on_batch
+        self._queue: asyncio.Queue[_Item] | None = None
+        self._worker: asyncio.Task | None = None
+        self._closing = False
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize() if self._queue else 0
+
+    def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def submit(self, images: list) -> list:
+        """Queue all ``images`` (or none: raises :class:`QueueFull`) and wait for their results, in order."""
+        if self._closing or self._queue is None:
+            raise QueueFull("the server is shutting down")
+        if self.depth + len(images) > self.max_queue:
+            raise QueueFull(f"queue full ({self.depth} lines waiting, limit {self.max_queue})")
+        loop = asyncio.get_running_loop()
+        items = [_Item(image, loop.create_future()) for image in images]
+        for item in items:
+            self._queue.put_nowait(item)
+        return list(await asyncio.gather(*(item.future for item in items)))
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:  # the shutdown sentinel, queued after all accepted work
+                return
+            batch = [first]
+            deadline = loop.time() + self.max_wait
+            while len(batch) < self.max_batch:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), timeout)
+                except asyncio.TimeoutError:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            if self.on_batch:
+                self.on_batch(len(batch))
+            try:
+                # The model runs in a worker thread so the event loop keeps accepting requests meanwhile.
+                results = await asyncio.to_thread(self.recognize, [item.image for item in batch])
+                for item, result in zip(batch, results):
+                    if not item.future.done():
+                        item.future.set_result(result)
+            except Exception as exc:  # one failing batch fails its own requests, never the worker
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+
+    async def close(self, timeout: float = 60.0) -> None:
+        """Refuse new work, finish everything already accepted (queued and in flight), then stop."""
+        self._closing = True
+        if self._worker is None:
+            return
+        self._queue.put_nowait(None)
+        try:
+            await asyncio.wait_for(self._worker, timeout)
+        except asyncio.TimeoutError:
+            self._worker.cancel()
