@@ -150,3 +150,25 @@ def test_full_queue_answers_503_with_retry_after(server_factory, onnx_model):
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
     assert response.json()["error"]["code"] == "overloaded"
     assert httpx.post(server.url + "/v1/lines:recognize", files=files[:2], timeout=60).status_code == 200
+
+
+def test_shutdown_finishes_in_flight_requests(server_factory, onnx_model):
+    import threading
+    import time
+
+    server = server_factory("--model", onnx_model, "--max-wait-ms", "800")
+    result = {}
+
+    def call():
+        result["response"] = httpx.post(server.url + "/v1/lines:recognize", timeout=60,
+                                        files=[("files", ("a.png", png(), "image/png"))])
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    time.sleep(0.3)  # the line now waits in the batcher for its batch to fill
+    server.process.terminate()
+    thread.join(60)
+    assert result["response"].status_code == 200 and len(result["response"].json()["lines"]) == 1
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit status is -15 (or 0).
+    assert server.process.wait(30) in (0, -15)
+    assert "finishing in-flight batches" in server.log() and "Application shutdown complete" in server.log()
