@@ -81,3 +81,13 @@ def server_factory():
     yield start
     for server in servers:
         server.stop()
+
+
+def tiny_shape(**overrides):
+    """A recognizer small enough to build, train a step and export in seconds."""
+    from models.recognition.recognizer import RecognizerShape
+
+    values = dict(image_height=32, encoder_hidden_size=32, encoder_layers=1, encoder_heads=2, encoder_ffn=64,
+                  stem_channels=(8, 8, 16, 16), decoder_hidden_size=32, decoder_layers=1, decoder_heads=2,
+                  decoder_ffn=64, max_text_tokens=40)
+    return RecognizerShape(**{**values, **overrides})

@@ -10,11 +10,10 @@ from transformers import (PreTrainedTokenizerFast, TrOCRConfig, TrOCRForCausalLM
 from hotich.cli import main
 from models.recognition import CharTokenizer, LineImageProcessor
 from models.recognition.adaptation import adapt_checkpoint
-from models.recognition.recognizer import RecognizerShape, build_recognizer, save_recognizer
+from models.recognition.recognizer import build_recognizer, save_recognizer
+from conftest import tiny_shape
 
-SMALL = RecognizerShape(image_height=32, encoder_hidden_size=32, encoder_layers=1, encoder_heads=2,
-                        encoder_ffn=64, stem_channels=(8, 8, 16, 16), decoder_hidden_size=32, decoder_layers=1,
-                        decoder_heads=2, decoder_ffn=64, max_text_tokens=40)
+SMALL = tiny_shape()
 
 
 def test_hotich_checkpoint_with_smaller_vocabulary(tmp_path):

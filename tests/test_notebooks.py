@@ -8,12 +8,11 @@ from nbclient import NotebookClient
 from data.datasets import export_manifest, synthetic_lines
 from inference.evaluate import evaluate_manifest
 from models.recognition import CharTokenizer, LineImageProcessor
-from models.recognition.recognizer import RecognizerShape, build_recognizer, save_recognizer
+from models.recognition.recognizer import build_recognizer, save_recognizer
+from conftest import tiny_shape
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = RecognizerShape(image_height=32, encoder_hidden_size=32, encoder_layers=1, encoder_heads=2, encoder_ffn=64,
-                       stem_channels=(8, 8, 16, 16), decoder_hidden_size=32, decoder_layers=1, decoder_heads=2,
-                       decoder_ffn=64, max_text_tokens=24)
+TINY = tiny_shape(max_text_tokens=24)
 
 
 def test_error_analysis_notebook_runs(tmp_path, monkeypatch):

@@ -9,11 +9,10 @@ from hotich.cli import main
 from inference.ort_runtime import OnnxRecognizer
 from models.recognition import CharTokenizer, LineImageProcessor
 from models.recognition.cached_decoder import greedy_decode
-from models.recognition.recognizer import RecognizerShape, build_recognizer, load_recognizer, save_recognizer
+from models.recognition.recognizer import build_recognizer, load_recognizer, save_recognizer
+from conftest import tiny_shape
 
-TINY = RecognizerShape(image_height=32, encoder_hidden_size=32, encoder_layers=1, encoder_heads=2, encoder_ffn=64,
-                       stem_channels=(8, 8, 16, 16), decoder_hidden_size=32, decoder_layers=2, decoder_heads=2,
-                       decoder_ffn=64, max_text_tokens=24)
+TINY = tiny_shape(decoder_layers=2, max_text_tokens=24)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ import torch
 from data.charset import CHARSET, VOWELS
 from models.metrics import recognition_metrics
 from models.recognition import CharTokenizer, LineEncoder, LineEncoderConfig, LineImageProcessor
-from models.recognition.recognizer import RecognizerShape, build_recognizer, load_recognizer, save_recognizer
+from models.recognition.recognizer import build_recognizer, load_recognizer, save_recognizer
+from conftest import tiny_shape
 
-TINY = RecognizerShape(image_height=32, encoder_hidden_size=32, encoder_layers=1, encoder_heads=2, encoder_ffn=64,
-                       stem_channels=(8, 8, 16, 16), decoder_hidden_size=32, decoder_layers=1, decoder_heads=2,
-                       decoder_ffn=64, max_text_tokens=40)
+TINY = tiny_shape()
 
 
 def test_tokenizer_covers_vietnamese_and_round_trips(tmp_path):

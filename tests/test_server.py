@@ -14,11 +14,10 @@ from PIL import Image
 
 from inference.onnx_export import export_recognizer
 from models.recognition import CharTokenizer, LineImageProcessor
-from models.recognition.recognizer import RecognizerShape, build_recognizer, save_recognizer
+from models.recognition.recognizer import build_recognizer, save_recognizer
+from conftest import tiny_shape
 
-TINY = RecognizerShape(image_height=32, encoder_hidden_size=32, encoder_layers=1, encoder_heads=2, encoder_ffn=64,
-                       stem_channels=(8, 8, 16, 16), decoder_hidden_size=32, decoder_layers=1, decoder_heads=2,
-                       decoder_ffn=64, max_text_tokens=12)
+TINY = tiny_shape(max_text_tokens=12)
 
 
 @pytest.fixture(scope="module")
