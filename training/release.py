@@ -24,7 +24,7 @@ def _pct(value) -> str:
 
 
 def model_card(name: str, run: Path, metrics: dict, config: dict, parameters: int, peers: dict | None,
-               speed: dict | None) -> str:
+               speed: dict | None, status: str | None = None) -> str:
     history = [json.loads(l) for l in (run / "history.jsonl").read_text().splitlines() if l.strip()]
     evals = [h for h in history if h["event"] == "eval"]
     curriculum = "\n".join(f"- from step {p['start_step']}: " + ", ".join(f"{k} {v}" for k, v in p["weights"].items())
@@ -90,10 +90,11 @@ no training writer copied), `synth-val` (held-out seeds, ink from validation wri
 ## Limits
 Trained on a CPU for a short time: this is a checkpoint of a run in progress, not a converged model.
 Synthetic ledger lines are tidier than real registers; real register pages have not been measured yet.
-"""
+{(chr(10) + "## Status" + chr(10) + status + chr(10)) if status else ""}"""
 
 
-def release(run: Path, name: str, peers: Path | None = None, speed: Path | None = None) -> Path:
+def release(run: Path, name: str, peers: Path | None = None, speed: Path | None = None,
+            status: str | None = None) -> Path:
     best = run / "best"
     model, tokenizer, processor = load_recognizer(best)
     metrics = json.loads((best / "metrics.json").read_text())
@@ -108,7 +109,7 @@ def release(run: Path, name: str, peers: Path | None = None, speed: Path | None 
     peer_results = json.loads(peers.read_text()) if peers and peers.is_file() else None
     speed_result = json.loads(speed.read_text()) if speed and speed.is_file() else None
     (out / "README.md").write_text(model_card(name, run, metrics, config, count_parameters(model), peer_results,
-                                              speed_result), encoding="utf-8")
+                                              speed_result, status), encoding="utf-8")
     return out
 
 
@@ -118,8 +119,9 @@ def main() -> None:
     parser.add_argument("--name", required=True)
     parser.add_argument("--peers", type=Path, default=Path("benchmarks/results/peers.json"))
     parser.add_argument("--speed", type=Path, default=Path("benchmarks/results/recognizer_speed.json"))
+    parser.add_argument("--status", help="a paragraph on where the run stands (goes into the card)")
     args = parser.parse_args()
-    print(release(args.run, args.name, args.peers, args.speed))
+    print(release(args.run, args.name, args.peers, args.speed, args.status))
 
 
 if __name__ == "__main__":
