@@ -106,7 +106,7 @@ def synthetic_lines(n: int, seed: int = 0, source: str | None = None, book: str 
     """
     from data.synth import LineSynthesizer
 
-    if source is None and not _ink_available():
+    if source is None and not ink_available():
         source = "font"
     if source in (None, "ink") and writers is None:
         from data.ink import load_writer_split
@@ -124,7 +124,8 @@ def synthetic_dataset(n: int, seed: int = 0, **options) -> datasets.Dataset:
     return _from_rows(synthetic_lines, {"n": n, "seed": seed, **options}, "synthetic")
 
 
-def _ink_available() -> bool:
+def ink_available() -> bool:
+    """Whether the shared VNOnDB ink is present (the ink hand of the synthesizer needs it)."""
     from data.settings import shared_dir
 
     return (shared_dir() / "datasets" / "vnondb-ink" / "words").is_dir()

@@ -41,12 +41,12 @@ def build_validation_sets(out: Path | None = None, height: int = 64, n_vnondb: i
 
             write_manifest(cinnamon_records("val"), manifest)
             continue
-        from data.datasets import _ink_available
+        from data.datasets import ink_available
         from data.ink import load_corpus, load_writer_split
         from data.synth import LineSynthesizer
 
         records = []
-        has_ink = _ink_available()
+        has_ink = ink_available()
         corpus = load_corpus(progress=False) if has_ink else None
         split = load_writer_split()
         if name == "vnondb-val":
