@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.recognition.predictor import Recognition
+from models.recognition.predictor import Recognition, recognize_bucketed
 from models.recognition.processor import LineImageProcessor
 from models.recognition.tokenizer import CharTokenizer
 
@@ -91,15 +91,6 @@ class OnnxRecognizer:
 
     def recognize(self, images: list, batch_size: int = 16, max_new_tokens: int | None = None) -> list[Recognition]:
         """Recognize line images (RGB arrays or PIL images); results in input order."""
-        resized = [self.processor.resize(im) for im in images]
-        order = sorted(range(len(resized)), key=lambda i: resized[i].shape[1])
-        results: list[Recognition | None] = [None] * len(resized)
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            pixel_values = self.processor([resized[i] for i in idx])["pixel_values"].numpy()
-            ids, probs = self.decode_batch(pixel_values, max_new_tokens)
-            for k, i in enumerate(idx):
-                results[i] = Recognition(text=self.tokenizer.decode(ids[k]),
-                                         confidence=float(np.prod(probs[k])) if probs[k] else 0.0,
-                                         char_probs=probs[k][: len(ids[k])])
-        return results  # type: ignore[return-value]
+        return recognize_bucketed(images, self.processor, self.tokenizer,
+                                  lambda pixel_values: self.decode_batch(pixel_values.numpy(), max_new_tokens),
+                                  batch_size)

@@ -19,26 +19,37 @@ class Recognition:
     char_probs: list[float]
 
 
+def recognize_bucketed(images: list, processor, tokenizer, decode_batch, batch_size: int = 16) -> list[Recognition]:
+    """Resize ``images``, cut them into width-sorted batches (little padding), decode each batch with
+    ``decode_batch(pixel_values) -> (token_ids, token_probs)`` and return results in input order.
+
+    Shared by the PyTorch predictor and the onnxruntime runtime, so both bucket and score identically.
+    """
+    resized = [processor.resize(im) for im in images]
+    order = sorted(range(len(resized)), key=lambda i: resized[i].shape[1])
+    results: list[Recognition | None] = [None] * len(resized)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        ids, probs = decode_batch(processor([resized[i] for i in idx])["pixel_values"])
+        for row, i in enumerate(idx):
+            p = probs[row]
+            results[i] = Recognition(text=tokenizer.decode(ids[row]), confidence=float(np.prod(p)) if p else 0.0,
+                                     char_probs=p[: len(ids[row])])
+    return results  # type: ignore[return-value]
+
+
 @torch.inference_mode()
 def recognize(model, tokenizer, processor, images: list, batch_size: int = 16,
               max_new_tokens: int | None = None) -> list[Recognition]:
     """Greedy-decode ``images`` in width-sorted batches; results come back in input order."""
     model.eval()
     max_new_tokens = max_new_tokens or model.decoder.config.max_position_embeddings - 2
-    resized = [processor.resize(im) for im in images]
-    order = sorted(range(len(resized)), key=lambda i: resized[i].shape[1])
-    results: list[Recognition | None] = [None] * len(resized)
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        batch = processor([resized[i] for i in idx])
-        decoded = greedy_decode(model, batch["pixel_values"], tokenizer.bos_token_id, tokenizer.eos_token_id,
-                                max_new_tokens)
-        for row, i in enumerate(idx):
-            p = decoded.token_probs[row]
-            results[i] = Recognition(text=tokenizer.decode(decoded.token_ids[row]),
-                                     confidence=float(np.prod(p)) if p else 0.0,
-                                     char_probs=p[: len(decoded.token_ids[row])])
-    return results  # type: ignore[return-value]
+
+    def decode_batch(pixel_values):
+        decoded = greedy_decode(model, pixel_values, tokenizer.bos_token_id, tokenizer.eos_token_id, max_new_tokens)
+        return decoded.token_ids, decoded.token_probs
+
+    return recognize_bucketed(images, processor, tokenizer, decode_batch, batch_size)
 
 
 def timed_recognize(model, tokenizer, processor, images: list, batch_size: int = 16) -> tuple[list[Recognition], float]:
