@@ -136,3 +136,61 @@ def preview_command(args) -> int:
     path = save_contact_sheet(items, args.out, columns=args.columns, title=f"hotich data preview: {args.source}")
     print(json.dumps({"sheet": str(path), "lines": len(items)}))
     return 0
+
+
+# -- synthetic pages ------------------------------------------------------------------------------------------
+def pages_command(args) -> int:
+    """Render synthetic register pages into a folder (resumable), with COCO, PAGE-XML and a contact sheet."""
+    from data.pages.dataset import page_specs, write_pages
+
+    if args.n < 1:
+        raise ValueError("--n must be at least 1")
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    specs = page_specs(args.book, args.n, args.seed, args.split, args.variant)
+    summary = write_pages(specs, args.out, workers=args.workers, long_side=args.long_side,
+                          degradation=args.degradation, fmt=args.format, entries=args.entries)
+    if args.sheet != "none":
+        from PIL import Image
+
+        from data.pages.preview import save_pages_sheet
+        from data.pages.truth import PageTruth
+
+        out = Path(args.out)
+        shown = specs[:8]
+        items = [(Image.open(out / "images" / f"{s.page_id}.{args.format}"),
+                  PageTruth.from_json((out / "gt" / f"{s.page_id}.json").read_text(encoding="utf-8"))) for s in shown]
+        sheet = save_pages_sheet(items, args.sheet or out / "sheet.png", columns=4, tile_width=800,
+                                 title=f"hotich synthetic pages: {args.book}, {args.split}")
+        summary["sheet"] = str(sheet)
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def pages_sheet_command(args) -> int:
+    """One page of every template (held-out variants marked) with its ground truth drawn over it."""
+    from tqdm.auto import tqdm
+
+    from data.pages import PageRenderer, templates
+    from data.pages.preview import save_pages_sheet
+
+    renderers = {split: PageRenderer(split=split, long_side=args.long_side) for split in ("train", "heldout")}
+    items = []
+    for i, template in enumerate(tqdm(templates(), desc="rendering", unit="page")):
+        renderer = renderers["heldout" if template.split == "heldout" else "train"]
+        items.append(renderer.render(template.book, template.id, seed=args.seed + i))
+    path = save_pages_sheet(items, args.out, columns=args.columns, tile_width=args.tile_width,
+                            title="hotich synthetic register pages: every template (green entries, blue fields, "
+                                  "red text lines, magenta seals and signatures, orange page-header fields)")
+    print(json.dumps({"sheet": str(path), "pages": len(items)}))
+    return 0
+
+
+def templates_command(args) -> int:
+    from data.pages import templates
+
+    rows = [{"id": t.id, "book": t.book, "split": t.split, "layout": t.layout, "orientation": t.orientation,
+             "entries": list(t.entries), "years": list(t.years), "columns": len(t.columns),
+             "fields": len(t.field_keys), "description": t.description} for t in templates()]
+    print(json.dumps(rows, ensure_ascii=False, indent=1))
+    return 0

@@ -83,6 +83,33 @@ class LineSynthesizer:
         return mask, {"writer": writer, "ink": style.colour, **{k: v for k, v in info.items() if k != "writer"}}
 
     # -- public ----------------------------------------------------------------------------------------
+    def ink_mask(self, text: str, height: int, rng: np.random.Generator, source: Source = "font", *,
+                 font=None, stroke: int = 0, writer: str | None = None, style=None) -> tuple[np.ndarray, dict]:
+        """The bare ink mask of ``text`` in one fixed hand, for callers that lay out and colour it themselves
+        (synthetic pages write every cell of an entry in the same officer's hand).
+
+        ``source="font"``: ``font`` (a path; default a random one of :attr:`fonts`) with ``stroke`` extra pen
+        width. ``source="ink"``: VNOnDB ``writer`` (default random among the allowed writers) with ``style``
+        (an :class:`data.ink.InkStyle`; default sampled). Returns a float32 ``(height, width)`` mask in [0, 1]
+        and the hand's metadata.
+        """
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
+        if not text.strip():
+            raise ValueError("cannot render empty text")
+        if source == "font":
+            font = font if font is not None else self.fonts[int(rng.integers(len(self.fonts)))]
+            return render_font_mask(text, font, height, stroke=stroke), {"font": str(getattr(font, "stem", font))}
+        composer = self._ink_composer()
+        writer = writer or self._writers[int(rng.integers(len(self._writers)))]
+        mask, _ = composer.compose(text, writer, height, rng, style=style)
+        return mask, {"writer": writer}
+
+    def ink_writers(self) -> list[str]:
+        """The VNOnDB writers the ink hand may use (loads the ink corpus on first use)."""
+        self._ink_composer()
+        return list(self._writers)
+
     def render(self, text: str, seed: int, source: Source = "font", writer: str | None = None) -> SynthLine:
         """Render ``text`` with the given hand; the same (text, seed, source, writer) gives the same image."""
         if source not in SOURCES:

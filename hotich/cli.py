@@ -13,7 +13,7 @@ from hotich import __version__
 
 
 def _data_parsers(sub) -> None:
-    data = sub.add_parser("data", help="build, export, inspect and preview line data")
+    data = sub.add_parser("data", help="build, export, inspect and preview line and page data")
     dsub = data.add_subparsers(dest="data_command", required=True)
 
     def common(p, with_n=True):
@@ -49,6 +49,32 @@ def _data_parsers(sub) -> None:
     common(preview)
     preview.set_defaults(n=24)
 
+    books = ["khai_sinh", "khai_tu", "ket_hon", "nhan_cha_me_con"]
+    pages = dsub.add_parser("pages", help="render synthetic register pages: images, ground truth, COCO, PAGE-XML")
+    pages.add_argument("--book", required=True, choices=[*books, "all"], help="a book, or all (the books in turn)")
+    pages.add_argument("--n", type=int, required=True, help="number of pages")
+    pages.add_argument("--out", required=True, help="output folder (pages already there are kept: resumable)")
+    pages.add_argument("--seed", type=int, help="first seed; page i uses seed + i (default 0; 900000000 held out)")
+    pages.add_argument("--split", default="train", choices=["train", "heldout"],
+                       help="train: training layouts only; heldout: every layout, the held-out one for half")
+    pages.add_argument("--variant", help="render only this template id (see `hotich data templates`)")
+    pages.add_argument("--entries", type=int, help="entry rows per page (default: the template's range)")
+    pages.add_argument("--long-side", type=int, default=1600, help="image long side in pixels (default 1600)")
+    pages.add_argument("--degradation", type=float, default=1.0, help="0 = clean straight page, 1 = full ageing")
+    pages.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
+    pages.add_argument("--format", default="jpg", choices=["jpg", "png"])
+    pages.add_argument("--sheet", help="contact sheet PNG of the first pages with boxes (default OUT/sheet.png; "
+                                       "'none' to skip)")
+
+    sheet = dsub.add_parser("pages-sheet", help="contact sheet: one page of every template with its boxes drawn")
+    sheet.add_argument("--out", default="docs/synthetic_pages.png", help="PNG to write")
+    sheet.add_argument("--seed", type=int, default=0)
+    sheet.add_argument("--columns", type=int, default=4)
+    sheet.add_argument("--long-side", type=int, default=1600)
+    sheet.add_argument("--tile-width", type=int, default=640, help="width of each page on the sheet (default 640)")
+
+    dsub.add_parser("templates", help="list the page templates (id, book, split, layout, columns)")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotich", description=__doc__.splitlines()[0])
@@ -66,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--max-steps", type=int, help="override max_steps")
     rec.add_argument("--name", help="override the run name")
     rec.add_argument("--runs-dir", help="override runs_dir (default runs/)")
+    from training.commands import add_finetune_parser, add_worker_parser
+
+    add_finetune_parser(tsub)
+    det = tsub.add_parser("detector", help="train the page layout detector from a YAML config")
+    det.add_argument("--config", required=True, help="training/configs/NAME.yaml")
+    det.add_argument("--resume", action="store_true", help="continue from runs/NAME/checkpoint.pt")
+    det.add_argument("--max-steps", type=int, help="override max_steps")
+    det.add_argument("--name", help="override the run name")
+    det.add_argument("--runs-dir", help="override runs_dir (default runs/)")
 
     ev = sub.add_parser("eval", help="measure a recognizer on a line manifest (prints one JSON object)")
     ev.add_argument("manifest", help="line manifest (JSON Lines)")
@@ -74,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=16)
     ev.add_argument("--predictions", help="write per-line hypotheses with confidences to this JSONL file")
     ev.add_argument("--limit", type=int, help="only the first N lines")
+    ev.add_argument("--beam-width", type=int, default=1,
+                    help="beam search with this many hypotheses per line (default 1: greedy); runs in onnxruntime, "
+                         "exporting a recognizer directory once into the cache")
 
     export = sub.add_parser("export", help="export a recognizer to ONNX (encoder + cached decoder step)")
     export.add_argument("--model", help="recognizer directory (default: the released model)")
@@ -88,6 +126,37 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-wait-ms", type=float, help="how long a batch waits to fill (default 10)")
     serve.add_argument("--max-queue", type=int, help="lines waiting before requests get 503 (default 512)")
     serve.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: all cores)")
+    serve.add_argument("--beam-width", type=int,
+                       help="beam search with this many hypotheses per line (default 1: greedy; $HOTICH_BEAM_WIDTH)")
+    serve.add_argument("--detector", help="layout detector directory for /v1/pages:extract (default: the released one)")
+    serve.add_argument("--review-threshold", type=float,
+                       help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.9)")
+    serve.add_argument("--ml-backend", action="store_true",
+                       help="also serve Label Studio's ML backend protocol under /labelstudio")
+    serve.add_argument("--jobs-dir", help="retraining queue for the ML backend (default $HOTICH_JOBS_DIR or runs/jobs)")
+    serve.add_argument("--labelstudio-url", help="Label Studio to fetch task images from before its /setup call "
+                                                 "(default $LABEL_STUDIO_URL; its token: $LABEL_STUDIO_API_KEY)")
+
+    extract = sub.add_parser("extract", help="register pages → records: JSON, overlay PNG and PAGE-XML per page, "
+                                             "the Ministry import workbook per book (resumable)")
+    extract.add_argument("pages", nargs="+", help="page images and/or folders of them")
+    extract.add_argument("--out", required=True, help="output folder")
+    extract.add_argument("--book", choices=["khai_sinh", "khai_tu", "ket_hon", "nhan_cha_me_con"],
+                         help="the register book (default: detected per page)")
+    extract.add_argument("--model", help="recognizer or ONNX export directory (default: the released model)")
+    extract.add_argument("--detector", help="layout detector directory (default: the released one)")
+    extract.add_argument("--review-threshold", type=float,
+                         help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.9)")
+    extract.add_argument("--threads", type=int, help="onnxruntime intra-op threads")
+    extract.add_argument("--no-overlay-text", action="store_true",
+                         help="overlays show keys and confidences only (no personal data in the PNGs)")
+
+    from annotation.commands import add_parsers as annotate_parsers
+
+    add_worker_parser(annotate_parsers(sub))
+    from models.commands import add_parsers as models_parsers
+
+    models_parsers(sub)
     return parser
 
 
@@ -96,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from annotation.labelstudio import LabelStudioError
     from data.manifest import ManifestError
     from data.settings import SharedDataMissing
 
@@ -104,13 +174,25 @@ def main(argv: list[str] | None = None) -> int:
             from data import commands
 
             handler = {"build": commands.build_command, "export-manifest": commands.export_manifest_command,
-                       "stats": commands.stats_command, "preview": commands.preview_command}[args.data_command]
+                       "stats": commands.stats_command, "preview": commands.preview_command,
+                       "pages": commands.pages_command, "pages-sheet": commands.pages_sheet_command,
+                       "templates": commands.templates_command}[args.data_command]
             return handler(args)
-        if args.command == "train":
-            from training.train_recognizer import load_config, train
+        if args.command == "train" and args.train_command == "finetune":
+            from training.commands import finetune_command
 
+            return finetune_command(args)
+        if args.command == "train":
             overrides = {k: v for k, v in {"max_steps": args.max_steps, "name": args.name,
                                            "runs_dir": args.runs_dir}.items() if v is not None}
+            if args.train_command == "detector":
+                from training import train_detector
+
+                run_dir = train_detector.train(train_detector.load_config(args.config, overrides), resume=args.resume)
+                print(json.dumps({"run": str(run_dir), "best": str(run_dir / "best")}))
+                return 0
+            from training.train_recognizer import load_config, train
+
             run_dir = train(load_config(args.config, overrides), resume=args.resume, init=args.init)
             print(json.dumps({"run": str(run_dir), "best": str(run_dir / "best")}))
             return 0
@@ -118,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             from inference.evaluate import evaluate_manifest
 
             print(json.dumps(evaluate_manifest(args.manifest, args.model, args.batch_size, args.predictions,
-                                               args.limit, variant=args.variant)))
+                                               args.limit, variant=args.variant, beam_width=args.beam_width)))
             return 0
         if args.command == "export":
             from inference.evaluate import default_model_dir
@@ -130,9 +212,48 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from inference.server import serve
 
+            from inference.pages_api import pages_router
+
+            routers = [pages_router(args.detector, args.review_threshold)]
+            if args.ml_backend:
+                import os
+
+                from annotation.ml_backend import ml_backend_router
+
+                ls_url = args.labelstudio_url or os.environ.get("LABEL_STUDIO_URL")
+                routers.append(ml_backend_router(args.jobs_dir, api_key=os.environ.get("HOTICH_API_KEY") or None,
+                                                 labelstudio_url=ls_url,
+                                                 labelstudio_token=os.environ.get("LABEL_STUDIO_API_KEY")))
             serve(host=args.host, port=args.port, model=args.model, max_batch=args.max_batch,
-                  max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, intra_op_threads=args.threads)
+                  max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, intra_op_threads=args.threads,
+                  beam_width=args.beam_width,
+                  routers=routers)
             return 0
+        if args.command == "extract":
+            from inference.extract import extract_folder
+            from inference.pages import PagePipeline
+
+            pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads,
+                                              review_threshold=args.review_threshold)
+            summary = extract_folder(pipeline, args.pages, args.out, book=args.book,
+                                     overlay_text=not args.no_overlay_text)
+            print(json.dumps(summary, ensure_ascii=False))
+            return 0 if not summary["failed"] else 2
+        if args.command == "annotate":
+            if args.annotate_command == "worker":
+                from training.commands import worker_command
+
+                return worker_command(args)
+            from annotation.commands import HANDLERS
+
+            return HANDLERS[args.annotate_command](args)
+        if args.command == "models":
+            from models.commands import models_command
+
+            return models_command(args)
+    except LabelStudioError as exc:
+        print(f"hotich: error: {exc}", file=sys.stderr)
+        return 1
     except (SharedDataMissing, ManifestError, ValueError, KeyError, FileNotFoundError) as exc:
         print(f"hotich: error: {exc}", file=sys.stderr)
         return 2

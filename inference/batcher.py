@@ -1,6 +1,10 @@
 """One dynamic micro-batcher shared by all requests: lines queue up, a single worker takes up to ``max_batch``
 of them (waiting at most ``max_wait_ms`` after the first) and recognizes them together. The queue is bounded:
-when it is full, requests are refused (HTTP 503) instead of letting memory grow."""
+when it is full, requests are refused (HTTP 503) instead of letting memory grow.
+
+:meth:`MicroBatcher.replace` swaps the recognize function (a hot-reloaded model) through the same queue: lines
+queued before the swap are recognized by the old function, lines queued after it by the new one, and since a
+request queues all its lines at once, no request is ever split between two models."""
 from __future__ import annotations
 
 import asyncio
@@ -18,6 +22,15 @@ class _Item:
     image: object
     future: asyncio.Future
     enqueued: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class _Swap:
+    """A marker in the queue: from here on, recognize with ``recognize``."""
+
+    recognize: Callable[[list], list]
+    done: asyncio.Future
+    on_swap: Callable[[], None] | None = None
 
 
 class MicroBatcher:
@@ -50,6 +63,23 @@ class MicroBatcher:
             self._queue.put_nowait(item)
         return list(await asyncio.gather(*(item.future for item in items)))
 
+    async def replace(self, recognize: Callable[[list], list], on_swap: Callable[[], None] | None = None) -> None:
+        """Recognize with ``recognize`` from now on; returns once the swap happened (after every line queued
+        before it was recognized by the old function). ``on_swap`` runs at the very moment of the swap (e.g. to
+        update what the server reports). Raises :class:`QueueFull` while shutting down."""
+        if self._closing or self._queue is None:
+            raise QueueFull("the server is shutting down")
+        swap = _Swap(recognize, asyncio.get_running_loop().create_future(), on_swap)
+        self._queue.put_nowait(swap)
+        await swap.done
+
+    def _swap(self, swap: _Swap) -> None:
+        self.recognize = swap.recognize
+        if swap.on_swap is not None:
+            swap.on_swap()
+        if not swap.done.done():
+            swap.done.set_result(None)
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         stopping = False
@@ -57,7 +87,10 @@ class MicroBatcher:
             first = await self._queue.get()
             if first is None:  # the shutdown sentinel, queued after all accepted work
                 return
-            batch = [first]
+            if isinstance(first, _Swap):
+                self._swap(first)
+                continue
+            batch, swap = [first], None
             deadline = loop.time() + self.max_wait
             while len(batch) < self.max_batch:
                 timeout = deadline - loop.time()
@@ -69,6 +102,9 @@ class MicroBatcher:
                     break
                 if item is None:
                     stopping = True
+                    break
+                if isinstance(item, _Swap):  # the batch ends at the swap; lines after it wait for the new model
+                    swap = item
                     break
                 batch.append(item)
             if self.on_batch:
@@ -83,6 +119,8 @@ class MicroBatcher:
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(exc)
+            if swap is not None:
+                self._swap(swap)
 
     async def close(self, timeout: float = 60.0) -> None:
         """Refuse new work, finish everything already accepted (queued and in flight), then stop."""

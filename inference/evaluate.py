@@ -17,27 +17,42 @@ from data.manifest import read_manifest
 from models.metrics import recognition_metrics
 
 
+def _is_recognizer(path: Path) -> bool:
+    """A released recognizer, not another model of the zoo (the layout detector lives there too)."""
+    try:
+        return json.loads((path / "config.json").read_text())["model_type"] == "vision-encoder-decoder"
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def default_model_dir() -> Path:
     """The released recognizer in ``models/zoo`` (the newest by name)."""
     zoo = Path(__file__).resolve().parents[1] / "models" / "zoo"
-    candidates = sorted(p for p in zoo.glob("*") if (p / "config.json").is_file()) if zoo.is_dir() else []
+    candidates = sorted(p for p in zoo.glob("*") if _is_recognizer(p)) if zoo.is_dir() else []
     if not candidates:
         raise FileNotFoundError(f"no released recognizer under {zoo}; pass --model DIR")
     return candidates[-1]
 
 
 def evaluate_manifest(manifest: str | Path, model_dir: str | Path | None = None, batch_size: int = 16,
-                      predictions: str | Path | None = None, limit: int | None = None, variant: str = "fp32") -> dict:
+                      predictions: str | Path | None = None, limit: int | None = None, variant: str = "fp32",
+                      beam_width: int = 1) -> dict:
+    """``beam_width`` > 1 decodes with beam search, which runs in onnxruntime: a recognizer directory is then
+    exported once into the cache (see :func:`inference.ort_runtime.exported_once`)."""
     import time
 
-    from inference.ort_runtime import OnnxRecognizer, is_onnx_dir
+    from inference.ort_runtime import OnnxRecognizer, exported_once, is_onnx_dir
 
+    if beam_width < 1:
+        raise ValueError(f"beam width must be >= 1, got {beam_width}")
     records = read_manifest(manifest, check_images=True)[:limit]
     if not records:
         raise ValueError(f"{manifest}: no lines to evaluate")
     model_dir = Path(model_dir or default_model_dir())
+    if beam_width > 1:
+        model_dir = exported_once(model_dir, int8=variant == "int8")
     if is_onnx_dir(model_dir):
-        run = OnnxRecognizer(model_dir, variant=variant).recognize
+        run = OnnxRecognizer(model_dir, variant=variant, beam_width=beam_width).recognize
     else:
         from models.recognition.predictor import recognize
         from models.recognition.recognizer import load_recognizer

@@ -1,25 +1,64 @@
-"""Batched greedy recognition with onnxruntime and a key/value cache, on a directory from ``hotich export``.
+"""Batched recognition with onnxruntime and a key/value cache, on a directory from ``hotich export``:
+greedy decoding (the default) or beam search.
 
 Lines are bucketed by width (sorted, then cut into batches) so that padding wastes little; each row stops at
-its own ``</s>`` and finished rows leave the batch, so long lines never make short ones pay.
+its own ``</s>`` and finished rows leave the batch, so long lines never make short ones pay. Beam search keeps
+``k`` hypotheses per line as ``k`` rows of the same cache (rows are reordered as beams are re-ranked) and
+ranks finished hypotheses by length-normalised log-probability.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
+from models.recognition.cached_decoder import frame_token_limit
 from models.recognition.predictor import Recognition, recognize_bucketed
 from models.recognition.processor import LineImageProcessor
 from models.recognition.tokenizer import CharTokenizer
 
 CONFIG_FILE = "onnx_config.json"
+log = logging.getLogger("hotich.inference")
 
 
 def is_onnx_dir(path: str | os.PathLike) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
+
+
+def exported_once(path: str | os.PathLike, int8: bool = False) -> Path:
+    """``path`` itself when it is an export directory; for a recognizer directory, its export into
+    ``.cache/onnx/<name>-<weights hash>``, written the first time it is needed (again when ``int8`` asks
+    for the quantized graphs and the cached export lacks them)."""
+    path = Path(path)
+    if is_onnx_dir(path):
+        return path
+    import hashlib
+
+    from data.settings import cache_dir
+
+    weights = path / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{path}: neither an exported recognizer ({CONFIG_FILE}) nor a recognizer "
+                                f"directory (model.safetensors)")
+    exported = cache_dir() / "onnx" / f"{path.name}-{hashlib.sha256(weights.read_bytes()).hexdigest()[:16]}"
+    if not is_onnx_dir(exported) or (int8 and "int8" not in json.loads((exported / CONFIG_FILE).read_text())["graphs"]):
+        import shutil
+
+        from inference.onnx_export import export_recognizer
+
+        log.info("exporting %s to ONNX once, into %s", path, exported)
+        # Written beside and renamed into place, so a process loading the cache never sees half a directory.
+        fresh = exported.with_name(f"{exported.name}.tmp-{os.getpid()}")
+        export_recognizer(path, fresh, int8=int8)
+        stale = exported.with_name(f"{exported.name}.old-{os.getpid()}")
+        if exported.exists():
+            exported.rename(stale)
+        fresh.rename(exported)
+        shutil.rmtree(stale, ignore_errors=True)
+    return exported
 
 
 class OnnxRecognizer:
@@ -30,11 +69,20 @@ class OnnxRecognizer:
         variant: ``fp32`` or ``int8`` (when exported).
         intra_op_threads: onnxruntime threads per operator (None = onnxruntime's default, all cores).
         inter_op_threads: threads across independent operators.
+        beam_width: hypotheses kept per line; 1 (the default) is greedy decoding.
+        length_penalty: beam hypotheses are ranked by ``log p / length ** length_penalty`` (length counts
+            ``</s>``); 1.0 is the mean log-probability per token, 0.0 the plain sequence log-probability.
     """
 
     def __init__(self, directory: str | os.PathLike, variant: str = "fp32", intra_op_threads: int | None = None,
-                 inter_op_threads: int | None = None):
+                 inter_op_threads: int | None = None, beam_width: int = 1, length_penalty: float = 1.0,
+                 cap_to_frames: bool = True):
         import onnxruntime as ort
+
+        # As in the PyTorch predictor: no line outgrows its image (models.recognition.cached_decoder).
+        self.cap_to_frames = cap_to_frames
+        self.beam_width = _check_beam_width(beam_width)
+        self.length_penalty = float(length_penalty)
 
         self.directory = Path(directory)
         if not is_onnx_dir(self.directory):
@@ -55,12 +103,35 @@ class OnnxRecognizer:
         self.tokenizer = CharTokenizer.from_pretrained(self.directory)
         self.processor = LineImageProcessor.from_pretrained(self.directory)
 
-    def decode_batch(self, pixel_values: np.ndarray, max_new_tokens: int | None = None):
-        """Greedy-decode one batch; returns ``(token_ids, token_probs)`` per row (``</s>`` prob included)."""
-        limit = min(max_new_tokens or self.config["max_new_tokens"], self.config["max_new_tokens"])
+    def _limit(self, max_new_tokens: int | None) -> int:
+        return min(max_new_tokens or self.config["max_new_tokens"], self.config["max_new_tokens"])
+
+    def _step(self, tokens, position, past_keys, past_values, cross_keys, cross_values):
+        """One decoder step → ``(probs, log_probs, present_keys, present_values)``; probs ``(N, V)``."""
+        logits, past_keys, past_values = self.step.run(None, {
+            "input_ids": tokens, "position": np.array(position, dtype=np.int64), "past_keys": past_keys,
+            "past_values": past_values, "cross_keys": cross_keys, "cross_values": cross_values})
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        p = np.exp(shifted)
+        total = p.sum(axis=-1, keepdims=True)
+        p /= total
+        return p, shifted - np.log(total), past_keys, past_values
+
+    def decode_batch(self, pixel_values: np.ndarray, max_new_tokens: int | None = None,
+                     beam_width: int | None = None):
+        """Decode one batch; returns ``(token_ids, token_probs)`` per row (``</s>`` prob included).
+
+        ``beam_width`` (default: the recognizer's) above 1 runs :meth:`beam_decode_batch`.
+        """
+        beam_width = _check_beam_width(self.beam_width if beam_width is None else beam_width)
+        if beam_width > 1:
+            return self.beam_decode_batch(pixel_values, beam_width, max_new_tokens)
+        limit = self._limit(max_new_tokens)
         bos, eos = self.config["bos_token_id"], self.config["eos_token_id"]
         cross_keys, cross_values = self.encoder.run(None, {"pixel_values": pixel_values.astype(np.float32)})
         layers, b, heads, _, head_dim = cross_keys.shape
+        if self.cap_to_frames:
+            limit = min(limit, frame_token_limit(cross_keys.shape[3]))
         past_keys = np.zeros((layers, b, heads, 0, head_dim), dtype=np.float32)
         past_values = past_keys.copy()
         tokens = np.full((b, 1), bos, dtype=np.int64)
@@ -68,12 +139,8 @@ class OnnxRecognizer:
         ids: list[list[int]] = [[] for _ in range(b)]
         probs: list[list[float]] = [[] for _ in range(b)]
         for position in range(limit):
-            logits, past_keys, past_values = self.step.run(None, {
-                "input_ids": tokens, "position": np.array(position, dtype=np.int64), "past_keys": past_keys,
-                "past_values": past_values, "cross_keys": cross_keys, "cross_values": cross_values})
-            logits = logits - logits.max(axis=-1, keepdims=True)
-            p = np.exp(logits)
-            p /= p.sum(axis=-1, keepdims=True)
+            p, _, past_keys, past_values = self._step(tokens, position, past_keys, past_values, cross_keys,
+                                                      cross_values)
             best = p.argmax(axis=-1)
             keep = best != eos
             for k, row in enumerate(rows):
@@ -89,8 +156,121 @@ class OnnxRecognizer:
             tokens = best[:, None].astype(np.int64)
         return ids, probs
 
-    def recognize(self, images: list, batch_size: int = 16, max_new_tokens: int | None = None) -> list[Recognition]:
-        """Recognize line images (RGB arrays or PIL images); results in input order."""
-        return recognize_bucketed(images, self.processor, self.tokenizer,
-                                  lambda pixel_values: self.decode_batch(pixel_values.numpy(), max_new_tokens),
-                                  batch_size)
+    def beam_decode_batch(self, pixel_values: np.ndarray, beam_width: int, max_new_tokens: int | None = None,
+                          length_penalty: float | None = None):
+        """Beam-search one batch; returns the best hypothesis of each row as ``(token_ids, token_probs)``,
+        in the same form as greedy decoding (so width 1 gives exactly the greedy result).
+
+        Each line keeps ``beam_width`` live hypotheses as consecutive rows of the key/value cache. A step
+        ranks the ``2 k`` best continuations of a line by summed log-probability: ``</s>`` among the top
+        ``k`` finishes a hypothesis, the best ``k`` others become the next beams (their cache rows gathered
+        from their parents). A line is done once it holds ``k`` finished hypotheses, or once no live beam
+        can still beat its best finished one; hypotheses still live at the token limit count as finished
+        (without ``</s>``, as in greedy decoding). Finished hypotheses are ranked by
+        ``sum log p / length ** length_penalty``.
+        """
+        k = _check_beam_width(beam_width)
+        alpha = self.length_penalty if length_penalty is None else float(length_penalty)
+        limit = self._limit(max_new_tokens)
+        bos, eos = self.config["bos_token_id"], self.config["eos_token_id"]
+        row_cross_keys, row_cross_values = self.encoder.run(None, {"pixel_values": pixel_values.astype(np.float32)})
+        if self.cap_to_frames:
+            limit = min(limit, frame_token_limit(row_cross_keys.shape[3]))
+        layers, b, heads, _, head_dim = row_cross_keys.shape
+
+        def normalised(score: float, length: int) -> float:
+            return score / max(length, 1) ** alpha
+
+        # Every line starts as k copies of <s>; all but the first score -inf so that the first step expands
+        # one hypothesis only (the copies would propose the same continuations).
+        lines = np.arange(b)  # lines still decoding, in cache order (k consecutive cache rows each)
+        beam_tokens: list[list[int]] = [[] for _ in range(b * k)]
+        beam_probs: list[list[float]] = [[] for _ in range(b * k)]
+        scores = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], b)
+        finished: list[list[tuple[float, list[int], list[float]]]] = [[] for _ in range(b)]
+        cross_keys = np.repeat(row_cross_keys, k, axis=1)
+        cross_values = np.repeat(row_cross_values, k, axis=1)
+        past_keys = np.zeros((layers, b * k, heads, 0, head_dim), dtype=np.float32)
+        past_values = past_keys.copy()
+        tokens = np.full((b * k, 1), bos, dtype=np.int64)
+        for position in range(limit):
+            p, log_p, past_keys, past_values = self._step(tokens, position, past_keys, past_values, cross_keys,
+                                                          cross_values)
+            vocab = p.shape[-1]
+            candidates = (scores[:, None] + log_p).reshape(len(lines), k * vocab)
+            width = min(2 * k, k * vocab)
+            top = np.argpartition(-candidates, width - 1, axis=1)[:, :width]
+            # Descending score; ties go to the lower beam, then the lower token id (as greedy's argmax does).
+            top = np.take_along_axis(top, np.lexsort((top, -np.take_along_axis(candidates, top, axis=1)), axis=1),
+                                     axis=1)
+            last = position == limit - 1
+            kept_slots, sources, next_tokens, next_scores = [], [], [], []
+            for slot, line in enumerate(lines):
+                chosen = []
+                for rank, flat in enumerate(top[slot]):
+                    beam, token = divmod(int(flat), vocab)
+                    row, score = slot * k + beam, float(candidates[slot, flat])
+                    if score == -np.inf:
+                        break
+                    if token == eos:
+                        if rank < k:
+                            finished[line].append((normalised(score, len(beam_tokens[row]) + 1), beam_tokens[row],
+                                                   beam_probs[row] + [float(p[row, token])]))
+                        continue
+                    chosen.append((row, token, score))
+                    if len(chosen) == k:
+                        break
+                if last:  # the token limit: live hypotheses end here, without </s> (as greedy rows do)
+                    for row, token, score in chosen:
+                        finished[line].append((normalised(score, len(beam_tokens[row]) + 1),
+                                               beam_tokens[row] + [token], beam_probs[row] + [float(p[row, token])]))
+                    continue
+                if not chosen or len(finished[line]) >= k:
+                    continue
+                if finished[line]:
+                    # Live scores only fall as tokens are added; dividing by the longest possible length is
+                    # the best a live hypothesis can still reach under length normalisation.
+                    bound = chosen[0][2] / limit ** alpha if alpha > 0 else chosen[0][2]
+                    if bound <= max(f[0] for f in finished[line]):
+                        continue
+                kept_slots.append(slot)
+                chosen += [(chosen[0][0], chosen[0][1], -np.inf)] * (k - len(chosen))  # padding, never expanded
+                for row, token, score in chosen:
+                    sources.append(row)
+                    next_tokens.append(token)
+                    next_scores.append(score)
+            if not kept_slots:
+                break
+            beam_tokens = [beam_tokens[row] + [token] for row, token in zip(sources, next_tokens)]
+            beam_probs = [beam_probs[row] + [float(p[row, token])] for row, token in zip(sources, next_tokens)]
+            index = np.array(sources)
+            past_keys, past_values = past_keys[:, index], past_values[:, index]
+            if len(kept_slots) != len(lines):
+                lines = lines[kept_slots]
+                cross_keys = np.repeat(row_cross_keys[:, lines], k, axis=1)
+                cross_values = np.repeat(row_cross_values[:, lines], k, axis=1)
+            scores = np.array(next_scores)
+            tokens = np.array(next_tokens, dtype=np.int64)[:, None]
+        ids, probs = [], []
+        for line in range(b):
+            # max() keeps the first of equal scores: the hypothesis that finished first (the shorter one).
+            _, best_ids, best_probs = max(finished[line], key=lambda f: f[0]) if finished[line] else (0.0, [], [])
+            ids.append(best_ids)
+            probs.append(best_probs)
+        return ids, probs
+
+    def recognize(self, images: list, batch_size: int = 16, max_new_tokens: int | None = None,
+                  beam_width: int | None = None) -> list[Recognition]:
+        """Recognize line images (RGB arrays or PIL images); results in input order.
+
+        ``beam_width`` overrides the recognizer's for this call (1 = greedy).
+        """
+        return recognize_bucketed(
+            images, self.processor, self.tokenizer,
+            lambda pixel_values: self.decode_batch(pixel_values.numpy(), max_new_tokens, beam_width), batch_size)
+
+
+def _check_beam_width(beam_width: int) -> int:
+    if not isinstance(beam_width, (int, np.integer)) or isinstance(beam_width, bool) or beam_width < 1:
+        raise ValueError(f"beam width must be a whole number >= 1, got {beam_width!r}")
+    return int(beam_width)

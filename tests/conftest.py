@@ -91,3 +91,45 @@ def tiny_shape(**overrides):
                   stem_channels=(8, 8, 16, 16), decoder_hidden_size=32, decoder_layers=1, decoder_heads=2,
                   decoder_ffn=64, max_text_tokens=40)
     return RecognizerShape(**{**values, **overrides})
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_model(tmp_path_factory) -> str:
+    """A tiny random recognizer exported to ONNX, once per session (the export is the slow part): the real
+    onnxruntime path, meaningless text."""
+    import torch
+
+    from inference.onnx_export import export_recognizer
+    from models.recognition import CharTokenizer, LineImageProcessor
+    from models.recognition.recognizer import build_recognizer, save_recognizer
+
+    root = tmp_path_factory.mktemp("tiny-recognizer")
+    torch.manual_seed(0)
+    tok = CharTokenizer()
+    save_recognizer(root / "model", build_recognizer(tiny_shape(max_text_tokens=12), tok), tok,
+                    LineImageProcessor(height=32))
+    return str(export_recognizer(root / "model", root / "onnx"))
+
+
+@pytest.fixture(scope="session")
+def labelstudio(tmp_path_factory):
+    """A real Label Studio (from .venv-ls) on 127.0.0.1 for the whole session, on a copy of the pre-migrated
+    database template (the first run builds the template: about a minute, once)."""
+    from annotation.labelstudio_server import LabelStudioServer, LabelStudioSetupError, installed_version
+
+    try:
+        installed_version()
+    except LabelStudioSetupError as exc:
+        pytest.skip(f"{exc} (`make test` installs it)")
+    server = LabelStudioServer(tmp_path_factory.mktemp("labelstudio"), port=free_port())
+    server.start(timeout=300)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ls_client(labelstudio):
+    from annotation.labelstudio import LabelStudio
+
+    with LabelStudio(labelstudio.url, labelstudio.credentials.token) as client:
+        yield client

@@ -9,24 +9,12 @@ import zlib
 import httpx
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-
-from inference.onnx_export import export_recognizer
-from models.recognition import CharTokenizer, LineImageProcessor
-from models.recognition.recognizer import build_recognizer, save_recognizer
-from conftest import tiny_shape
-
-TINY = tiny_shape(max_text_tokens=12)
 
 
 @pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("served")
-    torch.manual_seed(0)
-    tok = CharTokenizer()
-    save_recognizer(root / "model", build_recognizer(TINY, tok), tok, LineImageProcessor(height=32))
-    return str(export_recognizer(root / "model", root / "onnx"))
+def onnx_model(tiny_onnx_model):
+    return tiny_onnx_model
 
 
 def png(width=120, height=32, value=200) -> bytes:
@@ -171,3 +159,17 @@ def test_shutdown_finishes_in_flight_requests(server_factory, onnx_model):
     # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit status is -15 (or 0).
     assert server.process.wait(30) in (0, -15)
     assert "finishing in-flight batches" in server.log() and "Application shutdown complete" in server.log()
+
+
+def test_beam_width_setting(server_factory, onnx_model):
+    from inference.ort_runtime import OnnxRecognizer
+
+    server = server_factory("--model", onnx_model, env={"HOTICH_BEAM_WIDTH": "3"})
+    images = [png(60), png(200, value=90)]
+    response = httpx.post(server.url + "/v1/lines:recognize", timeout=60,
+                          files=[("files", (f"{i}.png", data, "image/png")) for i, data in enumerate(images)])
+    assert response.status_code == 200
+    expected = OnnxRecognizer(onnx_model, beam_width=3).recognize(
+        [np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) for data in images])
+    assert [line["text"] for line in response.json()["lines"]] == [r.text for r in expected]
+    assert "beam search, width 3" in server.log()

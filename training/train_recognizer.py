@@ -39,8 +39,11 @@ DEFAULTS = {
     "min_lr_ratio": 0.05, "grad_clip": 1.0, "label_smoothing": 0.0, "ctc_weight": 0.0,
     "log_every": 25, "eval_every": 500, "checkpoint_every": 250, "eval_batch_size": 32,
     "val_sets": ["cinnamon-val", "vnondb-val", "synth-val"], "val_limit": None,
+    # Further validation sets as line manifests, name -> path (fine-tuning adds its held-out corrections here).
+    "val_manifests": {},
     "curriculum": [{"start_step": 0, "weights": {"synth_font": 1.0}}],
     "threads": None,
+    "max_seconds": None,  # wall-clock budget: stop (after a last evaluation) once it is spent
 }
 
 
@@ -101,7 +104,11 @@ def evaluate(model, tokenizer, processor, val_sets: dict, batch_size: int) -> di
 def load_val_sets(config: dict) -> dict:
     from PIL import Image
 
-    paths = build_validation_sets(only=tuple(config["val_sets"]))
+    paths = build_validation_sets(only=tuple(config["val_sets"])) if config["val_sets"] else {}
+    for name, path in (config["val_manifests"] or {}).items():
+        if name in paths:
+            raise ValueError(f"validation set {name!r} is named twice (val_sets and val_manifests)")
+        paths[name] = Path(path)
     sets = {}
     for name, path in paths.items():
         records = read_manifest(path)[: config["val_limit"]]
@@ -133,12 +140,22 @@ def plot_curve(history: list[dict], out: Path) -> None:
 
 
 def train(config: dict, resume: bool = False, init: str | None = None) -> Path:
+    """Run the loop of ``config`` (:data:`DEFAULTS` keys); ``init`` starts from a checkpoint directory instead of a
+    fresh model (fine-tuning). Returns the run directory."""
     run_dir = Path(config["runs_dir"]) / config["name"]
     run_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(run_dir / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    try:  # a process may train several times (the retraining worker): each run logs into its own file only
+        return _train(config, resume, init, run_dir)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _train(config: dict, resume: bool, init: str | None, run_dir: Path) -> Path:
     if config["threads"]:
         torch.set_num_threads(config["threads"])
     random.seed(config["seed"])
@@ -197,13 +214,23 @@ def train(config: dict, resume: bool = False, init: str | None = None) -> Path:
 
     # -- loop --------------------------------------------------------------------------------------------
     bar = tqdm(total=config["max_steps"], initial=step, desc=config["name"], unit="step", dynamic_ncols=True)
+    text_positions, empty_batches = model.decoder.config.max_position_embeddings, 0
+    deadline = time.monotonic() + config["max_seconds"] if config["max_seconds"] else None
     pending: list = []
     window = {"loss": [], "lines": 0, "t": time.perf_counter()}
     last_cer = float("nan")
     while step < config["max_steps"]:
         if not pending:
             pending = stream.batches(step, config["batch_size"])
-        lines = pending.pop()
+        # A text longer than the decoder's positions cannot be a target (a short model, a long correction): skipped.
+        lines = [line for line in pending.pop() if len(tokenizer.encode(line[1])) - 1 <= text_positions]
+        if not lines:
+            empty_batches += 1
+            if empty_batches >= 100:
+                raise ValueError(f"100 batches in a row hold no text short enough for the model's {text_positions} "
+                                 "text positions: its max_text_tokens is too small for this data")
+            continue
+        empty_batches = 0
         batch = make_batch(lines, tokenizer, processor)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
@@ -234,7 +261,10 @@ def train(config: dict, resume: bool = False, init: str | None = None) -> Path:
             window = {"loss": [], "lines": 0, "t": time.perf_counter()}
         bar.update(1)
 
-        if step % config["eval_every"] == 0 or step == config["max_steps"]:
+        out_of_time = deadline is not None and time.monotonic() >= deadline
+        if out_of_time:
+            log.info("time budget of %.0f s spent at step %d", config["max_seconds"], step)
+        if step % config["eval_every"] == 0 or step == config["max_steps"] or out_of_time:
             val = evaluate(model, tokenizer, processor, val_sets, config["eval_batch_size"])
             mean_cer = float(np.mean([v["cer"] for v in val.values()]))
             last_cer = mean_cer
@@ -251,6 +281,8 @@ def train(config: dict, resume: bool = False, init: str | None = None) -> Path:
             window = {"loss": [], "lines": 0, "t": time.perf_counter()}
         elif step % config["checkpoint_every"] == 0:
             save_checkpoint()
+        if out_of_time:
+            break
     bar.close()
     save_checkpoint()
     plot_curve(history, run_dir / "curve.png")

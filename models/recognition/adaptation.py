@@ -60,7 +60,8 @@ def adapt_checkpoint(directory: str | os.PathLike, tokenizer: CharTokenizer | No
     if not (directory / "config.json").is_file():
         raise FileNotFoundError(f"{directory}: not a model directory (no config.json)")
     tokenizer = tokenizer or CharTokenizer()
-    model = VisionEncoderDecoderModel.from_pretrained(directory, local_files_only=True)
+    # float32 whatever the checkpoint stores: released models are fp16, and training needs full precision.
+    model = VisionEncoderDecoderModel.from_pretrained(directory, local_files_only=True, dtype=torch.float32)
     old_vocab, old_specials = _old_token_ids(directory)
     mapping = vocabulary_mapping(old_vocab, old_specials, tokenizer)
 

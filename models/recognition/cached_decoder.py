@@ -97,9 +97,23 @@ class GreedyResult:
     finished: list[bool]
 
 
+#: Tokens allowed beyond the number of encoder frames (see :func:`frame_token_limit`).
+FRAME_SLACK = 2
+
+
+def frame_token_limit(frames: int) -> int:
+    """The most tokens a line with ``frames`` encoder columns can hold. Each character of a handwritten line
+    spans at least one 8-pixel column at the model's height (the same bound CTC needs: frames ≥ characters),
+    so a longer output can only be the decoder repeating itself once the image is read."""
+    return frames + FRAME_SLACK
+
+
 @torch.inference_mode()
-def greedy_decode(model, pixel_values: torch.Tensor, bos_id: int, eos_id: int, max_new_tokens: int) -> GreedyResult:
-    """Batched greedy decoding with a key/value cache; each row stops at its own ``</s>``."""
+def greedy_decode(model, pixel_values: torch.Tensor, bos_id: int, eos_id: int, max_new_tokens: int,
+                  cap_to_frames: bool = False) -> GreedyResult:
+    """Batched greedy decoding with a key/value cache; each row stops at its own ``</s>``.
+
+    ``cap_to_frames`` stops every row after :func:`frame_token_limit` tokens of the batch's encoder length."""
     encoder = EncoderWithCrossCache(model).eval()
     step = DecoderStep(model).eval()
     cross_keys, cross_values = encoder(pixel_values)
@@ -111,6 +125,8 @@ def greedy_decode(model, pixel_values: torch.Tensor, bos_id: int, eos_id: int, m
     ids: list[list[int]] = [[] for _ in range(b)]
     probs: list[list[float]] = [[] for _ in range(b)]
     limit = min(max_new_tokens, step.embed_positions.weight.shape[0] - step.embed_positions.offset - 1)
+    if cap_to_frames:
+        limit = min(limit, frame_token_limit(cross_keys.shape[3]))
     for position in range(limit):
         logits, past_keys, past_values = step(tokens, torch.tensor(position), past_keys, past_values,
                                               cross_keys, cross_values)

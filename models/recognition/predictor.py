@@ -33,20 +33,27 @@ def recognize_bucketed(images: list, processor, tokenizer, decode_batch, batch_s
         ids, probs = decode_batch(processor([resized[i] for i in idx])["pixel_values"])
         for row, i in enumerate(idx):
             p = probs[row]
-            results[i] = Recognition(text=tokenizer.decode(ids[row]), confidence=float(np.prod(p)) if p else 0.0,
-                                     char_probs=p[: len(ids[row])])
+            # Tokens that decode to no character (<s>, <pad>) drop out of the text, so they drop out of
+            # char_probs too: the i-th probability always belongs to the i-th character.
+            chars = [(tokenizer.decode([token]), q) for token, q in zip(ids[row], p)]
+            results[i] = Recognition(text="".join(c for c, _ in chars), confidence=float(np.prod(p)) if p else 0.0,
+                                     char_probs=[q for c, q in chars if c])
     return results  # type: ignore[return-value]
 
 
 @torch.inference_mode()
 def recognize(model, tokenizer, processor, images: list, batch_size: int = 16,
-              max_new_tokens: int | None = None) -> list[Recognition]:
-    """Greedy-decode ``images`` in width-sorted batches; results come back in input order."""
+              max_new_tokens: int | None = None, cap_to_frames: bool = True) -> list[Recognition]:
+    """Greedy-decode ``images`` in width-sorted batches; results come back in input order.
+
+    ``cap_to_frames``: no line gets more tokens than its image has encoder columns (plus a little slack;
+    :func:`~models.recognition.cached_decoder.frame_token_limit`)."""
     model.eval()
     max_new_tokens = max_new_tokens or model.decoder.config.max_position_embeddings - 2
 
     def decode_batch(pixel_values):
-        decoded = greedy_decode(model, pixel_values, tokenizer.bos_token_id, tokenizer.eos_token_id, max_new_tokens)
+        decoded = greedy_decode(model, pixel_values, tokenizer.bos_token_id, tokenizer.eos_token_id, max_new_tokens,
+                                cap_to_frames=cap_to_frames)
         return decoded.token_ids, decoded.token_probs
 
     return recognize_bucketed(images, processor, tokenizer, decode_batch, batch_size)

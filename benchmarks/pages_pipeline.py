@@ -1,0 +1,159 @@
+"""Issue 5's numbers: held-out synthetic pages (unseen seeds; about half on each book's held-out layout) through
+the whole page pipeline.
+
+    python benchmarks/pages_pipeline.py [--pages-per-book 6] [--detector DIR] [--model DIR] [--latency-runs 5]
+
+Reports, per book and split (training layouts vs the held-out layout):
+- field detection F1 at IoU 0.5 (the detected key must match);
+- end-to-end field exact match: a true field counts as right when the record of the matching entry holds the
+  same key with the same normalized value (texts compared when a value cannot be read);
+- record accuracy: entries whose every field is right;
+- review routing: for review thresholds 0.0–0.99, the share of fields auto-accepted (confidence ≥ threshold and
+  no error flag) and how many of those are exactly right; the chosen threshold is the lowest one with ≥ 99%;
+- median page latency of a 10-entry birth page on this machine (whole pipeline, after a warm-up).
+Writes ``benchmarks/results/pages_pipeline.json``. No field text is printed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from data.pages.dataset import page_specs  # noqa: E402
+from data.pages.render import render_page  # noqa: E402
+from data.schema import BOOKS  # noqa: E402
+from inference.pages import PagePipeline  # noqa: E402
+from inference.records import FLAGS, Severity, normalize_field  # noqa: E402
+from models.detection.layout import box_iou, match_f1  # noqa: E402
+
+THRESHOLDS = [round(0.05 * i, 2) for i in range(20)] + [0.97, 0.99]
+SEED = 700_000_000  # far from the seeds of training (0…) and of the detector's validation pages
+
+
+def normalized(book: str, key: str, text: str):
+    try:
+        value = normalize_field(book, key, text).value
+    except KeyError:
+        value = None
+    return json.dumps(value, sort_keys=True, ensure_ascii=False) if value is not None else "text:" + " ".join(text.split())
+
+
+def has_error(flags) -> bool:
+    return any(FLAGS.get(f) is not None and FLAGS[f].severity == Severity.ERROR for f in flags)
+
+
+def score_page(truth, result) -> dict:
+    """Per-page counts: detection TP/FP/FN for fields, fields right, records right, and (confidence, right,
+    error-flagged) for every predicted field."""
+    fields_pred = [(tuple(f["bbox"]), f["key"]) for e in result["page"]["entries"] for f in e["fields"]]
+    fields_pred += [(tuple(f["bbox"]), f["key"]) for f in result["page"]["page_fields"]]
+    fields_true = [(b.bbox, f.key) for f in truth.fields() for b in f.boxes]
+    detection = match_f1(fields_pred, fields_true)
+
+    records = result["records"]
+    right_fields = total_fields = right_records = 0
+    routed = []
+    used = set()
+    for entry in truth.filled_entries:
+        best, best_iou = None, 0.3
+        for i, record in enumerate(records):
+            iou = box_iou(entry.region.bbox, tuple(record["bbox"]))
+            if i not in used and iou > best_iou:
+                best, best_iou = i, iou
+        predicted = {}
+        if best is not None:
+            used.add(best)
+            for f in records[best]["fields"]:
+                predicted[f["key"]] = f
+        all_right = True
+        for key, text in entry.record.items():
+            if not text.strip():
+                continue
+            total_fields += 1
+            got = predicted.get(key)
+            ok = got is not None and normalized(truth.book, key, got["text"]) == normalized(truth.book, key, text)
+            right_fields += ok
+            all_right &= ok
+        right_records += all_right
+        if best is not None:
+            for f in records[best]["fields"]:
+                true_text = entry.record.get(f["key"])
+                ok = true_text is not None and normalized(truth.book, f["key"], f["text"]) == normalized(truth.book, f["key"], true_text)
+                routed.append((f["confidence"] or 0.0, bool(ok), has_error(f["flags"])))
+    return {"detection": detection, "fields": total_fields, "fields_right": right_fields,
+            "records": len(truth.filled_entries), "records_right": right_records, "routed": routed}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages-per-book", type=int, default=6)
+    parser.add_argument("--detector")
+    parser.add_argument("--model")
+    parser.add_argument("--latency-runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pages_pipeline.json")
+    args = parser.parse_args()
+
+    pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads, review_threshold=0.0)
+    groups: dict[tuple[str, str], list[dict]] = {}
+    specs = [s for b in BOOKS for s in page_specs(b, args.pages_per_book, seed=SEED, split="heldout")]
+    for spec in tqdm(specs, desc="held-out pages", unit="page"):
+        image, truth = render_page(spec.book, spec.template, spec.seed, split="heldout")
+        result = pipeline(image)
+        groups.setdefault((truth.book, truth.template_split), []).append(score_page(truth, result))
+
+    def summarize(pages: list[dict]) -> dict:
+        tp = sum(p["detection"]["tp"] for p in pages)
+        fp = sum(p["detection"]["fp"] for p in pages)
+        fn = sum(p["detection"]["fn"] for p in pages)
+        return {"pages": len(pages), "field_f1": round(2 * tp / max(1, 2 * tp + fp + fn), 4),
+                "field_exact_match": round(sum(p["fields_right"] for p in pages) / max(1, sum(p["fields"] for p in pages)), 4),
+                "record_accuracy": round(sum(p["records_right"] for p in pages) / max(1, sum(p["records"] for p in pages)), 4)}
+
+    table = {f"{book}/{split}": summarize(pages) for (book, split), pages in sorted(groups.items())}
+    for book in BOOKS:
+        table[f"{book}/all"] = summarize([p for (b, _), pages in groups.items() if b == book for p in pages])
+    table["all"] = summarize([p for pages in groups.values() for p in pages])
+
+    routed = [r for pages in groups.values() for p in pages for r in p["routed"]]
+    routing = []
+    for t in THRESHOLDS:
+        accepted = [ok for conf, ok, err in routed if conf >= t and not err]
+        routing.append({"threshold": t, "auto_accepted": round(len(accepted) / max(1, len(routed)), 4),
+                        "accepted_right": round(sum(accepted) / len(accepted), 4) if accepted else None})
+    chosen = next((r for r in routing if r["accepted_right"] is not None and r["accepted_right"] >= 0.99), None)
+
+    latencies = []
+    image, _ = render_page("khai_sinh", None, SEED + 99, split="heldout", entries=10)
+    pipeline(image)  # warm-up
+    for _ in range(args.latency_runs):
+        t0 = time.perf_counter()
+        pipeline(image)
+        latencies.append(time.perf_counter() - t0)
+
+    out = {"pages": len(specs), "seed": SEED, "groups": table, "routing": routing, "chosen_threshold": chosen,
+           "fields_routed": len(routed), "latency_10_entry_birth_page_s": {
+               "median": round(statistics.median(latencies), 3), "runs": [round(v, 3) for v in latencies]},
+           "detector": str(pipeline.layout.directory), "threads": args.threads}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    print("| book / layouts | pages | field F1 @0.5 | field exact match | record accuracy |")
+    print("|---|---|---|---|---|")
+    for name, row in table.items():
+        print(f"| {name} | {row['pages']} | {row['field_f1']:.3f} | {100 * row['field_exact_match']:.1f}% | "
+              f"{100 * row['record_accuracy']:.1f}% |")
+    print(f"\nreview routing: {json.dumps(chosen)}; median 10-entry page latency "
+          f"{out['latency_10_entry_birth_page_s']['median']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,385 @@
+"""Serving speed and accuracy: PyTorch against onnxruntime fp32/int8 offline, then an HTTP load test.
+
+    python benchmarks/serving.py [--model DIR] [--quick] [--threads N]
+
+One run measures, on Cinnamon validation crops (synthetic font lines when ../shared is absent, and it says so):
+
+1. offline decoding at batch 1/8/32 for PyTorch eager ``model.generate`` (greedy), the PyTorch predictor of
+   ``models.recognition.predictor`` (explicit key/value cache), and the onnxruntime runtime fp32 and int8:
+   lines/s (median over ``--repeats`` passes) and per-batch latency p50/p95 (pre-processing included);
+2. accuracy of the export: int8-vs-fp32 CER on Cinnamon val, and the fraction of validation lines whose fp32
+   ONNX greedy tokens are identical to PyTorch greedy (200 lines);
+3. an HTTP load test against ``hotich serve`` started here on 127.0.0.1 (a free port, fp32 export): single-line
+   requests at concurrency 1/8/32, a bounded number each, reporting lines/s, latency p50/p95/p99, errors and
+   the server's peak RSS (sampled every 50 ms); then the single-line p50 of an idle server.
+
+PyTorch ``generate`` dominates the run time (it is several times slower per step than the cached predictor on
+this model). The load-test client runs on the same machine as the server and competes with it for the cores. Writes
+``benchmarks/results/serving.json`` (``--quick``: ``serving-quick.json``, tiny counts for a smoke run) and a
+Markdown file beside it, and prints the Markdown tables.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+from PIL import Image
+from tqdm.auto import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from inference.ort_runtime import OnnxRecognizer, exported_once, is_onnx_dir  # noqa: E402
+from models.metrics import recognition_metrics  # noqa: E402
+
+BATCH_SIZES = (1, 8, 32)
+CONCURRENCY = (1, 8, 32)
+
+
+def percentile(values, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+# -- data ---------------------------------------------------------------------------------------------
+def validation_lines(n: int | None) -> tuple[list[np.ndarray], list[str], str]:
+    """Up to ``n`` Cinnamon validation crops (RGB arrays) with their texts, or synthetic lines without ../shared."""
+    from data.datasets import cinnamon_records
+    from data.settings import SharedDataMissing
+
+    try:
+        records = cinnamon_records("val")[:n]
+        images = [np.asarray(Image.open(r.image).convert("RGB")) for r in records]
+        return images, [r.text for r in records], f"Cinnamon val ({len(records)} lines)"
+    except SharedDataMissing:
+        from data.datasets import synthetic_lines
+
+        rows = list(synthetic_lines(n or 200, seed=0, source="font"))
+        return ([row["image"] for row in rows], [row["text"] for row in rows],
+                f"synthetic font lines ({len(rows)}): ../shared not found, so NOT Cinnamon val")
+
+
+def width_batches(images: list, processor, batch_size: int) -> list[list[int]]:
+    """Indices cut into width-sorted batches, as the predictor and the runtime bucket them."""
+    widths = [round(im.shape[1] * processor.height / im.shape[0]) for im in images]
+    order = sorted(range(len(images)), key=widths.__getitem__)
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+# -- engines: pixel_values (torch) -> token ids per row --------------------------------------------------
+class Engines:
+    """The four decoders over one ``pixel_values`` batch; ``limit`` caps the generated tokens (every engine)."""
+
+    def __init__(self, model_dir: Path | None, onnx_dir: Path, threads: int):
+        import torch
+
+        torch.set_num_threads(threads)
+        self.onnx = {variant: OnnxRecognizer(onnx_dir, variant=variant, intra_op_threads=threads)
+                     for variant in ("fp32", "int8")}
+        self.processor = self.onnx["fp32"].processor
+        self.max_limit = self.limit = self.onnx["fp32"].config["max_new_tokens"]
+        self.model = None
+        if model_dir is not None:
+            from models.recognition.recognizer import load_recognizer
+
+            self.model, self.tokenizer, _ = load_recognizer(model_dir)
+
+    def names(self) -> list[str]:
+        return (["pytorch_generate", "pytorch_cached"] if self.model is not None else []) + ["ort_fp32", "ort_int8"]
+
+    def decode(self, name: str, pixel_values) -> list[list[int]]:
+        import torch
+
+        if name.startswith("ort_"):
+            return self.onnx[name.removeprefix("ort_")].decode_batch(pixel_values.numpy(), self.limit)[0]
+        with torch.inference_mode():
+            if name == "pytorch_cached":
+                from models.recognition.cached_decoder import greedy_decode
+
+                return greedy_decode(self.model, pixel_values, self.tokenizer.bos_token_id,
+                                     self.tokenizer.eos_token_id, self.limit).token_ids
+            # max_length counts the decoder start token (given alone, transformers does not warn about both).
+            sequences = self.model.generate(pixel_values=pixel_values, max_length=self.limit + 1, do_sample=False,
+                                            num_beams=1)
+        ids = []
+        for row in sequences[:, 1:].tolist():  # drop the decoder start token
+            ids.append(row[:row.index(self.tokenizer.eos_token_id)] if self.tokenizer.eos_token_id in row else row)
+        return ids
+
+
+def offline_speed(engines: Engines, images: list, repeats: int) -> dict:
+    results: dict = {}
+    jobs = [(name, b) for name in engines.names() for b in BATCH_SIZES]
+    for name, batch_size in tqdm(jobs, desc="offline decoding", unit="config"):
+        batches = width_batches(images, engines.processor, batch_size)
+        engines.decode(name, engines.processor(images[:2])["pixel_values"])  # warm-up: first-call allocations
+        rates, latencies = [], []
+        for _ in range(repeats):
+            total = 0.0
+            for idx in batches:
+                start = time.perf_counter()
+                engines.decode(name, engines.processor([images[i] for i in idx])["pixel_values"])
+                elapsed = time.perf_counter() - start
+                latencies.append(elapsed)
+                total += elapsed
+            rates.append(len(images) / total)
+        results.setdefault(name, {})[str(batch_size)] = {
+            "lines_per_s": round(statistics.median(rates), 2), "runs": [round(r, 2) for r in rates],
+            "batch_p50_ms": round(1000 * percentile(latencies, 50), 1),
+            "batch_p95_ms": round(1000 * percentile(latencies, 95), 1)}
+    return results
+
+
+def accuracy(engines: Engines, images: list, texts: list[str], parity_lines: int) -> dict:
+    """int8-vs-fp32 CER on all ``images``; fp32-vs-PyTorch greedy token identity on the first ``parity_lines``
+    (both without a token cap)."""
+    engines.limit = engines.max_limit
+    out = {}
+    for variant in ("fp32", "int8"):
+        hypotheses = []
+        for start in tqdm(range(0, len(images), 64), desc=f"CER {variant}", unit="chunk"):
+            hypotheses += [r.text for r in engines.onnx[variant].recognize(images[start:start + 64], batch_size=16)]
+        out[f"cer_{variant}"] = round(recognition_metrics(hypotheses, texts)["cer"], 5)
+    out["cer_n"] = len(images)
+    out["int8_minus_fp32_cer_points"] = round(100 * (out["cer_int8"] - out["cer_fp32"]), 3)
+    if engines.model is not None:
+        subset = images[:parity_lines]
+        same = 0
+        for idx in tqdm(width_batches(subset, engines.processor, 16), desc="parity", unit="batch"):
+            pixel_values = engines.processor([subset[i] for i in idx])["pixel_values"]
+            ours = engines.decode("ort_fp32", pixel_values)
+            reference = engines.decode("pytorch_cached", pixel_values)
+            same += sum(a == b for a, b in zip(ours, reference))
+        out["parity"] = {"n": len(subset), "token_identical": round(same / len(subset), 4)}
+    return out
+
+
+# -- HTTP load test -------------------------------------------------------------------------------------
+class RssSampler(threading.Thread):
+    """Peak resident memory of one process, sampled every ``interval`` seconds until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.process, self.interval, self.peak = psutil.Process(pid), interval, 0
+        self._stop_event = threading.Event()
+
+    def current(self) -> int:
+        return self.process.memory_info().rss
+
+    def reset(self) -> None:
+        self.peak = self.current()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                self.peak = max(self.peak, self.current())
+            except (psutil.Error, OSError):  # the process ended
+                return
+            time.sleep(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+def start_server(onnx_dir: Path, threads: int, log_path: Path) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import free_port  # the tests' helper: a port the OS says is free
+
+    port = free_port()
+    log = log_path.open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "hotich", "serve", "--host", "127.0.0.1", "--port", str(port),
+                                "--model", str(onnx_dir), "--threads", str(threads)],
+                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"hotich serve exited early:\n{log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1.0).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("hotich serve did not become ready in 300 s")
+
+
+async def load_level(url: str, payloads: list[bytes], concurrency: int, requests: int, progress) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    counter = iter(range(requests))
+
+    async def worker(client):
+        for i in counter:
+            start = time.perf_counter()
+            try:
+                response = await client.post(url + "/v1/lines:recognize", timeout=120,
+                                             files=[("files", ("line.png", payloads[i % len(payloads)], "image/png"))])
+                if response.status_code == 200:
+                    latencies.append(time.perf_counter() - start)
+                else:
+                    errors[str(response.status_code)] = errors.get(str(response.status_code), 0) + 1
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            progress.update(1)
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits) as client:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+    return {"requests": requests, "lines_per_s": round(len(latencies) / wall, 2),
+            "p50_ms": round(1000 * percentile(latencies, 50), 1), "p95_ms": round(1000 * percentile(latencies, 95), 1),
+            "p99_ms": round(1000 * percentile(latencies, 99), 1), "errors": sum(errors.values()),
+            "errors_by_kind": errors}
+
+
+def http_load(onnx_dir: Path, images: list, threads: int, requests: int, idle_requests: int) -> dict:
+    import httpx
+
+    payloads = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        payloads.append(buffer.getvalue())
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "server.log"
+        started = time.perf_counter()
+        process, url = start_server(onnx_dir, threads, log_path)
+        out: dict = {"startup_s": round(time.perf_counter() - started, 2)}
+        sampler = RssSampler(process.pid)
+        sampler.start()
+        try:
+            out["rss_ready_mb"] = round(sampler.current() / 2**20, 1)
+            for payload in payloads[:4]:  # warm-up: first-call allocations, connection setup
+                httpx.post(url + "/v1/lines:recognize", files=[("files", ("w.png", payload, "image/png"))], timeout=120)
+            levels = {}
+            counts = {c: max(requests, c) for c in CONCURRENCY}  # every level fills its concurrency at least once
+            with tqdm(total=sum(counts.values()), desc="HTTP load", unit="req") as progress:
+                for concurrency, count in counts.items():
+                    sampler.reset()
+                    levels[str(concurrency)] = asyncio.run(load_level(url, payloads, concurrency, count, progress))
+                    levels[str(concurrency)]["rss_peak_mb"] = round(sampler.peak / 2**20, 1)
+            out["concurrency"] = levels
+            time.sleep(1.0)
+            idle = []
+            with httpx.Client(timeout=120) as client:
+                for i in tqdm(range(idle_requests), desc="idle single line", unit="req"):
+                    time.sleep(0.05)  # nothing else in flight: the batcher waits its max_wait_ms alone
+                    start = time.perf_counter()
+                    response = client.post(url + "/v1/lines:recognize",
+                                           files=[("files", ("line.png", payloads[i % len(payloads)], "image/png"))])
+                    if response.status_code == 200:
+                        idle.append(time.perf_counter() - start)
+            out["idle_single_line_p50_ms"] = round(1000 * percentile(idle, 50), 1)
+            out["rss_peak_mb"] = round(max(level["rss_peak_mb"] for level in levels.values()), 1)
+        finally:
+            sampler.stop()
+            process.terminate()
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return out
+
+
+# -- report ---------------------------------------------------------------------------------------------
+def markdown(result: dict) -> str:
+    offline = result["offline"]
+    rows = [f"Data: {result['data']}; {result['threads']} threads on {result['cpus']} cores; "
+            f"load average at start {result['load_average_start']}"
+            + ("; QUICK smoke run, not a measurement." if result["quick"] else "."), "",
+            (f"Offline: {result['lines']} lines, median of {result['repeats']} passes, at most "
+             f"{result['offline_max_new_tokens']} tokens per line."), "",
+            "| engine | " + " | ".join(f"batch {b}: lines/s (p50 / p95 ms per batch)" for b in BATCH_SIZES) + " |",
+            "|---|" + "---|" * len(BATCH_SIZES)]
+    for name, by_batch in offline.items():
+        cells = [f"{m['lines_per_s']} ({m['batch_p50_ms']} / {m['batch_p95_ms']})" for m in by_batch.values()]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    for baseline, ratio in result.get("ort_speedup_at_batch_32", {}).items():
+        rows.append(f"\nBest ORT variant vs {baseline} at batch 32: **{ratio}x**")
+    acc = result["accuracy"]
+    rows += ["", (f"CER on {acc['cer_n']} lines: fp32 {100 * acc['cer_fp32']:.2f}%, int8 "
+                  f"{100 * acc['cer_int8']:.2f}% (int8 - fp32 = {acc['int8_minus_fp32_cer_points']:+.2f} points).")]
+    if "parity" in acc:
+        rows.append(f"fp32 ONNX greedy token-identical to PyTorch greedy on "
+                    f"{100 * acc['parity']['token_identical']:.1f}% of {acc['parity']['n']} lines.")
+    http = result.get("http")
+    if http:
+        rows += ["", "| concurrency | requests | lines/s | p50 ms | p95 ms | p99 ms | errors | server RSS peak MB |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for concurrency, m in http["concurrency"].items():
+            rows.append(f"| {concurrency} | {m['requests']} | {m['lines_per_s']} | {m['p50_ms']} | {m['p95_ms']} | "
+                        f"{m['p99_ms']} | {m['errors']} | {m['rss_peak_mb']} |")
+        rows += ["", (f"Idle single-line p50: {http['idle_single_line_p50_ms']} ms; RSS when ready "
+                      f"{http['rss_ready_mb']} MB, peak {http['rss_peak_mb']} MB; startup {http['startup_s']} s.")]
+    return "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="recognizer or ONNX export directory (default: the released model)")
+    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run, not a measurement")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for torch and onnxruntime")
+    parser.add_argument("--lines", type=int, help="validation lines timed offline (default 48; quick 4)")
+    parser.add_argument("--max-new-tokens", type=int,
+                        help="cap on generated tokens in the offline timing (default: the model's; quick 16)")
+    parser.add_argument("--repeats", type=int, help="offline passes per configuration (default 3; quick 1)")
+    parser.add_argument("--requests", type=int, help="HTTP requests per concurrency level (default 256; quick 8)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    lines = args.lines or (4 if args.quick else 48)
+    repeats = args.repeats or (1 if args.quick else 3)
+    requests = args.requests or (8 if args.quick else 256)
+    parity_lines = 8 if args.quick else 200
+    out = args.out or ROOT / "benchmarks" / "results" / ("serving-quick.json" if args.quick else "serving.json")
+
+    from inference.evaluate import default_model_dir
+
+    model = Path(args.model or default_model_dir())
+    onnx_dir = exported_once(model, int8=True)
+    if is_onnx_dir(model):  # an export: PyTorch only when its source directory is still there
+        source = Path(json.loads((model / "onnx_config.json").read_text())["source"]["directory"])
+        model = source if (source / "config.json").is_file() else None
+        if "int8" not in json.loads((onnx_dir / "onnx_config.json").read_text())["graphs"]:
+            raise SystemExit(f"{onnx_dir} has no int8 graphs: export with `hotich export --int8`")
+    images, texts, data = validation_lines(None if not args.quick else max(lines, parity_lines))
+    engines = Engines(model, onnx_dir, args.threads)
+    engines.limit = min(args.max_new_tokens or (16 if args.quick else engines.max_limit), engines.max_limit)
+    result = {"model": str(model), "onnx": str(onnx_dir), "data": data, "quick": args.quick, "threads": args.threads,
+              "cpus": os.cpu_count(), "load_average_start": [round(x, 2) for x in os.getloadavg()],
+              "lines": min(lines, len(images)), "repeats": repeats, "offline_max_new_tokens": engines.limit}
+    result["offline"] = offline_speed(engines, images[:lines], repeats)
+    ort_best = max(result["offline"][n]["32"]["lines_per_s"] for n in ("ort_fp32", "ort_int8"))
+    result["ort_speedup_at_batch_32"] = {
+        baseline: round(ort_best / result["offline"][baseline]["32"]["lines_per_s"], 2)
+        for baseline in ("pytorch_generate", "pytorch_cached") if baseline in result["offline"]}
+    result["accuracy"] = accuracy(engines, images, texts, parity_lines)
+    del engines  # the server gets the memory and the cores
+    result["http"] = http_load(onnx_dir, images[:max(lines, 32)], args.threads, requests, 5 if args.quick else 50)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    table = markdown(result)
+    out.with_suffix(".md").write_text(table)
+    print(table)
+    print(f"written: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""``hotich extract PAGES_OR_FOLDER --out DIR``: pages → per-page JSON, overlay PNG and PAGE-XML, and per run the
+Ministry import workbook of every book met.
+
+Resumable: a page whose JSON is already in ``OUT/pages/`` is skipped (its records still go into the workbooks,
+which are rebuilt from the JSON files at the end of every run). Outputs are written to a temporary name and
+renamed, so an interrupted run never leaves a half-written page behind. No field text is logged.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+from tqdm.auto import tqdm
+
+from data.pages.export import to_page_xml
+from data.pages.truth import EntryTruth, FieldTruth, PageTruth, Region, TextLine
+from inference.images import BadImage, decode_image
+from inference.records import write_import_workbook
+
+log = logging.getLogger("hotich.extract")
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+
+
+def find_pages(sources: list[str | Path]) -> list[Path]:
+    """Image files named directly or found (recursively, sorted) in the folders named."""
+    pages: list[Path] = []
+    for source in map(Path, sources):
+        if source.is_dir():
+            pages += sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        elif source.is_file():
+            pages.append(source)
+        else:
+            raise FileNotFoundError(f"{source}: no such file or folder")
+    return pages
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def confidence_colour(confidence: float, threshold: float) -> tuple[int, int, int]:
+    """Green when auto-accepted, orange just below the threshold, red far below it."""
+    if confidence >= threshold:
+        return (0, 150, 60)
+    return (235, 140, 0) if confidence >= threshold - 0.2 else (210, 30, 30)
+
+
+def draw_overlay(image: Image.Image, result: dict, show_text: bool = True) -> Image.Image:
+    """Entry boxes in blue; field boxes coloured by confidence with ``key: text (confidence)``."""
+    canvas = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(canvas, "RGBA")
+    threshold = result["page"]["review_threshold"]
+    size = max(11, canvas.size[0] // 110)
+    try:
+        from data.pages.layout import pil_font, print_font_path
+
+        font = pil_font(print_font_path("sans"), size)
+    except Exception:  # the overlay is still useful without a Vietnamese font
+        font = ImageFont.load_default()
+    for entry in result["page"]["entries"]:
+        draw.rectangle(entry["bbox"], outline=(40, 90, 220, 255), width=3)
+    fields = result["page"]["page_fields"] + [f for e in result["page"]["entries"] for f in e["fields"]]
+    for f in fields:
+        colour = confidence_colour(f["confidence"], threshold)
+        draw.rectangle(f["bbox"], outline=colour + (255,), fill=colour + (28,), width=2)
+        label = f"{f['key']}: {f['text']} ({f['confidence']:.2f})" if show_text else f"{f['key']} ({f['confidence']:.2f})"
+        x, y = f["bbox"][0] + 2, max(0, f["bbox"][1] - size - 2)
+        box = draw.textbbox((x, y), label, font=font)
+        draw.rectangle(box, fill=(255, 255, 255, 200))
+        draw.text((x, y), label, fill=colour, font=font)
+    return canvas
+
+
+def result_to_truth(result: dict, page_id: str) -> PageTruth:
+    """The pipeline's tree as a :class:`PageTruth`, so predictions and ground truth share one PAGE-XML writer."""
+    page = result["page"]
+
+    def field_truth(f: dict, entry: int | None) -> FieldTruth:
+        lines = [TextLine(ln["text"], Region.from_box(*ln["bbox"]), f["key"], entry) for ln in f["lines"]]
+        return FieldTruth(f["key"], f["text"], [Region.from_box(*f["bbox"])], lines, entry)
+
+    entries = [EntryTruth(e["entry"], Region.from_box(*e["bbox"]), False, {f["key"]: f["text"] for f in e["fields"]},
+                          [field_truth(f, e["entry"]) for f in e["fields"]]) for e in page["entries"]]
+    return PageTruth(book=page["book"], template="predicted", template_split="", split="", seed=0,
+                     width=page["width"], height=page["height"], entries=entries,
+                     page_fields=[field_truth(f, None) for f in page["page_fields"]], meta={"page_id": page_id})
+
+
+#: A 600 dpi A3 spread is ~70 Mpx; anything far larger is not a page scan.
+MAX_PAGE_PIXELS = 80_000_000
+
+
+def extract_folder(pipeline, sources: list[str | Path], out: str | Path, book: str | None = None,
+                   overlay_text: bool = True, progress: bool = True, max_page_pixels: int = MAX_PAGE_PIXELS) -> dict:
+    """Run ``pipeline`` over every page; returns a summary (counts, workbook paths, failures by file name)."""
+    out = Path(out)
+    for sub in ("pages", "overlays", "page-xml"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    pages = find_pages(sources)
+    stems: dict[str, Path] = {}
+    for p in pages:
+        stem = p.stem
+        if stem in stems:  # two folders with the same file name: keep both, distinguishably
+            stem = f"{p.parent.name}__{p.stem}"
+        stems[stem] = p
+    done = {s for s in stems if (out / "pages" / f"{s}.json").is_file()}
+    failures: dict[str, str] = {}
+    bar = tqdm(total=len(stems), initial=len(done), desc="extracting pages", unit="page", disable=not progress)
+    for stem, path in stems.items():
+        if stem in done:
+            continue
+        try:
+            image = Image.fromarray(decode_image(path.read_bytes(), path.name, max_page_pixels))
+        except (BadImage, OSError) as error:
+            failures[path.name] = str(error)
+            log.warning("skipped %s: %s", path.name, error)
+            bar.update()
+            continue
+        result = pipeline(image, book=book)
+        result["page"]["source"] = path.name
+        _atomic_write(out / "overlays" / f"{stem}.png", _png(draw_overlay(image, result, overlay_text)))
+        xml = to_page_xml(result_to_truth(result, stem), path.name)
+        _atomic_write(out / "page-xml" / f"{stem}.xml", xml.encode("utf-8"))
+        _atomic_write(out / "pages" / f"{stem}.json", json.dumps(result, ensure_ascii=False, indent=1).encode("utf-8"))
+        bar.update()
+    bar.close()
+    workbooks = write_workbooks(out)
+    summary = {"pages": len(stems), "skipped_done": len(done), "failed": failures, "workbooks": workbooks}
+    _atomic_write(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
+    return summary
+
+
+def write_workbooks(out: Path) -> dict[str, str]:
+    """One import workbook per book from every page JSON under ``out/pages`` (pages in name order)."""
+    by_book: dict[str, list[dict]] = {}
+    for path in sorted((out / "pages").glob("*.json")):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        for record in result["records"]:
+            by_book.setdefault(record["book"], []).append({**record, "page": result["page"].get("source", path.stem)})
+    written = {}
+    for book, records in sorted(by_book.items()):
+        target = out / f"import-{book}.xlsx"
+        write_import_workbook(records, book, target, review_sheet=True)
+        written[book] = str(target)
+    return written
+
+
+def _png(image: Image.Image) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+__all__ = ["draw_overlay", "extract_folder", "find_pages", "result_to_truth", "write_workbooks"]

@@ -1,0 +1,130 @@
+"""Flag codes attached to fields and records, with their severity.
+
+A flag is a short stable code (``"date_unreadable"``) so that records stay plain JSON and flags can be counted
+and filtered; :data:`FLAGS` says what each code means and how serious it is. ``error`` flags send the record
+to review whatever the confidences; ``warning`` flags are shown to the reviewer but do not by themselves; an
+``info`` flag only records what the normalizer did. Record-level flags (cross-field rules) are also put on
+the fields they concern, so an overlay can colour the right cells.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from types import MappingProxyType
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str
+    severity: Severity
+    description: str
+    record: bool = False  # raised by a cross-field rule (inference.records.validate), not a normalizer
+
+
+_E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
+    # --- field level: what the normalizer found --------------------------------------------------------
+    Flag("empty", _I, "no text in the cell"),
+    Flag("unknown_field", _E, "the field key is not a column of this book; kept as text"),
+    Flag("bad_confidence", _W, "the recognizer confidence was missing, not a number or outside 0..1"),
+    Flag("merged_lines", _I, "several recognized lines of one cell were joined"),
+    Flag("unusual_characters", _W, "characters outside the Vietnamese ledger character set"),
+    Flag("normalizer_failed", _E, "the normalizer failed unexpectedly; the text is kept as it is"),
+    Flag("fuzzy_match", _I, "matched a known value approximately (the score says how closely)"),
+    Flag("ambiguous_match", _W, "two known values fit the text about equally well"),
+    Flag("ocr_digits_fixed", _W, "letters that look like digits (O, l, I, S, B) were read as digits"),
+    Flag("date_unreadable", _E, "not a date in any written form the books use"),
+    Flag("date_invalid", _E, "a day or month out of range (e.g. 31/2)"),
+    Flag("date_partial", _I, "only the year (or month and year) is written"),
+    Flag("date_two_digit_year", _W, "a two-digit year; the century was inferred"),
+    Flag("date_in_future", _E, "a date after today"),
+    Flag("date_too_old", _W, "a year before 1850"),
+    Flag("words_corrected", _W, "misspelled number words in a date in words were corrected"),
+    Flag("digits_in_words_date", _W, "the date-in-words column holds a numeric date"),
+    Flag("time_unreadable", _E, "not a time of day (hours 0-23, minutes 0-59)"),
+    Flag("gender_unknown", _E, "not a GioiTinh value"),
+    Flag("ethnicity_unknown", _E, "not one of the 54 ethnic groups"),
+    Flag("nationality_unknown", _W, "not a known nationality; kept as written"),
+    Flag("id_type_unknown", _E, "not a LoaiGiayToTuyThan document type"),
+    Flag("code_unknown", _E, "not a value of the column's code table"),
+    Flag("relationship_unknown", _W, "not a known family relationship; kept as written"),
+    Flag("id_number_format", _E, "an ID number that is no CMND (9 or 12 digits), CCCD (12), passport or card number"),
+    Flag("id_number_province", _E, "a 12-digit ID number whose first three digits are no province code"),
+    Flag("personal_id_format", _E, "a personal ID number (số định danh) that is not 12 digits with a province code"),
+    Flag("name_has_digits", _E, "a person's name with digits in it"),
+    Flag("name_incomplete", _W, "a person's name of a single word"),
+    Flag("number_unreadable", _E, "an entry, volume or page number without digits"),
+    Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
+    Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "
+         "(renamed, moved or misread); the best-fitting units are kept"),
+    Flag("place_ambiguous", _W, "more than one set of administrative units fits"),
+    Flag("place_historical", _I, "names a province that was split or merged before 2025 (e.g. Hải Hưng)"),
+    Flag("place_abroad", _I, "a place in another country; not matched to the gazetteer"),
+    Flag("place_no_admin_unit", _I, "no administrative unit named (e.g. 'Tại nhà', a hospital)"),
+    Flag("filled_from_words", _W, "the numeric date was unreadable; its value was taken from the date in words"),
+    # --- record level: cross-field rules (inference.records.validate) ----------------------------------
+    Flag("missing_required", _E, "a field every entry must have (name, registration date, birth date) is missing",
+         True),
+    Flag("birth_after_registration", _E, "born after the registration date", True),
+    Flag("date_words_mismatch", _E, "the date in words and the numeric date disagree", True),
+    Flag("parent_age_implausible", _E, "a parent younger than 12 or (mother) older than 60 / (father) older "
+         "than 80 at the child's birth, or born after the child", True),
+    Flag("parent_age_unusual", _W, "a parent younger than 16 or (mother) older than 50 / (father) older "
+         "than 65 at the child's birth", True),
+    Flag("death_before_birth", _E, "the date of death is before the date of birth", True),
+    Flag("death_after_registration", _E, "the death is after its registration", True),
+    Flag("age_implausible", _E, "an age over 120 years", True),
+    Flag("spouse_under_age", _E, "a spouse under the legal marriage age at registration (man 20, woman 18)",
+         True),
+    Flag("spouse_age_uncertain", _W, "a spouse may be under the legal marriage age (only the birth year is "
+         "known)", True),
+    Flag("registration_type_inconsistent", _W, "loaiDangKy says on time (or late) but the delay says otherwise "
+         "(60 days for births, 15 for deaths)", True),
+    Flag("declarant_mismatch", _W, "the declarant is the father (mother) but the name differs from his (hers)",
+         True),
+    Flag("gender_name_mismatch", _W, "the middle name ('Văn' / 'Thị') contradicts the gender", True),
+    Flag("id_number_type_mismatch", _E, "the ID number's format does not fit the document type", True),
+    Flag("id_number_holder_mismatch", _W, "a CCCD / personal ID number whose century-gender or year digits "
+         "disagree with the holder's birth date or gender", True),
+    Flag("id_issued_before_birth", _E, "an identity document issued before its holder was born", True),
+    Flag("id_issued_after_registration", _E, "an identity document issued after the registration", True),
+    Flag("entry_year_mismatch", _W, "the year in the entry or volume number is not the registration year",
+         True),
+    Flag("death_notice_date_order", _W, "the death notice is dated before the death or after the registration",
+         True),
+    Flag("birth_case_inconsistent", _W, "nksLoaiKhaiSinh says a parent is unknown but that parent's columns "
+         "are filled", True),
+    Flag("later_date_before_registration", _W, "an annotation date (ghi chú) before the registration", True),
+)})
+
+
+class UnknownFlagError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def severity(code: str) -> Severity:
+    """The severity of flag ``code``; :class:`UnknownFlagError` naming the known codes otherwise."""
+    try:
+        return FLAGS[code].severity
+    except KeyError:
+        raise UnknownFlagError(f"unknown flag {code!r}; known: {', '.join(FLAGS)}") from None
+
+
+def has_error(codes: Iterable[str]) -> bool:
+    return any(severity(c) is Severity.ERROR for c in codes)
+
+
+def add_flag(flags: list[str], code: str) -> None:
+    """Append ``code`` once (flags keep their order of first appearance)."""
+    severity(code)  # validate
+    if code not in flags:
+        flags.append(code)

@@ -1,0 +1,336 @@
+"""Normalization of recognized cell text, one normalizer per :class:`data.schema.ValueKind`.
+
+:func:`normalize_value` (by kind) and :func:`normalize_field` (by book and field key) return a
+:class:`~inference.records.normalized.Normalized`: a JSON-ready value, a score in 0..1 and flags. They never
+raise on bad text: what cannot be read gives ``value=None`` (or the cleaned text, for open-ended kinds) and
+a flag naming the problem, and the original text stays in the field object.
+
+| kind | value | example |
+|---|---|---|
+| date | ISO ``YYYY-MM-DD``; ``YYYY-MM`` / ``YYYY`` when partial | ``12/3/98`` → ``1998-03-12`` |
+| date_in_words | ISO date | ``Ngày mười lăm tháng ba năm một nghìn chín trăm tám mươi`` → ``1980-03-15`` |
+| time_of_day | ``HH:MM`` | ``14h30`` → ``14:30`` |
+| gender | GioiTinh code 1 Nam, 2 Nữ, 3 Không xác định | ``nữ`` → ``2`` |
+| ethnicity | one of the 54 groups, census spelling | ``H'Mông`` → ``Mông`` |
+| nationality | country name | ``VN`` → ``Việt Nam`` |
+| id_document_type | LoaiGiayToTuyThan code 1-8 | ``CCCD`` → ``4`` |
+| id_number / personal_id | cleaned number | ``012 345 678`` → ``012345678`` |
+| place | dict: text, official form, gazetteer units and codes | see :mod:`inference.records.places` |
+| registration_type | loaiDangKy code 1-6 | ``Quá hạn`` → ``4`` |
+| birth_case | nksLoaiKhaiSinh code 1-5 (:data:`BIRTH_CASE_CODES`) | ``Trẻ bị bỏ rơi`` → ``5`` |
+| residence_type | LoaiCuTru code (:data:`RESIDENCE_TYPE_CODES`) | ``Tạm trú`` → ``2`` |
+| legal_status | TuyenBo code 1-2 | ``Hủy tuyên bố`` → ``2`` |
+| relationship | canonical relationship | ``Bố`` → ``cha`` |
+| recognition_type | ``Nhận cha`` / ``Nhận mẹ`` / ``Nhận con`` | |
+| person_name | Title Case | ``NGUYỄN VĂN AN`` → ``Nguyễn Văn An`` |
+| entry_number / volume_number | ``125`` or ``125/2008``; volumes ``01`` / ``01/2008`` | ``Số 125/08`` → ``125/2008`` |
+| page_number | int | ``Tr. 37`` → ``37`` |
+| cause_of_death, death_notice_type | known wording when close, else the text | |
+| other kinds | the cleaned text | |
+
+The import template gives no code table for nksLoaiKhaiSinh (only ``i=[1,2,3,4,5]``) nor LoaiCuTru; the
+codes used here follow the civil-status digitization tools (cả cha lẫn mẹ / chưa xác định mẹ / cha / cả hai /
+bỏ rơi; thường trú / tạm trú), with 3 added for "nơi ở hiện tại" of the 2020 residence law.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from types import MappingProxyType
+
+from data.charset import normalize_text, out_of_charset
+from data.schema import GIOI_TINH, LOAI_DANG_KY, LOAI_GIAY_TO_TUY_THAN, TUYEN_BO, ValueKind, get_book
+from data.text.dates import DEFAULT_MAX_YEAR, resolve_two_digit_year
+from data.text.vocab import (
+    CAUSES_OF_DEATH, DEATH_NOTICE_TYPES, ETHNIC_GROUPS, ETHNIC_VARIANTS, GENDER_FORMS, ID_DOCUMENT_FORMS,
+    NATIONALITIES, NATIONALITY_VARIANTS, RECOGNITION_TYPES, REGISTRATION_TYPE_FORMS, RELATIONSHIPS,
+)
+from inference.records.dates import (
+    _CONFUSABLE_CHARS, _CONFUSABLE_DIGITS, normalize_date, normalize_date_in_words, normalize_time,
+)
+from inference.records.identity import normalize_id_number, normalize_personal_id
+from inference.records.matching import Match, Vocabulary, fold
+from inference.records.normalized import Normalized
+from inference.records.places import normalize_place
+
+log = logging.getLogger("hotich.records")
+K = ValueKind
+
+BIRTH_CASE_CODES: Mapping[int, str] = MappingProxyType({
+    1: "Đã xác định được cả cha lẫn mẹ",
+    2: "Chưa xác định được mẹ",
+    3: "Chưa xác định được cha",
+    4: "Chưa xác định được cả cha lẫn mẹ",
+    5: "Trẻ bị bỏ rơi",
+})
+RESIDENCE_TYPE_CODES: Mapping[int, str] = MappingProxyType({1: "Thường trú", 2: "Tạm trú", 3: "Nơi ở hiện tại"})
+
+# Labels officers sometimes write in front of a value ("Dân tộc: Kinh").
+_LABELS = re.compile(r"^(?:dân tộc|dt|quốc tịch|qt|giới tính|gt|loại|quan hệ)\s*[:.]?\s+", re.IGNORECASE)
+
+
+@cache
+def _vocabulary(name: str) -> Vocabulary:
+    if name == "gender":
+        forms = {f: code for code, fs in GENDER_FORMS.items() for f in fs}
+        forms.update({label: code for code, label in GIOI_TINH.items()})
+        forms.update({"Nam giới": 1, "Con trai": 1, "Bé trai": 1, "Nữ giới": 2, "Con gái": 2, "Bé gái": 2,
+                      "Chưa xác định": 3, "KXĐ": 3, "Chưa xác định được giới tính": 3})
+        return Vocabulary(forms, cutoff=0.6)
+    if name == "ethnicity":
+        forms = {g: g for g in ETHNIC_GROUPS}
+        forms.update({v: g for g, vs in ETHNIC_VARIANTS.items() for v in vs})
+        forms.update({"Khơ Me": "Khmer", "Raglai": "Ra Glai", "RaGlay": "Ra Glai", "Ê-Đê": "Ê Đê",
+                      "Bana": "Ba Na", "Giẻ-Triêng": "Giẻ Triêng", "Cơ-lao": "Cơ Lao", "Lô-lô": "Lô Lô",
+                      "Pà thẻn": "Pà Thẻn", "Kinh (Việt)": "Kinh", "Việt": "Kinh"})
+        return Vocabulary(forms, cutoff=0.72)
+    if name == "nationality":
+        forms = {n: n for n in NATIONALITIES}
+        forms.update({v: n for n, vs in NATIONALITY_VARIANTS.items() for v in vs})
+        forms.update({"Việt Nam": "Việt Nam", "Vietnam": "Việt Nam", "Không quốc tịch": "Không quốc tịch",
+                      "Mỹ": "Hoa Kỳ", "Cam-pu-chia": "Campuchia", "Căm-pu-chia": "Campuchia"})
+        return Vocabulary(forms, cutoff=0.75)
+    if name == "id_document_type":
+        forms = {f: code for code, fs in ID_DOCUMENT_FORMS.items() for f in fs}
+        forms.update({label: code for code, label in LOAI_GIAY_TO_TUY_THAN.items()})
+        forms.update({"CMT": 1, "Chứng minh thư": 1, "Giấy CMTND": 1, "Thẻ căn cước": 4, "Căn cước": 4,
+                      "CCCD gắn chip": 4, "Hộ chiếu phổ thông": 2, "Passport": 2, "GKS": 8})
+        return Vocabulary(forms, cutoff=0.7)
+    if name == "registration_type":
+        forms = {f: code for code, fs in REGISTRATION_TYPE_FORMS.items() for f in fs}
+        forms.update({label: code for code, label in LOAI_DANG_KY.items()})
+        forms.update({"Lần đầu": 1, "Đăng ký lần đầu": 1, "Đăng ký khai sinh lại": 2})
+        return Vocabulary(forms, cutoff=0.72)
+    if name == "birth_case":
+        forms = {label: code for code, label in BIRTH_CASE_CODES.items()}
+        forms.update({"Thông thường": 1, "Khai sinh thông thường": 1, "Bình thường": 1,
+                      "Có yếu tố nước ngoài": 1, "Mang thai hộ": 1, "Chưa xác định được cha, mẹ": 4,
+                      "Chưa xác định được cả cha và mẹ": 4, "Trẻ em bị bỏ rơi": 5, "Trẻ sơ sinh bị bỏ rơi": 5})
+        return Vocabulary(forms, cutoff=0.75)
+    if name == "residence_type":
+        forms = {label: code for code, label in RESIDENCE_TYPE_CODES.items()}
+        forms.update({"TT": 1, "HKTT": 1, "Hộ khẩu thường trú": 1, "Tạm trú": 2, "KT3": 2, "Nơi ở": 3})
+        return Vocabulary(forms, cutoff=0.7)
+    if name == "legal_status":
+        forms = {label: code for code, label in TUYEN_BO.items()}
+        forms.update({"Huỷ tuyên bố": 2, "Đã hủy tuyên bố": 2, "Có": 1, "Đã tuyên bố": 1})
+        return Vocabulary(forms, cutoff=0.7)
+    if name == "recognition_type":
+        forms = {t: t for t in RECOGNITION_TYPES}
+        forms.update({"Nhận cha cho con": "Nhận cha", "Nhận mẹ cho con": "Nhận mẹ", "Cha nhận con": "Nhận con",
+                      "Mẹ nhận con": "Nhận con", "Nhận con ngoài giá thú": "Nhận con"})
+        return Vocabulary(forms, cutoff=0.7)
+    if name == "relationship":
+        forms = {f: rel for rel, (_, fs) in RELATIONSHIPS.items() for f in (rel, *fs)}
+        forms.update({"Ba": "cha", "Thân phụ": "cha", "Thân mẫu": "mẹ", "Má": "mẹ", "Ông": "ông nội",
+                      "Bà": "bà nội"})
+        return Vocabulary(forms, cutoff=0.75)
+    if name == "cause_of_death":
+        return Vocabulary({c: c for c, _ in CAUSES_OF_DEATH}, cutoff=0.88)
+    if name == "death_notice_type":
+        return Vocabulary({t: t for t in DEATH_NOTICE_TYPES}, cutoff=0.88)
+    raise KeyError(f"no vocabulary {name!r}")
+
+
+def _lookup(name: str, text: str) -> Match | None:
+    vocabulary = _vocabulary(name)
+    match = vocabulary.lookup(text)
+    if match is None or not match.exact:
+        stripped = _LABELS.sub("", text)
+        if stripped != text:
+            other = vocabulary.lookup(stripped)
+            if other is not None and (match is None or other.score > match.score):
+                match = other
+    return match
+
+
+def _closed(name: str, unknown_flag: str) -> Callable[[str, dict], Normalized]:
+    """A normalizer for a closed vocabulary: the canonical value, or ``None`` and ``unknown_flag``."""
+
+    def normalizer(text: str, ctx: dict) -> Normalized:
+        match = _lookup(name, text)
+        if match is None:
+            return Normalized.failed(unknown_flag)
+        flags = () if match.exact else ("fuzzy_match",)
+        if match.ambiguous:
+            flags += ("ambiguous_match",)
+        return Normalized(match.value, match.score, flags)
+
+    return normalizer
+
+
+def _open(name: str | None, unknown_flag: str | None = None, unknown_score: float = 1.0):
+    """An open vocabulary: known wording when close enough, else the cleaned text as written."""
+
+    def normalizer(text: str, ctx: dict) -> Normalized:
+        cleaned = normalize_text(text).strip(" ,;")
+        match = _lookup(name, cleaned) if name else None
+        if match is not None and not match.ambiguous:
+            return Normalized(match.value, match.score, () if match.exact else ("fuzzy_match",))
+        if unknown_flag:
+            return Normalized(cleaned, unknown_score, (unknown_flag,))
+        return Normalized(cleaned, 1.0, ())
+
+    return normalizer
+
+
+def _nationality(text: str, ctx: dict) -> Normalized:
+    result = _open("nationality", "nationality_unknown", 0.6)(text, ctx)
+    if "nationality_unknown" in result.flags and result.value:
+        words = str(result.value).split()
+        result = Normalized(" ".join(w[:1].upper() + w[1:] for w in words), result.score, result.flags)
+    return result
+
+
+def _relationship(text: str, ctx: dict) -> Normalized:
+    return _open("relationship", "relationship_unknown", 0.6)(text, ctx)
+
+
+# --- names and numbers -------------------------------------------------------------------------------------
+def _title_word(word: str) -> str:
+    return "-".join(p[:1].upper() + p[1:].lower() for p in word.split("-"))
+
+
+def normalize_name(text: str) -> Normalized:
+    """A person's name in Title Case ("NGUYỄN VĂN AN" → "Nguyễn Văn An"); digits are an error."""
+    s = normalize_text(text).strip(" .,;:")
+    if not s:
+        return Normalized(None, 1.0, ("empty",))
+    words = s.split()
+    flags: list[str] = []
+    if any(c.isdigit() for c in s):
+        flags.append("name_has_digits")
+    if len(words) < 2:
+        flags.append("name_incomplete")
+    return Normalized(" ".join(_title_word(w) for w in words), 1.0, tuple(flags))
+
+
+def _fix_digits(s: str) -> str:
+    return "".join(c.translate(_CONFUSABLE_DIGITS) if c in _CONFUSABLE_CHARS else c for c in s)
+
+
+def _numbered(text: str, label: str, pattern: str, build: Callable[[re.Match], object]) -> Normalized:
+    s = normalize_text(text).strip(" .,;:")
+    if not s:
+        return Normalized(None, 1.0, ("empty",))
+    s = re.sub(label, "", s, flags=re.IGNORECASE).strip()
+    s = re.sub(r"\s*/\s*", "/", s)
+    m = re.fullmatch(pattern, s)
+    if m is not None:
+        return Normalized(build(m), 1.0, ())
+    fixed = _fix_digits(s)
+    m = re.fullmatch(pattern, fixed)
+    if m is not None:
+        return Normalized(build(m), 0.85, ("ocr_digits_fixed",))
+    if any(c.isdigit() for c in s) and re.fullmatch(r"[\w/.\-]+", s):
+        return Normalized(s, 0.9, ())  # "12a" (an inserted entry), "2004-57851" (a foreign register)
+    return Normalized.failed("number_unreadable")
+
+
+def _year(text: str, max_year: int) -> int:
+    return resolve_two_digit_year(int(text), max_year) if len(text) == 2 else int(text)
+
+
+def normalize_entry_number(text: str, *, max_year: int = DEFAULT_MAX_YEAR) -> Normalized:
+    """``so``: "125", "Số 125", "125/2008", "125/08" → "125" or "125/2008"."""
+    return _numbered(text, r"^(?:số|so|sô)\s*[.:]?\s*", r"(\d{1,6})(?:/(\d{4}|\d{2}))?",
+                     lambda m: f"{int(m[1])}" + (f"/{_year(m[2], max_year)}" if m[2] else ""))
+
+
+def normalize_volume_number(text: str, *, max_year: int = DEFAULT_MAX_YEAR) -> Normalized:
+    """``quyenSo``: "01/2008", "1/2008", "Quyển 02", "1" → "01/2008", "02", "01"."""
+    return _numbered(text, r"^(?:quyển|quyen|q)\s*(?:số)?\s*[.:]?\s*", r"(\d{1,3})(?:/(\d{4}|\d{2}))?",
+                     lambda m: f"{int(m[1]):02d}" + (f"/{_year(m[2], max_year)}" if m[2] else ""))
+
+
+def normalize_page_number(text: str) -> Normalized:
+    """``trangSo``: "37", "Tr. 37", "trang 37", "07" → 37."""
+    return _numbered(text, r"^(?:trang|tr)\s*(?:số)?\s*[.:]?\s*", r"(\d{1,4})", lambda m: int(m[1]))
+
+
+def _document_number(text: str, ctx: dict) -> Normalized:
+    s = re.sub(r"^(?:số|so)\s*[.:]?\s*", "", normalize_text(text).strip(" .,;:"), flags=re.IGNORECASE)
+    if not any(c.isdigit() for c in s):
+        return Normalized(s or None, 0.5, ("number_unreadable",))
+    return Normalized(re.sub(r"\s*/\s*", "/", s), 1.0, ())
+
+
+def _text(text: str, ctx: dict) -> Normalized:
+    return Normalized(normalize_text(text).strip(" ,;"), 1.0, ())
+
+
+_NORMALIZERS: dict[ValueKind, Callable[[str, dict], Normalized]] = {
+    K.PERSON_NAME: lambda t, c: normalize_name(t),
+    K.GENDER: _closed("gender", "gender_unknown"),
+    K.DATE: lambda t, c: normalize_date(t, max_year=c["max_year"], reference_year=c.get("reference_year"),
+                                        today=c.get("today")),
+    K.DATE_IN_WORDS: lambda t, c: normalize_date_in_words(t, max_year=c["max_year"], today=c.get("today")),
+    K.TIME_OF_DAY: lambda t, c: normalize_time(t),
+    K.PLACE: lambda t, c: normalize_place(t),
+    K.ETHNICITY: _closed("ethnicity", "ethnicity_unknown"),
+    K.NATIONALITY: _nationality,
+    K.ID_DOCUMENT_TYPE: _closed("id_document_type", "id_type_unknown"),
+    K.ID_NUMBER: lambda t, c: normalize_id_number(t, c.get("document_type")),
+    K.PERSONAL_ID: lambda t, c: normalize_personal_id(t),
+    K.ISSUING_AUTHORITY: _text,
+    K.RESIDENCE_TYPE: _closed("residence_type", "code_unknown"),
+    K.RELATIONSHIP: _relationship,
+    K.ENTRY_NUMBER: lambda t, c: normalize_entry_number(t, max_year=c["max_year"]),
+    K.VOLUME_NUMBER: lambda t, c: normalize_volume_number(t, max_year=c["max_year"]),
+    K.PAGE_NUMBER: lambda t, c: normalize_page_number(t),
+    K.DOCUMENT_NUMBER: _document_number,
+    K.REGISTRATION_TYPE: _closed("registration_type", "code_unknown"),
+    K.BIRTH_CASE: _closed("birth_case", "code_unknown"),
+    K.REGISTRATION_OFFICE: _text,
+    K.OFFICER_TITLE: _text,
+    K.CAUSE_OF_DEATH: _open("cause_of_death"),
+    K.DEATH_NOTICE_TYPE: _open("death_notice_type"),
+    K.RECOGNITION_TYPE: _closed("recognition_type", "code_unknown"),
+    K.LEGAL_STATUS: _closed("legal_status", "code_unknown"),
+    K.FREE_TEXT: _text,
+}
+assert set(_NORMALIZERS) == set(ValueKind), "every value kind needs a normalizer"
+
+
+def normalize_value(kind: ValueKind | str, text: object, *, max_year: int = DEFAULT_MAX_YEAR,
+                    reference_year: int | None = None, today: dt.date | None = None,
+                    document_type: int | None = None) -> Normalized:
+    """Normalize ``text`` as a value of ``kind``. Never raises on bad text (``None``, numbers and garbage
+    included); an unknown ``kind`` is a programming error and raises ``ValueError``.
+
+    ``max_year`` resolves two-digit years (the registration year for dates before the registration);
+    ``reference_year`` is the year an age ("25 tuổi") counts back from; ``today`` bounds dates (tests);
+    ``document_type`` is the LoaiGiayToTuyThan code that goes with an ID number.
+    """
+    try:
+        kind = ValueKind(kind)
+    except ValueError:
+        raise ValueError(f"unknown value kind {kind!r}; valid: {', '.join(k.value for k in ValueKind)}") from None
+    if text is None:
+        return Normalized(None, 1.0, ("empty",))
+    text = text if isinstance(text, str) else str(text)
+    if not normalize_text(text).strip(" .,;:-_"):
+        return Normalized(None, 1.0, ("empty",))
+    ctx = {"max_year": max_year, "reference_year": reference_year, "today": today,
+           "document_type": document_type}
+    try:
+        result = _NORMALIZERS[kind](text, ctx)
+    except Exception as exc:  # noqa: BLE001 - a normalizer bug must not lose the record; the text stays
+        log.warning("normalizer for %s failed: %s", kind.value, type(exc).__name__)
+        return Normalized(None, 0.0, ("normalizer_failed",))
+    if out_of_charset(normalize_text(text)):
+        result = result.with_flags("unusual_characters")
+    return result
+
+
+def normalize_field(book_key: str, field_key: str, text: object, **context) -> Normalized:
+    """:func:`normalize_value` with the kind of ``field_key`` in ``book_key`` (``KeyError`` if unknown)."""
+    return normalize_value(get_book(book_key).field(field_key).kind, text, **context)
+
+
+def fold_name(name: object) -> str:
+    """Comparison key for person names (case, spacing, tone placement)."""
+    return fold(name) if isinstance(name, str) else ""

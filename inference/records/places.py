@@ -1,0 +1,496 @@
+"""Places matched to the administrative gazetteer as it stood before the 2025 merger.
+
+A written place ("thôn Đông, X. Thạch Khôi, H.Gia Lộc, Hải Dương", "Bệnh viện Đa khoa tỉnh Hải Dương",
+"P.3 Q.5 TP HCM") is cut into chunks at separators and at unit words (tỉnh, thành phố, huyện, quận, thị xã,
+xã, phường, thị trấn and their abbreviations). Village and street chunks ("thôn Đông", "số 12 đường Lê Lợi")
+are kept as the locality; hospital and office chunks are searched for a trailing unit name only.
+
+The remaining chunks are matched right to left, province first, by a small beam search: every chunk (or the
+last few words of a chunk, for places written without separators) may be a ward, district or province below
+the unit matched to its right; each candidate is scored by rapidfuzz similarity, scaled down when the written
+unit word disagrees with the gazetteer's ("huyện" for a "Thị xã"). Provinces that were split or merged before
+2025 ("Hải Hưng", "Hà Tây") stand for the provinces they became.
+
+The value is a dict: the cleaned ``text``, the ``normalized`` official form ("thôn Đông, Xã Thạch Khôi, Huyện
+Gia Lộc, Tỉnh Hải Dương", with the levels the writer left out but the gazetteer implies; ``None`` when the
+text holds more than a locality and units, e.g. a hospital), and the matched units with their GSO codes.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+
+from rapidfuzz import fuzz, process
+
+from data.charset import normalize_text, strip_marks
+from data.text.places import AdminUnit, gazetteer
+from inference.records.matching import fold
+from inference.records.normalized import Normalized
+
+WARD, DISTRICT, PROVINCE = 0, 1, 2
+_LEVEL_NAMES = ("ward", "district", "province")
+# Which levels a gazetteer unit word belongs to.
+_UNIT_LEVEL = {"Xã": WARD, "Phường": WARD, "Thị trấn": WARD, "Huyện": DISTRICT, "Quận": DISTRICT,
+               "Thị xã": DISTRICT, "Thành phố": DISTRICT, "Tỉnh": PROVINCE}
+# Written unit words (folded: lower case, punctuation as spaces) → the unit they stand for.
+_UNIT_WORDS: dict[tuple[str, ...], str] = {
+    ("thành", "phố"): "Thành phố", ("thanh", "pho"): "Thành phố", ("tp",): "Thành phố",
+    ("thị", "xã"): "Thị xã", ("thi", "xa"): "Thị xã", ("tx",): "Thị xã",
+    ("thị", "trấn"): "Thị trấn", ("thi", "tran"): "Thị trấn", ("tt",): "Thị trấn",
+    ("tỉnh",): "Tỉnh", ("t",): "Tỉnh", ("huyện",): "Huyện", ("huyen",): "Huyện", ("h",): "Huyện",
+    ("quận",): "Quận", ("q",): "Quận", ("phường",): "Phường", ("phuong",): "Phường", ("p",): "Phường",
+    ("xã",): "Xã", ("x",): "Xã",
+}
+_LOCALITY_START = frozenset({
+    "thôn", "xóm", "làng", "đội", "ấp", "bản", "buôn", "plei", "khu", "tổ", "số", "ngõ", "ngách", "hẻm",
+    "kiệt", "đường", "phố", "khóm", "sóc", "cụm", "kp", "tdp", "nhà", "tại", "km",
+})
+_FACILITY_START = (
+    ("bệnh", "viện"), ("bv",), ("bvđk",), ("trạm", "y", "tế"), ("trung", "tâm", "y"), ("ttyt",), ("nhà", "hộ", "sinh"),
+    ("phòng", "khám"), ("ubnd",), ("ủy", "ban"), ("công", "an"), ("sở",), ("cơ", "quan"),
+)
+_COUNTRY = frozenset({"việt nam", "vn", "nước ngoài", "không rõ"})
+
+
+@lru_cache(maxsize=1)
+def _foreign_countries() -> frozenset[str]:
+    from data.text.vocab import NATIONALITIES, NATIONALITY_VARIANTS
+
+    names = set(NATIONALITIES) | {v for vs in NATIONALITY_VARIANTS.values() for v in vs}
+    names |= {"Mỹ", "Campuchia", "Cam-pu-chia", "Hàn Quốc", "Trung Quốc", "Lào"}
+    return frozenset(_key(n) for n in names) - {_key("Việt Nam"), "vn"}
+# Short names and the pre-2025 names of provinces that were split, merged or renamed (books from 1975 on).
+_PROVINCE_ALIASES: dict[str, tuple[str, ...]] = {
+    "hcm": ("Hồ Chí Minh",), "tphcm": ("Hồ Chí Minh",), "hồ chí minh": ("Hồ Chí Minh",),
+    "sài gòn": ("Hồ Chí Minh",), "hn": ("Hà Nội",), "brvt": ("Bà Rịa - Vũng Tàu",),
+    "br vt": ("Bà Rịa - Vũng Tàu",), "thừa thiên huế": ("Huế",), "thừa thiên": ("Huế",),
+    "tt huế": ("Huế",), "đắc lắc": ("Đắk Lắk",), "đắk lắc": ("Đắk Lắk",), "đắc nông": ("Đắk Nông",),
+}
+HISTORICAL_PROVINCES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "hải hưng": ("Hải Dương", "Hưng Yên"), "hà tây": ("Hà Nội",), "hà sơn bình": ("Hà Nội", "Hoà Bình"),
+    "nghĩa bình": ("Quảng Ngãi", "Bình Định"), "bình trị thiên": ("Quảng Bình", "Quảng Trị", "Huế"),
+    "nghệ tĩnh": ("Nghệ An", "Hà Tĩnh"), "vĩnh phú": ("Vĩnh Phúc", "Phú Thọ"),
+    "hà nam ninh": ("Hà Nam", "Nam Định", "Ninh Bình"), "nam hà": ("Hà Nam", "Nam Định"),
+    "bắc thái": ("Bắc Kạn", "Thái Nguyên"), "hoàng liên sơn": ("Lào Cai", "Yên Bái"),
+    "hà bắc": ("Bắc Giang", "Bắc Ninh"), "hà tuyên": ("Hà Giang", "Tuyên Quang"),
+    "cao lạng": ("Cao Bằng", "Lạng Sơn"), "cửu long": ("Vĩnh Long", "Trà Vinh"),
+    "sông bé": ("Bình Dương", "Bình Phước"), "minh hải": ("Cà Mau", "Bạc Liêu"),
+    "phú khánh": ("Phú Yên", "Khánh Hòa"), "thuận hải": ("Ninh Thuận", "Bình Thuận"),
+    "gia lai kon tum": ("Gia Lai", "Kon Tum"), "quảng nam đà nẵng": ("Quảng Nam", "Đà Nẵng"),
+})
+_STEP = 0.6  # a matched level adds (score - _STEP): good matches help, poor ones hurt
+_SKIP_PENALTY = 0.25
+_START_SKIP_PENALTY = 0.06
+_MIDDLE_SKIP_PENALTY = 0.1
+_UNEXPLAINED_PENALTY = 0.12
+_FUZZY_CUTOFF = 70
+_BEAM = 12
+_MAX_WINDOW = 6
+
+
+@dataclass(frozen=True)
+class _Entry:
+    unit: AdminUnit
+    province: AdminUnit
+    district: AdminUnit | None
+    level: int
+
+
+def _key(text: str) -> str:
+    """Comparison key of a unit name: :func:`fold`, numbers without leading zeros ("Phường 03" = "3")."""
+    # Apostrophes join syllables of minority-language names ("Ea H'leo", "M'Đrắk"): drop them, no space.
+    text = re.sub(r"['’`]", "", text)
+    return " ".join(w.lstrip("0") or "0" if w.isdigit() else w for w in fold(text).split())
+
+
+class _Index:
+    """Gazetteer units by level and by parent, keyed by their folded bare names."""
+
+    def __init__(self) -> None:
+        gz = gazetteer()
+        self.by_scope: dict[tuple[int, str, int], dict[str, list[_Entry]]] = {}
+        self.provinces_by_name: dict[str, AdminUnit] = {}
+        for p in gz.provinces:
+            self._add(_Entry(p, p, None, PROVINCE), ("all", 0))
+            self.provinces_by_name[_key(p.bare)] = p
+        for p, d in gz.districts:
+            self._add(_Entry(d, p, None, DISTRICT), ("all", 0), ("province", p.code))
+        for p, d, w in gz.wards:
+            self._add(_Entry(w, p, d, WARD), ("all", 0), ("province", p.code), ("district", d.code))
+        self.keys = {scope: list(table) for scope, table in self.by_scope.items()}
+        self.bare = {scope: {strip_marks(k): k for k in table} for scope, table in self.by_scope.items()}
+        self.aliases: dict[str, tuple[AdminUnit, ...]] = {}
+        for alias, names in _PROVINCE_ALIASES.items():
+            self.aliases[_key(alias)] = tuple(self.provinces_by_name[_key(n)] for n in names)
+        self.historical: dict[str, tuple[AdminUnit, ...]] = {
+            _key(alias): tuple(self.provinces_by_name[_key(n)] for n in names)
+            for alias, names in HISTORICAL_PROVINCES.items()}
+        self.hyphenated = sorted({_key(e.unit.bare) for t in self.by_scope.values() for es in t.values()
+                                  for e in es if "-" in e.unit.bare}, key=len, reverse=True)
+
+    def _add(self, entry: _Entry, *scopes: tuple[str, int]) -> None:
+        key = _key(entry.unit.bare)
+        for kind, code in scopes:
+            self.by_scope.setdefault((entry.level, kind, code), {}).setdefault(key, []).append(entry)
+
+
+@lru_cache(maxsize=1)
+def _index() -> _Index:
+    return _Index()
+
+
+@lru_cache(maxsize=65536)
+def _candidates(level: int, scope: tuple[str, int], query: str) -> tuple[tuple[_Entry, float], ...]:
+    """Units of ``level`` inside ``scope`` whose name is close to ``query`` (best first, score 0..1)."""
+    idx = _index()
+    table = idx.by_scope.get((level, *scope))
+    if not table:
+        return ()
+    if query in table:
+        return tuple((e, 1.0) for e in table[query])
+    plain = strip_marks(query)
+    if plain in idx.bare[(level, *scope)]:
+        return tuple((e, 0.95) for e in table[idx.bare[(level, *scope)][plain]])
+    if query.isdigit() or len(query) < 2:
+        return ()  # numbered units ("Phường 3") and single letters match exactly or not at all
+    found = process.extract(query, idx.keys[(level, *scope)], scorer=fuzz.ratio, limit=3,
+                            score_cutoff=_FUZZY_CUTOFF)
+    return tuple((e, score / 100) for key, score, _ in found for e in table[key])
+
+
+# --- cutting the text into chunks ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Chunk:
+    words: tuple[str, ...]  # folded
+    hint: str | None  # the unit word written in front, as a gazetteer unit ("Huyện")
+    kind: str  # "admin", "facility", "locality" or "country"
+    raw: str
+
+
+def _protect_hyphens(text: str) -> str:
+    """Hyphenated unit names ("Bà Rịa - Vũng Tàu") must not be split at their " - "."""
+    for name in _index().hyphenated:
+        parts = [re.escape(p) for p in name.split()]
+        pattern = r"\s*[-‐]?\s*".join(parts)
+        text = re.sub(pattern, lambda m: m.group(0).replace("-", "\x00"), text, flags=re.IGNORECASE)
+    return text
+
+
+def _unit_word_at(words: tuple[str, ...], i: int, letters: frozenset[str] | None = None) -> tuple[str, int] | None:
+    """The unit word starting at ``words[i]``; single letters ("h", "p") only when in ``letters`` (``None``:
+    any), since inside a part only a dotted "H." is an abbreviation ("Ia H' Drai" is a name)."""
+    for n in (2, 1):
+        unit = _UNIT_WORDS.get(words[i:i + n])
+        if unit is None or len(words[i:i + n]) != n:
+            continue
+        if len(words[i]) == 1 and letters is not None and words[i] not in letters:
+            continue
+        return unit, n
+    return None
+
+
+def _split_units(raw: str) -> list[_Chunk]:
+    """One separator-delimited part → chunks starting at unit words ("Xã A Huyện B" → two chunks)."""
+    words = tuple(_key(raw).split())
+    if not words:
+        return []
+    dotted = frozenset(m.lower() for m in re.findall(r"(?<![\w'’])([HhQqPpXxTt])\.", raw))
+    chunks: list[_Chunk] = []
+    start, hint, i = 0, None, 0
+    head = _unit_word_at(words, 0)
+    if head is not None and len(words) > head[1]:
+        hint, i = head[0], head[1]
+        start = i
+    while i < len(words):
+        found = _unit_word_at(words, i, dotted) if i > start else None
+        # A unit word starts a new chunk only with a name after it and a name before it ("Xã Tân Xã" is one).
+        if found is not None and i + found[1] < len(words):
+            chunks.append(_make_chunk(words[start:i], hint, raw))
+            hint, start = found[0], i + found[1]
+            i = start
+            continue
+        i += 1
+    chunks.append(_make_chunk(words[start:], hint, raw))
+    return [c for c in chunks if c.words]
+
+
+def _make_chunk(words: tuple[str, ...], hint: str | None, raw: str) -> _Chunk:
+    if hint is None:
+        joined = " ".join(words)
+        if joined in _COUNTRY:
+            return _Chunk(words, None, "country", raw)
+        if joined in _foreign_countries():
+            return _Chunk(words, None, "abroad", raw)
+        if any(words[:len(f)] == f for f in _FACILITY_START):
+            return _Chunk(words, None, "facility", raw)
+        if words and (words[0] in _LOCALITY_START or words[0][0].isdigit()):
+            return _Chunk(words, None, "locality", raw)
+    return _Chunk(words, hint, "admin", raw)
+
+
+def _chunks(text: str) -> list[_Chunk]:
+    protected = _protect_hyphens(text)
+    parts = [p.replace("\x00", "-").strip() for p in re.split(r"[,;]|\s+[-–]\s+|\n", protected)]
+    return [c for p in parts if p for c in _split_units(p)]
+
+
+# --- the search ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _State:
+    chunk: int  # index of the chunk being consumed (right to left); -1 when done
+    left: int  # words of that chunk not consumed yet
+    below: int  # the next match must be a level below this
+    scope: tuple[tuple[str, int], ...]  # where to search: (("all", 0),) or provinces / a district
+    matched: tuple[tuple[int, _Entry, float], ...]
+    objective: float
+    unexplained: int  # words of admin chunks left unmatched
+    historical: bool
+    skipped: int = 0  # admin chunks left wholly unmatched
+
+
+def _hint_factor(hint: str | None, entry: _Entry) -> float:
+    if hint is None:
+        return 1.0
+    if hint == entry.unit.unit:
+        return 1.0
+    if _UNIT_LEVEL.get(hint) == entry.level:
+        return 0.97  # right level, other unit word: communes became wards, districts towns, over the years
+    return 0.7
+
+
+def _expand(state: _State, chunks: list[_Chunk], idx: _Index) -> list[_State]:
+    chunk = chunks[state.chunk]
+    out: list[_State] = []
+    # Leave the rest of this chunk unmatched and go on to the chunk on the left.
+    whole_skip = chunk.kind == "admin" and state.left == len(chunk.words)
+    rest_unexplained = state.left if chunk.kind == "admin" and not whole_skip else 0
+    skip_penalty = _SKIP_PENALTY if whole_skip else 0.0
+    out.append(_State(state.chunk - 1, len(chunks[state.chunk - 1].words) if state.chunk > 0 else 0, state.below,
+                      state.scope, state.matched, state.objective - skip_penalty,
+                      state.unexplained + rest_unexplained, state.historical, state.skipped + whole_skip))
+    words = chunk.words[:state.left]
+    windows = range(1, min(len(words), _MAX_WINDOW) + 1)
+    if chunk.kind == "facility":
+        windows = range(1, min(len(words) - 1, _MAX_WINDOW) + 1)  # a facility name is never a unit itself
+    for n in windows:
+        query = " ".join(words[len(words) - n:])
+        whole = n == len(words)
+        hint = chunk.hint if whole else None
+        remaining = len(words) - n
+        for level in range(state.below - 1, -1, -1):
+            # (entry, provinces a name alias stands for, score, historical)
+            options: list[tuple[_Entry | None, tuple[AdminUnit, ...], float, bool]] = []
+            if level == PROVINCE and state.below == 3:
+                for table, historical in ((idx.aliases, False), (idx.historical, True)):
+                    if query in table:
+                        options.append((None, table[query], 1.0, historical))
+            for scope in state.scope:
+                for entry, score in _candidates(level, scope, query):
+                    # A hospital's trailing words name a province ("Bệnh viện Phụ sản Hải Dương"); anything
+                    # else there ("Bệnh viện Việt Đức", "Bệnh viện K") is a name, not an address.
+                    if chunk.kind == "facility" and (level != PROVINCE or score < 0.95):
+                        continue
+                    options.append((entry, (), score * _hint_factor(hint, entry), False))
+            for entry, provinces, score, historical in options:
+                if entry is None and len(provinces) == 1:
+                    entry = _Entry(provinces[0], provinces[0], None, PROVINCE)
+                if entry is None:  # a former province: search the provinces it became
+                    new_scope = tuple(("province", p.code) for p in provinces)
+                    matched = state.matched
+                elif level == PROVINCE:
+                    new_scope, matched = (("province", entry.unit.code),), state.matched + ((level, entry, score),)
+                elif level == DISTRICT:
+                    new_scope, matched = (("district", entry.unit.code),), state.matched + ((level, entry, score),)
+                else:
+                    new_scope, matched = (), state.matched + ((level, entry, score),)
+                if remaining:
+                    nxt_chunk, nxt_left = state.chunk, remaining
+                else:
+                    nxt_chunk = state.chunk - 1
+                    nxt_left = len(chunks[nxt_chunk].words) if nxt_chunk >= 0 else 0
+                # Writers leave levels out less often than not: the province at the end ("Thạch Khôi, Gia
+                # Lộc") now and then, a level in the middle ("Phường X, Hải Dương" with the city left out)
+                # rarely, so a name that is both a province and a district reads as the city in between.
+                skipped = state.below - 1 - level
+                skip_cost = _START_SKIP_PENALTY if state.below == 3 else _MIDDLE_SKIP_PENALTY
+                out.append(_State(nxt_chunk, nxt_left, level, new_scope, matched,
+                                  state.objective + score - _STEP - skip_cost * skipped,
+                                  state.unexplained, state.historical or historical, state.skipped))
+    return out
+
+
+def _finish(state: _State, chunks: list[_Chunk]) -> _State:
+    """Charge what is left on the left like a skip: whole admin chunks the skip penalty, a chunk's remaining
+    words as unexplained (so stopping early is no way around the penalty)."""
+    objective, unexplained, skipped = state.objective, state.unexplained, state.skipped
+    if state.chunk >= 0 and chunks[state.chunk].kind == "admin":
+        if state.left == len(chunks[state.chunk].words):
+            objective -= _SKIP_PENALTY
+            skipped += 1
+        else:
+            unexplained += state.left
+    left_admin = sum(c.kind == "admin" for c in chunks[:max(state.chunk, 0)])
+    objective -= _SKIP_PENALTY * left_admin
+    return _State(-1, 0, state.below, state.scope, state.matched, objective, unexplained, state.historical,
+                  skipped + left_admin)
+
+
+def _final_score(state: _State) -> float:
+    return state.objective - _UNEXPLAINED_PENALTY * state.unexplained
+
+
+@dataclass(frozen=True)
+class PlaceMatch:
+    """The gazetteer units a written place names (implied higher levels filled in)."""
+
+    province: AdminUnit | None
+    district: AdminUnit | None
+    ward: AdminUnit | None
+    score: float
+    ambiguous: bool = False
+    historical: bool = False
+    successors: tuple[AdminUnit, ...] = ()  # the provinces a former province became, when unresolved
+    partial: bool = False  # some written unit names did not fit with the matched ones
+
+    @property
+    def codes(self) -> tuple[int | None, int | None, int | None]:
+        return tuple(u.code if u else None for u in (self.province, self.district, self.ward))  # type: ignore
+
+
+def _resolve(state: _State) -> PlaceMatch | None:
+    if not state.matched and not state.historical:
+        return None
+    by_level = {level: (entry, score) for level, entry, score in state.matched}
+    lowest = min(by_level) if by_level else None
+    province = district = ward = None
+    if lowest is not None:
+        entry = by_level[lowest][0]
+        province = entry.province
+        if lowest == WARD:
+            ward, district = entry.unit, entry.district
+        elif lowest == DISTRICT:
+            district = entry.unit
+    scores = [s for _, s in by_level.values()]
+    score = sum(scores) / len(scores) if scores else 0.6  # a former province alone: which one is unknown
+    return PlaceMatch(province, district, ward, round(score, 4), historical=state.historical,
+                      partial=bool(state.skipped or state.unexplained))
+
+
+def match_place(text: str) -> tuple[PlaceMatch | None, list[_Chunk]]:
+    """The best gazetteer match for ``text`` (``None`` if no unit fits) and the chunks it was cut into."""
+    chunks = [c for c in _chunks(text) if c.kind != "country"]
+    if any(c.kind == "abroad" for c in chunks):
+        return None, chunks  # a residence abroad ("Seoul, Hàn Quốc"): no Vietnamese units to match
+    searchable = [i for i, c in enumerate(chunks) if c.kind in ("admin", "facility")]
+    if not searchable:
+        return None, chunks
+    work = [chunks[i] for i in searchable][-4:]  # units come last; a long prefix is notes, not address
+    idx = _index()
+    start = _State(len(work) - 1, len(work[-1].words), 3, (("all", 0),), (), 0.0, 0, False)
+    beam, finals = [start], []
+    while beam:
+        expanded: list[_State] = []
+        for state in beam:
+            if state.chunk < 0 or state.below == 0:
+                finals.append(_finish(state, work))
+                continue
+            expanded.extend(_expand(state, work, idx))
+        expanded.sort(key=lambda s: -s.objective)
+        beam = expanded[:_BEAM]
+    finals.sort(key=_final_score, reverse=True)
+    best_by_codes: dict[tuple, tuple[float, _State]] = {}
+    for state in finals:
+        match = _resolve(state)
+        if match is None:
+            continue
+        key = match.codes + (bool(match.successors),)
+        if key not in best_by_codes:
+            best_by_codes[key] = (_final_score(state), state)
+    if not best_by_codes:
+        return None, chunks
+    ranked = sorted(best_by_codes.values(), key=lambda t: -t[0])
+    best_score, best_state = ranked[0]
+    match = _resolve(best_state)
+    assert match is not None
+    if match.historical and match.province is None:
+        codes = {c for _, c in best_state.scope}
+        successors = tuple(p for p in gazetteer().provinces if p.code in codes)
+        match = PlaceMatch(None, None, None, match.score, historical=True, successors=successors,
+                           ambiguous=len(successors) > 1, partial=match.partial)
+    ambiguous = match.ambiguous or (len(ranked) > 1 and best_score - ranked[1][0] < 0.05
+                                    and _is_different(match, _resolve(ranked[1][1])))
+    if ambiguous and not match.ambiguous:
+        match = PlaceMatch(match.province, match.district, match.ward, match.score, True, match.historical,
+                           match.successors, match.partial)
+    return match, chunks
+
+
+def _is_different(a: PlaceMatch, b: PlaceMatch | None) -> bool:
+    if b is None:
+        return False
+    # A less specific reading of the same units (ward and district vs district only) is not a rival.
+    for x, y in zip(a.codes, b.codes, strict=True):
+        if x is not None and y is not None and x != y:
+            return True
+    return False
+
+
+def _official(match: PlaceMatch, localities: list[str]) -> str:
+    names = [u.name for u in (match.ward, match.district, match.province) if u is not None]
+    return ", ".join(localities + names)
+
+
+def normalize_place(text: str) -> Normalized:
+    """A written place → ``{"text", "normalized", "province", "provinceCode", "district", "districtCode",
+    "ward", "wardCode"}`` with the gazetteer match score. Never raises."""
+    cleaned = normalize_text(text)
+    if not cleaned:
+        return Normalized(None, 1.0, ("empty",))
+    match, chunks = match_place(cleaned)
+    value: dict = {"text": cleaned, "normalized": None, "province": None, "provinceCode": None,
+                   "district": None, "districtCode": None, "ward": None, "wardCode": None}
+    if match is None:
+        if any(c.kind == "abroad" for c in chunks):
+            return Normalized(value, 1.0, ("place_abroad",))
+        has_admin = any(c.kind == "admin" for c in chunks)
+        if has_admin:
+            return Normalized(value, 0.5, ("place_unmatched",))
+        return Normalized(value, 1.0, ("place_no_admin_unit",))
+    flags: list[str] = []
+    for unit, name_key, code_key in ((match.province, "province", "provinceCode"),
+                                     (match.district, "district", "districtCode"),
+                                     (match.ward, "ward", "wardCode")):
+        if unit is not None:
+            value[name_key], value[code_key] = unit.name, unit.code
+    if match.historical:
+        flags.append("place_historical")
+    if match.ambiguous:
+        flags.append("place_ambiguous")
+    if match.partial:
+        flags.append("place_partly_matched")
+    if match.score < 1.0:
+        flags.append("fuzzy_match")
+    only_units = all(c.kind in ("admin", "locality") for c in chunks)
+    if only_units and match.province is not None and not match.partial:
+        localities = [" ".join(_raw_words(c)) for c in chunks if c.kind == "locality"]
+        value["normalized"] = _official(match, localities)
+    # When the value written out is the text itself (a hospital, a commune's health station), which of two
+    # same-named communes is meant does not change it.
+    ambiguity_matters = value["normalized"] is not None or not any(c.kind == "facility" for c in chunks)
+    score = match.score * (0.85 if match.ambiguous and ambiguity_matters else 1.0) * (0.75 if match.partial else 1.0)
+    return Normalized(value, round(min(score, 1.0), 4), tuple(flags))
+
+
+def _raw_words(chunk: _Chunk) -> list[str]:
+    """The locality as written (case and "131/6" kept): the shortest run of the part's words that folds to
+    the chunk's words."""
+    raw_words = normalize_text(chunk.raw).split()
+    target = " ".join(chunk.words)
+    for size in range(1, len(raw_words) + 1):
+        for i in range(len(raw_words) - size + 1):
+            if _key(" ".join(raw_words[i:i + size])) == target:
+                return raw_words[i:i + size]
+    return list(chunk.words)

@@ -1,0 +1,397 @@
+"""Synthetic register pages: templates, rendering, ground truth invariants, COCO / PAGE-XML, CLI, datasets.
+
+Every test but the last runs without the shared data (the module points HOTICH_SHARED at an empty folder), so
+pages are written with the bundled fallback fonts; pages are rendered small (long side 800) to stay fast.
+"""
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.pages import (
+    PageRenderer,
+    PageTruth,
+    TemplateError,
+    check_truth,
+    get_template,
+    heldout_template,
+    templates,
+    templates_for,
+)
+from data.pages.cells import CellItem, write_cell
+from data.pages.dataset import folder_dataset, page_specs, pages_dataset
+from data.pages.export import (
+    PAGE_NS,
+    coco_categories,
+    read_coco,
+    read_page_xml,
+    to_coco,
+    to_page_xml,
+    validate_page_xml,
+)
+from data.pages.layout import Box
+from data.pages.templates import draw_template, load_template_file
+from data.schema import BOOKS
+
+LONG_SIDE = 800
+
+
+SAVED_ENV: dict[str, str | None] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def without_shared(tmp_path_factory):
+    """Hermetic: no ../shared (no ink, no Cinnamon, fallback fonts) and a private cache."""
+    saved = {k: os.environ.get(k) for k in ("HOTICH_SHARED", "HOTICH_CACHE")}
+    SAVED_ENV.update(saved)
+    os.environ["HOTICH_SHARED"] = str(tmp_path_factory.mktemp("no-shared"))
+    os.environ["HOTICH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    from data.pages import render
+
+    render._RENDERERS.clear()
+    yield
+    render._RENDERERS.clear()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def renderers(without_shared):
+    return {split: PageRenderer(split=split, long_side=LONG_SIDE) for split in ("train", "heldout")}
+
+
+@pytest.fixture(scope="module")
+def every_variant(renderers):
+    """One page of every template (seed = its position), rendered once for the module."""
+    pages = {}
+    for i, t in enumerate(templates()):
+        renderer = renderers["heldout" if t.split == "heldout" else "train"]
+        pages[t.id] = renderer.render(t.book, t.id, seed=100 + i)
+    return pages
+
+
+# -- templates ---------------------------------------------------------------------------------------------
+def test_every_book_has_three_training_variants_and_one_heldout():
+    for book in BOOKS:
+        mine = [t for t in templates() if t.book == book]
+        assert len([t for t in mine if t.split == "train"]) >= 3
+        assert [t.split for t in mine].count("heldout") == 1
+        assert heldout_template(book).split == "heldout"
+        assert heldout_template(book) not in templates_for(book, "train")
+        assert heldout_template(book) in templates_for(book, "heldout")
+    # Variants differ in layout: single pages and spreads, merged flow and labelled cells, portrait pages.
+    layouts = {(t.layout, t.orientation) for t in templates()}
+    assert {("single", "landscape"), ("spread", "landscape"), ("single", "portrait")} <= layouts
+    assert any(c.mode == "flow" and len(c.fields) >= 3 for t in templates() for c in t.columns)
+    assert any(c.labels for t in templates() for c in t.columns)
+
+
+def test_heldout_variant_never_drawn_for_training():
+    for book in BOOKS:
+        held = heldout_template(book).id
+        drawn = {draw_template(book, seed, "train").id for seed in range(300)}
+        assert held not in drawn and len(drawn) >= 3
+        assert held in {draw_template(book, seed, "heldout").id for seed in range(50)}
+    assert not any(s.template == heldout_template(s.book).id for s in page_specs("all", 400, split="train"))
+    assert any(s.template == heldout_template(s.book).id for s in page_specs("all", 40, split="heldout"))
+    with pytest.raises(ValueError, match="held out"):
+        page_specs("khai_sinh", 1, split="train", variant=heldout_template("khai_sinh").id)
+
+
+def test_rendering_a_heldout_variant_for_training_is_refused(renderers):
+    with pytest.raises(ValueError, match="held out"):
+        renderers["train"].render("ket_hon", heldout_template("ket_hon").id, seed=0)
+    with pytest.raises(ValueError, match="not khai_tu"):
+        renderers["train"].render("khai_tu", "ks-1980s", seed=0)
+    with pytest.raises(KeyError, match="valid templates"):
+        get_template("ks-1066")
+
+
+@pytest.mark.parametrize("body, message", [
+    ("book: khai_sinh\ntemplates:\n- {id: x, split: train, description: d, layout: single, orientation: landscape,"
+     " entries: [5, 8], years: [1980, 1990], title: T, columns: [{heading: H, fields: [nksTen], width: 3}]}",
+     "not a field of khai_sinh"),
+    ("book: khai_sinh\ntemplates:\n- {id: x, split: train, description: d, layout: single, orientation: landscape,"
+     " entries: [5, 8], years: [1980, 1990], title: T, columns: [{heading: A, fields: [so], width: 3},"
+     " {heading: B, fields: [so], width: 3}]}", "placed twice"),
+    ("book: khai_sinh\ntemplates:\n- {id: x, split: train, description: d, layout: single, orientation: landscape,"
+     " entries: [3, 30], years: [1980, 1990], title: T, columns: [{heading: A, fields: [so], width: 3}]}",
+     "entries"),
+    ("book: sổ\ntemplates: []", "unknown book"),
+    ("book: [", "not valid YAML"),
+])
+def test_bad_template_files_name_the_problem(tmp_path, body, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(TemplateError, match=message):
+        load_template_file(path)
+
+
+# -- rendering ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("template_id", [t.id for t in templates()])
+def test_every_variant_renders_with_consistent_truth(every_variant, template_id):
+    image, truth = every_variant[template_id]
+    template = get_template(template_id)
+    assert image.size == (truth.width, truth.height) and max(image.size) == LONG_SIDE
+    assert image.mode == "RGB"
+    assert truth.template == template_id and truth.book == template.book
+    assert template.entries[0] <= len(truth.entries) <= template.entries[1]
+    assert truth.filled_entries, "every page has at least one filled entry"
+    # Boxes inside the page, lines inside their field boxes, texts and records consistent.
+    assert check_truth(truth) == []
+    for f in truth.fields():
+        assert f.key in template.field_keys
+        assert f.text and all(ln.text for ln in f.lines)
+    for entry in truth.filled_entries:
+        assert set(entry.record) <= set(template.field_keys)
+        assert {f.key for f in entry.fields} <= set(template.entry_keys)
+    # Every line shows ink: the region of a text line is darker than the paper around the page centre.
+    gray = np.asarray(image.convert("L"), dtype=np.float32)
+    line = max(truth.lines(), key=lambda ln: ln.region.area)
+    x0, y0, x1, y1 = map(int, line.region.bbox)
+    assert gray[y0:y1, x0:x1].min() < np.median(gray) - 40
+
+
+def test_field_boxes_contain_their_lines_and_entries_contain_fields(every_variant):
+    for _, truth in every_variant.values():
+        for entry in truth.filled_entries:
+            ex0, ey0, ex1, ey1 = entry.region.bbox
+            for f in entry.fields:
+                for ln in f.lines:
+                    bx0, by0, bx1, by1 = f.boxes[ln.box].bbox
+                    lx0, ly0, lx1, ly1 = ln.region.bbox
+                    assert bx0 - 1 <= lx0 and by0 - 1 <= ly0 and lx1 <= bx1 + 1 and ly1 <= by1 + 1
+                fx0, fy0, fx1, fy1 = f.bbox
+                assert ex0 - 3 <= fx0 and ey0 - 3 <= fy0 and fx1 <= ex1 + 3 and fy1 <= ey1 + 3
+
+
+def test_pages_show_the_variety_the_issue_asks_for(every_variant):
+    truths = [t for _, t in every_variant.values()]
+    fields = [f for t in truths for f in t.fields()]
+    assert any(len(f.lines) >= 2 for f in fields), "values wrapping onto two lines"
+    assert any(len(f.boxes) >= 2 for f in fields), "fields split over several boxes (merged flow cells)"
+    assert any(e.blank for t in truths for e in t.entries), "blank entries"
+    assert any(f.hand == "amendment" and f.key == "ghiChu" for f in fields), "notes in another hand"
+    assert any(m.kind == "seal" for t in truths for m in t.marks)
+    assert any(m.kind == "signature" for t in truths for m in t.marks)
+    assert any(t.page_fields for t in truths), "volume / page number written in the page header"
+    assert {t.meta["mode"] for t in truths} == {"scan", "photo"}
+    assert max(abs(t.meta["rotation"]) for t in truths) > 1.0
+    assert all(abs(t.meta["rotation"]) <= 3.0 for t in truths)
+
+
+def test_records_follow_the_page(every_variant):
+    _, truth = every_variant["kt-1980s"]
+    entries = truth.filled_entries
+    # One volume and page number for the page, written in its header and part of every record.
+    header = {f.key: f.text for f in truth.page_fields}
+    assert {"quyenSo", "trangSo"} <= set(header)
+    assert all(e.record["quyenSo"] == header["quyenSo"] for e in entries)
+    numbers = [int("".join(ch for ch in e.record["so"].split("/")[0] if ch.isdigit())) for e in entries]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+def test_rendering_is_deterministic_per_seed(renderers):
+    image_a, truth_a = renderers["train"].render("khai_sinh", "ks-2000s-spread", seed=7)
+    renderers["train"].render("ket_hon", None, seed=3)  # other work in between changes nothing
+    image_b, truth_b = PageRenderer(split="train", long_side=LONG_SIDE).render("khai_sinh", "ks-2000s-spread", seed=7)
+    assert np.array_equal(np.asarray(image_a), np.asarray(image_b))
+    assert truth_a.to_dict() == truth_b.to_dict()
+    image_c, truth_c = renderers["train"].render("khai_sinh", "ks-2000s-spread", seed=8)
+    assert truth_c.to_dict() != truth_a.to_dict()
+    # Without a fixed variant, the seed picks the same template the dataset specs name.
+    spec = page_specs("nhan_cha_me_con", 1, seed=41)[0]
+    assert renderers["train"].render("nhan_cha_me_con", None, seed=41)[1].template == spec.template
+
+
+def test_default_page_is_1600_px_and_clean_pages_are_straight(without_shared):
+    image, truth = PageRenderer(degradation=0.0).render("khai_tu", "kt-2016-labelled", seed=1, entries=5, blank=False)
+    assert max(image.size) == 1600
+    assert truth.meta["rotation"] == 0.0 and np.allclose(truth.meta["homography"], np.eye(3))
+    assert len(truth.filled_entries) == 5 and check_truth(truth) == []
+
+
+def test_truth_round_trips_and_scales(every_variant):
+    _, truth = every_variant["nc-2005-spread"]
+    again = PageTruth.from_json(truth.to_json())
+    assert again.to_dict() == truth.to_dict()
+    half = truth.scaled(0.5)
+    assert (half.width, half.height) == (round(truth.width / 2), round(truth.height / 2))
+    a, b = next(truth.lines()).region.bbox, next(half.lines()).region.bbox
+    assert np.allclose(np.array(b), np.array(a) / 2, atol=0.02)
+
+
+# -- the cell writer -------------------------------------------------------------------------------------------
+def _font_writer(text: str, height: int) -> np.ndarray:
+    from data.fonts import fallback_fonts, render_font_mask
+
+    return render_font_mask(text, fallback_fonts()[0], height)
+
+
+@pytest.mark.parametrize("mode", ["stack", "flow"])
+def test_cell_writer_wraps_and_never_leaves_the_cell(mode):
+    box = Box(10, 20, 170, 100)
+    items = [CellItem("meHoTen", "Nguyễn Thị Hoa"), CellItem("meNgaySinh", "1975"),
+             CellItem("meNoiCuTru", "xã Thạch Khôi, huyện Gia Lộc, tỉnh Hải Dương")]
+    placements = write_cell(items, box, 24, _font_writer, mode=mode, rng=np.random.default_rng(0))
+    for p in placements:
+        h, w = p.mask.shape
+        assert box.x0 <= p.x and p.x + w <= box.x1 and box.y0 <= p.y and p.y + h <= box.y1
+    for item in items:
+        parts = [p.text for p in placements if p.key == item.key]
+        assert " ".join(parts) == item.text
+    assert len([p for p in placements if p.key == "meNoiCuTru"]) >= 2  # the address wraps
+    # A cell far too small still shows all of the text (written small and squeezed), inside the cell.
+    tiny = Box(0, 0, 60, 14)
+    placements = write_cell(items, tiny, 24, _font_writer, mode=mode)
+    assert {p.key for p in placements if p.key} == {i.key for i in items}
+    assert all(p.x + p.mask.shape[1] <= tiny.x1 and p.y + p.mask.shape[0] <= tiny.y1 for p in placements)
+
+
+# -- COCO and PAGE-XML ------------------------------------------------------------------------------------------
+def test_coco_round_trip(every_variant):
+    pages = [(truth, f"images/{truth.page_id}.jpg") for _, truth in every_variant.values()]
+    coco = json.loads(json.dumps(to_coco(pages)))
+    names = [c["name"] for c in coco["categories"]]
+    assert names[0] == "entry" and names[-1] == "text_line"
+    assert set(names) >= {f.key for b in BOOKS.values() for f in b.register_fields}
+    assert [c["id"] for c in coco["categories"]] == list(range(1, len(names) + 1))
+    assert coco_categories() == coco["categories"]
+    back = read_coco(coco)
+    for truth, name in pages:
+        again = back[name]
+        assert len(again.entries) == len(truth.filled_entries)
+        assert [f.key for f in again.page_fields] == [f.key for f in truth.page_fields]
+        for a, b in zip(again.entries, truth.filled_entries, strict=True):
+            assert a.index == b.index and a.record == b.record
+            assert sorted((f.key, f.text, len(f.boxes), len(f.lines)) for f in a.fields) == \
+                sorted((f.key, f.text, len(f.boxes), len(f.lines)) for f in b.fields)
+        n_lines = sum(1 for _ in truth.lines())
+        assert sum(1 for a in coco["annotations"] if a["image_id"] == pages.index((truth, name)) + 1
+                   and a["category_id"] == len(names)) == n_lines
+    for ann in coco["annotations"]:
+        x, y, w, h = ann["bbox"]
+        assert w >= 0 and h >= 0 and len(ann["segmentation"][0]) == 8
+
+
+def test_page_xml_is_valid_and_round_trips(every_variant):
+    for _, truth in every_variant.values():
+        xml = to_page_xml(truth, f"{truth.page_id}.jpg")
+        assert validate_page_xml(xml) == []
+        root = ET.fromstring(xml)
+        assert root.tag == f"{{{PAGE_NS}}}PcGts"
+        page = root.find(f"{{{PAGE_NS}}}Page")
+        assert [c.tag.split("}")[1] for c in root] == ["Metadata", "Page"]
+        assert page.get("imageFilename") == f"{truth.page_id}.jpg"
+        regions = page.findall(f"{{{PAGE_NS}}}TextRegion")
+        n_boxes = sum(len(f.boxes) for f in truth.fields())
+        assert len(regions) == n_boxes + len(truth.filled_entries)
+        again = read_page_xml(xml)
+        assert (again.book, again.template, again.seed) == (truth.book, truth.template, truth.seed)
+        assert [e.index for e in again.entries] == [e.index for e in truth.filled_entries]
+        for a, b in zip(again.entries, truth.filled_entries, strict=True):
+            assert a.record == b.record
+            assert {f.key: [ln.text for ln in f.lines] for f in a.fields} == \
+                {f.key: [ln.text for ln in f.lines] for f in b.fields}
+        assert len(again.marks) == len(truth.marks)
+        first = next(truth.lines()).region.bbox
+        assert np.allclose(next(again.lines()).region.bbox, first, atol=1.01)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda x: x.replace(PAGE_NS, "http://schema.primaresearch.org/PAGE/gts/pagecontent/2013-07-15"), "namespace"),
+    (lambda x: x.replace("<Coords points=", "<Coordinates points=", 1), "Coordinates"),
+    (lambda x: x.replace('regionRef="e', 'regionRef="missing', 1), "unknown region"),
+    (lambda x: x.replace('type="stamp"', 'type="seal"', 1).replace('type="signature"', 'type="seal"', 1),
+     "not a schema value"),
+    (lambda x: x.replace("</PcGts>", ""), "well-formed"),
+])
+def test_page_xml_validator_reports_structural_errors(every_variant, damage, message):
+    _, truth = every_variant["kh-1980s"]
+    xml = to_page_xml(truth, "p.jpg")
+    broken = damage(xml)
+    assert broken != xml
+    assert any(message in p for p in validate_page_xml(broken))
+    # Coordinates must be non-negative integers, as the schema's PointsType pattern says.
+    bad_points = xml.replace('points="', 'points="-3,4 ', 1)
+    assert any("PointsType" in p for p in validate_page_xml(bad_points))
+
+
+# -- storage: CLI folder and datasets -----------------------------------------------------------------------
+def test_cli_writes_a_resumable_page_folder(tmp_path, capsys):
+    from hotich.cli import main
+
+    out = tmp_path / "pages"
+    args = ["data", "pages", "--book", "khai_tu", "--n", "2", "--out", str(out), "--long-side", "640",
+            "--seed", "5"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["pages"] == 2 and summary["rendered"] == 2 and Path(summary["sheet"]).is_file()
+    index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    for row in index:
+        assert (out / row["image"]).is_file() and (out / row["gt"]).is_file()
+        assert validate_page_xml(out / row["page_xml"]) == []
+    coco = json.loads((out / "coco.json").read_text())
+    assert len(coco["images"]) == 2
+    assert {Path(i["file_name"]).name for i in coco["images"]} == {Path(r["image"]).name for r in index}
+    before = (out / "gt" / f"{index[0]['page_id']}.json").stat().st_mtime_ns
+    # A second run with one more page keeps the first two and renders only the new one.
+    assert main([*args[:5], "3", *args[6:], "--sheet", "none"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (summary["kept"], summary["rendered"], summary["pages"]) == (2, 1, 3)
+    assert (out / "gt" / f"{index[0]['page_id']}.json").stat().st_mtime_ns == before
+    ds = folder_dataset(out)
+    assert len(ds) == 3 and PageTruth.from_json(ds[0]["truth"]).book == "khai_tu"
+    assert ds[0]["image"].size == (ds[0]["width"], ds[0]["height"])
+    # Bad input: a clear error and exit code 2, nothing written.
+    assert main(["data", "pages", "--book", "khai_tu", "--n", "1", "--out", str(tmp_path / "x"),
+                 "--variant", "ks-1980s"]) == 2
+    assert "ks-1980s" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_pages_dataset_builder(without_shared):
+    ds = pages_dataset("ket_hon", 2, seed=3, long_side=600)
+    assert len(ds) == 2 and ds.features["truth"].dtype == "string"
+    row = ds[1]
+    truth = PageTruth.from_json(row["truth"])
+    assert row["page_id"] == truth.page_id and row["template"] == truth.template
+    assert row["image"].size == (truth.width, truth.height) and max(row["image"].size) == 600
+    assert check_truth(truth) == []
+
+
+# -- with the shared data: real ink and real Cinnamon address lines ------------------------------------------
+@pytest.mark.shared
+def test_real_handwriting_sources_are_used_when_shared_data_is_present(tmp_path):
+    from data.settings import PROJECT_ROOT
+
+    saved = {k: os.environ.get(k) for k in ("HOTICH_SHARED", "HOTICH_CACHE")}
+    # The real shared folder and the usual cache (where the parsed ink corpus lives).
+    os.environ["HOTICH_SHARED"] = SAVED_ENV["HOTICH_SHARED"] or str((PROJECT_ROOT / ".." / "shared").resolve())
+    if SAVED_ENV["HOTICH_CACHE"] is None:
+        os.environ.pop("HOTICH_CACHE")
+    else:
+        os.environ["HOTICH_CACHE"] = SAVED_ENV["HOTICH_CACHE"]
+    try:
+        renderer = PageRenderer(split="heldout", long_side=1200, ink_share=1.0, cinnamon_share=1.0)
+        assert renderer.writers and renderer.cinnamon is not None
+        sources = set()
+        for seed in range(2):
+            _, truth = renderer.render("ket_hon", "kh-1980s", seed=seed)
+            assert check_truth(truth) == []
+            sources |= {ln.source for ln in truth.lines()}
+        assert {"ink", "cinnamon"} <= sources
+        # Held-out pages use validation writers only.
+        from data.ink import load_writer_split
+
+        val = set(load_writer_split()["val"])
+        assert {h["writer"] for h in truth.meta["hands"] if h["writer"]} <= val
+    finally:
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
