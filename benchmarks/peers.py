@@ -87,6 +87,9 @@ def main() -> None:
     parser.add_argument("--systems", nargs="+", default=["hotich", "tesseract", "asterocr"])
     parser.add_argument("--limit", type=int, help="only the first N lines of each manifest")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other systems' rows already in --out (re-measure one system, e.g. a new "
+                             "hotich release, without re-running the peers)")
     args = parser.parse_args()
 
     systems = []
@@ -123,6 +126,12 @@ def main() -> None:
                     "lines_per_s": round(lines_per_s, 1)}
             print(f"{set_name}: {system.name} cer={results[set_name][system.name]['cer']:.3f}", file=sys.stderr)
 
+    if args.merge and args.out.is_file():
+        previous = json.loads(args.out.read_text())
+        measured = {system.name.split(" (")[0] for system in systems}
+        for set_name, by_system in previous.items():
+            kept = {name: m for name, m in by_system.items() if name.split(" (")[0] not in measured}
+            results[set_name] = {**results.get(set_name, {}), **kept}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     rows = ["| validation set | system | n | CER | CER base | CER marks | WER | line acc. | lines/s |",
