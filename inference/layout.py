@@ -7,7 +7,6 @@ directory and exports it once into the cache, like the recognizer runtime.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -19,20 +18,13 @@ import numpy as np
 from PIL import Image
 
 from data.settings import cache_dir
+from inference.onnx_export import sha256_file as _sha256
 from models.detection.configuration_layout_detector import LayoutDetectorConfig
 from models.detection.layout import Region, decode_maps, prepare_page
 
 OPSET = 18
 CONFIG_FILE = "onnx_config.json"
 GRAPH = "detector.onnx"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def export_detector(model_dir: str | Path, out_dir: str | Path) -> Path:

@@ -21,7 +21,7 @@ OPSET = 18
 CONFIG_FILE = "onnx_config.json"
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -78,7 +78,7 @@ def export_recognizer(model_dir: str | Path, out_dir: str | Path, int8: bool = F
         "layers": layers, "heads": heads, "head_dim": head_dim,
         "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
         "max_new_tokens": int(step.embed_positions.weight.shape[0] - step.embed_positions.offset - 1),
-        "source": {"directory": str(model_dir), "weights_sha256": _sha256(model_dir / "model.safetensors")},
+        "source": {"directory": str(model_dir), "weights_sha256": sha256_file(model_dir / "model.safetensors")},
         "inputs": {"encoder": ["pixel_values"], "decoder_step": ["input_ids", "position", "past_keys",
                                                                  "past_values", "cross_keys", "cross_values"]},
     }

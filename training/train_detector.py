@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import random
 import time
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -30,6 +28,7 @@ from data.schema import BOOKS
 from models.detection import LayoutDetector, LayoutDetectorConfig, decode_maps, match_f1, paint_targets, \
     prepare_page
 from models.detection.layout import collate_pages
+from training.config import learning_rate, load_yaml_config
 
 log = logging.getLogger("hotich.train")
 
@@ -44,20 +43,7 @@ DEFAULTS = {
 
 
 def load_config(path: str | os.PathLike, overrides: dict | None = None) -> dict:
-    config = {**DEFAULTS, **(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}), **(overrides or {})}
-    unknown = set(config) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-    return config
-
-
-def learning_rate(step: int, config: dict) -> float:
-    """Linear warm-up, then cosine decay to ``min_lr_ratio * lr`` at ``max_steps``."""
-    if step < config["warmup_steps"]:
-        return config["lr"] * (step + 1) / config["warmup_steps"]
-    progress = min(1.0, (step - config["warmup_steps"]) / max(1, config["max_steps"] - config["warmup_steps"]))
-    floor = config["min_lr_ratio"]
-    return config["lr"] * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return load_yaml_config(path, DEFAULTS, overrides)
 
 
 def all_field_keys() -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import random
 import time
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from tqdm.auto import tqdm
 
 from data.manifest import read_manifest
@@ -27,6 +25,7 @@ from models.recognition import CharTokenizer, LineImageProcessor
 from models.recognition.predictor import timed_recognize
 from models.recognition.recognizer import (RecognizerShape, build_recognizer, count_parameters, load_recognizer,
                                            save_recognizer)
+from training.config import learning_rate, load_yaml_config
 from training.data import MixedLineStream
 from training.validation_sets import build_validation_sets
 
@@ -48,20 +47,7 @@ DEFAULTS = {
 
 
 def load_config(path: str | os.PathLike, overrides: dict | None = None) -> dict:
-    config = {**DEFAULTS, **(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}), **(overrides or {})}
-    unknown = set(config) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-    return config
-
-
-def learning_rate(step: int, config: dict) -> float:
-    """Linear warm-up, then cosine decay to ``min_lr_ratio * lr`` at ``max_steps``."""
-    if step < config["warmup_steps"]:
-        return config["lr"] * (step + 1) / config["warmup_steps"]
-    progress = min(1.0, (step - config["warmup_steps"]) / max(1, config["max_steps"] - config["warmup_steps"]))
-    floor = config["min_lr_ratio"]
-    return config["lr"] * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return load_yaml_config(path, DEFAULTS, overrides)
 
 
 def make_batch(lines, tokenizer: CharTokenizer, processor: LineImageProcessor) -> dict[str, torch.Tensor]:
