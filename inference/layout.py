@@ -133,8 +133,8 @@ class LayoutPredictor:
         page = prepare_page(image, self.config.input_size)
         instance_logits, key_logits = self.session.run(None, {"pixel_values": page.pixel_values[None]})
         instance_prob = 1 / (1 + np.exp(-instance_logits[0]))
-        key = key_logits[0] - key_logits[0].max(axis=0, keepdims=True)
-        key_prob = np.exp(key) / np.exp(key).sum(axis=0, keepdims=True)
+        key = np.exp(key_logits[0] - key_logits[0].max(axis=0, keepdims=True))
+        key_prob = key / key.sum(axis=0, keepdims=True)
         return decode_maps(instance_prob, key_prob, page.scale, self.config.shrink, list(self.config.field_keys),
                            threshold=self.threshold)
 

@@ -12,22 +12,18 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from PIL import Image
 
 from data.schema import BOOKS
 from inference.batcher import QueueFull
 from inference.images import BadImage, decode_image
+from inference.server import _error
 
 PAGE_EXAMPLE = {"page": {"width": 1600, "height": 1131, "book": "khai_sinh", "book_score": 0.97, "skew_degrees": 0.4,
                          "entries": [], "page_fields": [], "review_threshold": 0.9},
                 "records": [{"book": "khai_sinh", "entry": 1, "needs_review": True, "flags": [],
                              "fields": [{"key": "nksHoTen", "text": "Nguyễn Văn An", "value": "Nguyễn Văn An",
                                          "confidence": 0.93, "bbox": [120, 310, 480, 352], "flags": []}]}]}
-
-
-def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
 class _BatcherRecognizer:

@@ -120,20 +120,6 @@ class TruthLayout:
                 "field": fields, "line": [Region("line", ln.region.bbox, 1.0) for ln in self.truth.lines()]}
 
 
-class TruthReader:
-    """A recognizer that reads each crop as the ground-truth line whose box it came from."""
-
-    def __init__(self, truth, pipeline):
-        self.lines = list(truth.lines())
-        self.pipeline = pipeline
-
-    def recognize(self, images, batch_size=32):
-        from models.recognition.predictor import Recognition
-
-        texts = self.pipeline._pending_texts
-        return [Recognition(text=t, confidence=0.99, char_probs=[]) for t in texts]
-
-
 def test_pipeline_groups_truth_regions_into_records(tmp_path):
     from data.pages.render import render_page
     from inference.pages import PagePipeline
