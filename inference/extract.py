@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
+from data.files import atomic_write
 from data.pages.export import to_page_xml
 from data.pages.truth import EntryTruth, FieldTruth, PageTruth, Region, TextLine
 from inference.images import BadImage, decode_image
@@ -36,12 +36,6 @@ def find_pages(sources: list[str | Path]) -> list[Path]:
         else:
             raise FileNotFoundError(f"{source}: no such file or folder")
     return pages
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def confidence_colour(confidence: float, threshold: float) -> tuple[int, int, int]:
@@ -124,15 +118,15 @@ def extract_folder(pipeline, sources: list[str | Path], out: str | Path, book: s
             continue
         result = pipeline(image, book=book)
         result["page"]["source"] = path.name
-        _atomic_write(out / "overlays" / f"{stem}.png", _png(draw_overlay(image, result, overlay_text)))
+        atomic_write(out / "overlays" / f"{stem}.png", _png(draw_overlay(image, result, overlay_text)))
         xml = to_page_xml(result_to_truth(result, stem), path.name)
-        _atomic_write(out / "page-xml" / f"{stem}.xml", xml.encode("utf-8"))
-        _atomic_write(out / "pages" / f"{stem}.json", json.dumps(result, ensure_ascii=False, indent=1).encode("utf-8"))
+        atomic_write(out / "page-xml" / f"{stem}.xml", xml.encode("utf-8"))
+        atomic_write(out / "pages" / f"{stem}.json", json.dumps(result, ensure_ascii=False, indent=1).encode("utf-8"))
         bar.update()
     bar.close()
     workbooks = write_workbooks(out)
     summary = {"pages": len(stems), "skipped_done": len(done), "failed": failures, "workbooks": workbooks}
-    _atomic_write(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
+    atomic_write(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
     return summary
 
 

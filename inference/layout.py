@@ -20,7 +20,7 @@ from PIL import Image
 from data.settings import cache_dir
 from inference.onnx_export import sha256_file as _sha256
 from models.detection.configuration_layout_detector import LayoutDetectorConfig
-from models.detection.layout import Region, decode_maps, prepare_page
+from models.detection.layout import Region, decode_logits, prepare_page
 
 OPSET = 18
 CONFIG_FILE = "onnx_config.json"
@@ -132,11 +132,8 @@ class LayoutPredictor:
     def __call__(self, image: Image.Image) -> dict[str, list[Region]]:
         page = prepare_page(image, self.config.input_size)
         instance_logits, key_logits = self.session.run(None, {"pixel_values": page.pixel_values[None]})
-        instance_prob = 1 / (1 + np.exp(-instance_logits[0]))
-        key = np.exp(key_logits[0] - key_logits[0].max(axis=0, keepdims=True))
-        key_prob = key / key.sum(axis=0, keepdims=True)
-        return decode_maps(instance_prob, key_prob, page.scale, self.config.shrink, list(self.config.field_keys),
-                           threshold=self.threshold)
+        return decode_logits(instance_logits[0], key_logits[0], page.scale, self.config.shrink,
+                             list(self.config.field_keys), threshold=self.threshold)
 
 
 def skew_is_significant(degrees: float) -> bool:

@@ -68,4 +68,48 @@ def test_release_writes_fp16_model_with_card(tmp_path, monkeypatch):
     model, tok, proc = load_recognizer(out)
     assert next(model.parameters()).dtype == torch.float32
     card = (out / "README.md").read_text()
-    assert "CPU-hours" in card and "synth-val" in card and "Best checkpoint at step **3**" in card
+    assert "CPU-hours" in card and "synth-val" in card and "at step **3**" in card
+
+
+def test_release_carries_the_lineage_of_an_init_chain(tmp_path, monkeypatch):
+    """A run started with --init from a release adds a stage to that release's history: the next card counts
+    both stages' steps and CPU-hours and shows both stages' evaluations on one step axis."""
+    from training import release as release_module
+
+    monkeypatch.setenv("HOTICH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOTICH_SHARED", str(tmp_path / "no-shared"))
+    monkeypatch.setattr(release_module, "ZOO", tmp_path / "zoo")
+    assert main(["train", "recognizer", "--config", TINY, "--runs-dir", str(tmp_path / "a"), "--max-steps", "3"]) == 0
+    first = release_module.release(tmp_path / "a" / "tiny", "tiny-chain")
+    first_metrics = json.loads((first / "metrics.json").read_text())
+    assert [st["best_step"] for st in first_metrics["lineage"]] == [3]
+
+    assert main(["train", "recognizer", "--config", TINY, "--runs-dir", str(tmp_path / "b"), "--max-steps", "6",
+                 "--init", str(first)]) == 0
+    # The second release replaces the first in the zoo: the parent's history must survive that.
+    second = release_module.release(tmp_path / "b" / "tiny", "tiny-chain")
+    metrics = json.loads((second / "metrics.json").read_text())
+    stages = metrics["lineage"]
+    assert len(stages) == 2 and stages[1]["init"] == str(first) and stages[0]["init"] is None
+    assert stages[0]["cpu_hours"] == first_metrics["cpu_hours"]
+    points = release_module.cumulative_evals(stages)
+    assert points[0] == {"step": 3, "cer": first_metrics["lineage"][0]["evals"][0]["cer"], "run": "tiny"}
+    assert [p["step"] for p in points[1:]] == [3 + e["step"] for e in stages[1]["evals"]]
+    assert points[-1]["step"] == 3 + metrics["step"]
+    card = (second / "README.md").read_text()
+    total = sum(st["best_step"] for st in stages)
+    assert f"**{total:,} steps of batch 4 in all" in card
+    assert f"{sum(st['cpu_hours'] for st in stages):.2f} CPU-hours" in card
+    assert (second / "curve.png").stat().st_size > 1000
+
+
+def test_steps_to_target_solves_a_power_law():
+    from training.release import steps_to_target
+
+    points = [{"step": s, "cer": {"x": 3.0 * s ** -0.5}} for s in (1000, 2000, 4000, 8000)]
+    fit = steps_to_target(points, "x", target=0.01)
+    assert abs(fit["exponent"] - 0.5) < 1e-3
+    assert abs(fit["steps"] - (3.0 / 0.01) ** 2) <= 100  # rounded to hundreds
+    rising = [{"step": s, "cer": {"x": 0.1 * s ** 0.1}} for s in (1000, 2000, 4000)]
+    assert steps_to_target(rising, "x", target=0.01)["steps"] is None
+    assert steps_to_target(points[:2], "x", target=0.01) is None  # two points fit any line: no estimate

@@ -12,6 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from models.recognition.recognizer import count_parameters, load_recognizer, save_recognizer
@@ -19,17 +20,104 @@ from models.recognition.recognizer import count_parameters, load_recognizer, sav
 ZOO = Path(__file__).resolve().parents[1] / "models" / "zoo"
 
 
+# The numbers issue 3 asks of the recognizer, per validation set (CER).
+TARGET_CER = {"cinnamon-val": 0.10, "vnondb-val": 0.08, "synth-val": 0.02}
+
+
 def _pct(value) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
+def lineage(run: Path, metrics: dict, config: dict, history: list[dict]) -> list[dict]:
+    """Every training stage behind this run's best model, oldest first: the stages its ``--init`` parent carried
+    (``init.json``, written by the trainer) and then this run, cut at its best step. A stage is
+    ``{"run", "config", "init", "steps", "best_step", "cpu_hours", "evals": [{"step", "cer": {set: CER}}]}``
+    with steps counted inside the stage."""
+    stages, init = [], None
+    init_file = run / "init.json"
+    if init_file.is_file():
+        parent = json.loads(init_file.read_text())
+        init = parent["path"]
+        parent_metrics = parent.get("metrics") or {}
+        stages = list(parent_metrics.get("lineage") or [])
+        if not stages and parent_metrics:  # a parent released before lineages were recorded: its best point only
+            stages = [{"run": "unknown", "config": None, "init": None, "steps": parent_metrics["step"],
+                       "best_step": parent_metrics["step"], "cpu_hours": parent_metrics["cpu_hours"],
+                       "evals": [{"step": parent_metrics["step"],
+                                  "cer": {k: v["cer"] for k, v in parent_metrics["val"].items()}}]}]
+    evals = [{"step": h["step"], "cer": {k: v["cer"] for k, v in h["val"].items()}}
+             for h in history if h["event"] == "eval" and h["step"] <= metrics["step"]]
+    stages.append({"run": run.name, "config": f"training/configs/{config['name']}.yaml", "init": init,
+                   "steps": metrics["step"], "best_step": metrics["step"], "cpu_hours": metrics["cpu_hours"],
+                   "evals": evals})
+    return stages
+
+
+def cumulative_evals(stages: list[dict]) -> list[dict]:
+    """The stages' evaluations on one step axis: a stage starts where its parent's best step left off."""
+    points, offset = [], 0
+    for stage in stages:
+        points += [{"step": offset + e["step"], "cer": e["cer"], "run": stage["run"]} for e in stage["evals"]]
+        offset += stage["best_step"]
+    return points
+
+
+def steps_to_target(points: list[dict], set_name: str, target: float, min_step: int = 1000) -> dict | None:
+    """Fit CER = a · step^(−b) to the evaluations from ``min_step`` on (the earlier ones belong to warm-up) and
+    solve for the step where it reaches ``target``. A power law is what such curves follow between warm-up and
+    saturation; the end of a cosine decay drops faster than the law, so the estimate leans optimistic."""
+    xy = [(p["step"], p["cer"][set_name]) for p in points if p["step"] >= min_step and set_name in p["cer"]]
+    if len(xy) < 3:
+        return None
+    x, y = np.log([s for s, _ in xy]), np.log([c for _, c in xy])
+    slope, intercept = np.polyfit(x, y, 1)
+    if slope >= 0:
+        return {"set": set_name, "target": target, "exponent": float(-slope), "steps": None, "points": len(xy)}
+    steps = float(np.exp((np.log(target) - intercept) / slope))
+    return {"set": set_name, "target": target, "exponent": round(float(-slope), 3), "steps": round(steps, -2),
+            "points": len(xy), "a": float(np.exp(intercept))}
+
+
+def plot_lineage_curve(points: list[dict], fits: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    top = max(p["step"] for p in points)
+    for i, name in enumerate(sorted({k for p in points for k in p["cer"]})):
+        colour = f"C{i}"
+        xs = [p["step"] for p in points if name in p["cer"]]
+        ax.plot(xs, [100 * p["cer"][name] for p in points if name in p["cer"]], "o-", color=colour, label=name)
+        fit = next((f for f in fits if f and f["set"] == name and f.get("steps")), None)
+        if fit:
+            end = min(fit["steps"], 20 * top)
+            grid = np.geomspace(1000, end, 50)
+            ax.plot(grid, 100 * fit["a"] * grid ** -fit["exponent"], "--", color=colour, lw=0.9)
+            ax.axhline(100 * fit["target"], color=colour, lw=0.6, ls=":")
+    ax.set(xlabel="training step (all stages)", ylabel="validation CER %", xscale="log", yscale="log",
+           title="validation CER, power-law fits (dashed) and targets (dotted)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _fit_row(fit: dict) -> str:
+    steps = "not falling" if fit["steps"] is None else f"{int(fit['steps']):,}"
+    return f"| {fit['set']} | {_pct(fit['target'])} | {fit['points']} | {fit['exponent']} | {steps} |"
+
+
 def model_card(name: str, run: Path, metrics: dict, config: dict, parameters: int, peers: dict | None,
-               speed: dict | None, status: str | None = None) -> str:
-    history = [json.loads(l) for l in (run / "history.jsonl").read_text().splitlines() if l.strip()]
-    evals = [h for h in history if h["event"] == "eval"]
+               speed: dict | None, status: str | None = None, stages: list[dict] | None = None,
+               fits: list[dict] | None = None) -> str:
+    stages = stages or []
+    points = cumulative_evals(stages)
     curriculum = "\n".join(f"- from step {p['start_step']}: " + ", ".join(f"{k} {v}" for k, v in p["weights"].items())
                            for p in config["curriculum"])
-    shape = ", ".join(f"{k}={v}" for k, v in config["model"].items())
+    shape = ", ".join(f"{k}={v}" for k, v in config["model"].items()) or "from the --init parent"
     # Peers' file holds every system on the full validation sets (hotich included); without it, the training
     # run's own evaluation (possibly on the first ``val_limit`` lines) stands alone.
     table = peers or {set_name: {name: m} for set_name, m in metrics["val"].items()}
@@ -40,9 +128,18 @@ def model_card(name: str, run: Path, metrics: dict, config: dict, parameters: in
             bold = "**" if system.startswith("hotich") or system == name else ""
             rows.append(f"| {set_name} | {bold}{system}{bold} | {m['n']} | {bold}{_pct(m['cer'])}{bold} | "
                         f"{_pct(m['cer_base'])} | {_pct(m['cer_marks'])} | {_pct(m['wer'])} | {_pct(m['line_acc'])} |")
-    curve = "\n".join(f"| {h['step']} | " + " | ".join(_pct(h['val'][k]['cer']) for k in sorted(h['val'])) + " |"
-                      for h in evals)
-    header = "| step | " + " | ".join(sorted(evals[-1]["val"])) + " |" if evals else ""
+    set_names = sorted({k for p in points for k in p["cer"]})
+    curve = "\n".join([f"| step (all stages) | run | " + " | ".join(set_names) + " |",
+                       "|---" * (len(set_names) + 2) + "|"]
+                      + [f"| {p['step']} | {p['run']} | " + " | ".join(_pct(p["cer"].get(k)) for k in set_names) + " |"
+                         for p in points])
+    total_steps = sum(st["best_step"] for st in stages) or metrics["step"]
+    total_hours = sum(st["cpu_hours"] for st in stages) or metrics["cpu_hours"]
+    stage_rows = "\n".join(["| stage | run | config | initialised from | steps kept | CPU-hours |", "|---|---|---|---|---|---|"]
+                           + [f"| {i + 1} | `{st['run']}` | {st['config'] or '–'} | {st['init'] or 'from scratch'} | "
+                              f"{st['best_step']} | {st['cpu_hours']:.2f} |" for i, st in enumerate(stages)])
+    fit_rows = "\n".join(["| validation set | target CER | points fitted | exponent b | steps to target |",
+                          "|---|---|---|---|---|"] + [_fit_row(f) for f in (fits or []) if f])
     speed_line = (f"PyTorch greedy decoding: {speed['lines_per_s_median']} lines/s at batch {speed['batch_size']} on "
                   f"{speed['threads']} CPU threads (`python benchmarks/recognizer_speed.py`, median of "
                   f"{len(speed['runs'])} passes over {speed['lines']} Cinnamon validation crops)." if speed else "")
@@ -60,14 +157,18 @@ model, tokenizer, processor = load_recognizer("models/zoo/{name}")
 ```
 
 ## Training
-- Run `{run.name}`, config `training/configs/{config['name']}.yaml` (shape: {shape}).
-- Best checkpoint at step **{metrics['step']}** of {config['max_steps']} planned (batch {config['batch_size']},
-  AdamW lr {config['lr']}, {config['warmup_steps']} warm-up steps, cosine decay), selected by mean validation CER.
-- **CPU-hours: {metrics['cpu_hours']:.2f}** (process CPU time of the training steps, both cores of this
-  2-core machine; evaluation excluded).
+**{total_steps:,} steps of batch {config['batch_size']} in all, {total_hours:.2f} CPU-hours** (process CPU time of
+the training steps on this 2-core machine; evaluation excluded), in these stages (each later stage starts from
+the released model of the one before):
+
+{stage_rows}
+
+- Last stage: run `{run.name}`, config `training/configs/{config['name']}.yaml` (shape: {shape}); best checkpoint
+  at step **{metrics['step']}** of {config['max_steps']} planned (AdamW lr {config['lr']},
+  {config['warmup_steps']} warm-up steps, cosine decay), selected by mean validation CER.
 - Data, drawn on the fly with the curriculum below: `synth_font` / `synth_ink` (ledger field lines from the
   synthesizer, ink of the 151 training writers only), `vnondb` (real VNOnDB lines of the training writers,
-  re-rendered), `cinnamon` (the 1,623 Cinnamon training scans, lightly augmented).
+  re-rendered), `cinnamon` (the 1,623 Cinnamon training scans, lightly augmented). Last stage's curriculum:
 {curriculum}
 
 ## Metrics
@@ -81,11 +182,18 @@ no training writer copied), `synth-val` (held-out seeds, ink from validation wri
 {speed_line}
 
 ### Validation CER during training
-{header}
-{"|---" * (len(evals[-1]['val']) + 1) + "|" if evals else ""}
+Evaluated on the first {config.get('val_limit') or 'all'} lines of each set, on one step axis across the stages.
+
 {curve}
 
-![training curve](curve.png)
+![validation CER across stages](curve.png)
+
+### Steps the curve says are needed
+A power law CER = a · step^(−b) fitted to the evaluations from step 1,000 on, solved for the target CER of
+each set. The end of a cosine decay falls faster than the law, so these estimates lean optimistic, and a
+curve this short says little about where it saturates: read them as an order of magnitude.
+
+{fit_rows}
 
 ## Limits
 Trained on a CPU for a short time: this is a checkpoint of a run in progress, not a converged model.
@@ -99,17 +207,23 @@ def release(run: Path, name: str, peers: Path | None = None, speed: Path | None 
     model, tokenizer, processor = load_recognizer(best)
     metrics = json.loads((best / "metrics.json").read_text())
     config = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")["config"]
+    history = [json.loads(l) for l in (run / "history.jsonl").read_text().splitlines() if l.strip()]
+    # Read before the zoo folder is replaced: the parent of this run may be the release it replaces.
+    stages = lineage(run, metrics, config, history)
+    points = cumulative_evals(stages)
+    fits = [steps_to_target(points, set_name, target) for set_name, target in TARGET_CER.items()]
     out = ZOO / name
     if out.exists():
         shutil.rmtree(out)
     save_recognizer(out, model, tokenizer, processor, dtype=torch.float16)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    if (run / "curve.png").is_file():
-        shutil.copy(run / "curve.png", out / "curve.png")
+    (out / "metrics.json").write_text(json.dumps({**metrics, "lineage": stages,
+                                                  "steps_to_target": [f for f in fits if f]}, indent=1))
+    if points:
+        plot_lineage_curve(points, fits, out / "curve.png")
     peer_results = json.loads(peers.read_text()) if peers and peers.is_file() else None
     speed_result = json.loads(speed.read_text()) if speed and speed.is_file() else None
     (out / "README.md").write_text(model_card(name, run, metrics, config, count_parameters(model), peer_results,
-                                              speed_result, status), encoding="utf-8")
+                                              speed_result, status, stages, fits), encoding="utf-8")
     return out
 
 

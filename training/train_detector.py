@@ -25,7 +25,7 @@ from data.pages.dataset import page_specs, write_pages
 from data.pages.templates import heldout_template, templates
 from data.pages.truth import PageTruth
 from data.schema import BOOKS
-from models.detection import LayoutDetector, LayoutDetectorConfig, decode_maps, match_f1, paint_targets, \
+from models.detection import LayoutDetector, LayoutDetectorConfig, decode_logits, match_f1, paint_targets, \
     prepare_page
 from models.detection.layout import collate_pages
 from training.config import learning_rate, load_yaml_config
@@ -112,8 +112,8 @@ def batch_of(examples) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 def detect(model: LayoutDetector, image: Image.Image) -> dict:
     page = prepare_page(image, model.config.input_size)
     out = model(torch.from_numpy(page.pixel_values)[None])
-    return decode_maps(out.instance_logits[0].sigmoid().numpy(), out.key_logits[0].softmax(0).numpy(), page.scale,
-                       model.config.shrink, list(model.config.field_keys))
+    return decode_logits(out.instance_logits[0].numpy(), out.key_logits[0].numpy(), page.scale, model.config.shrink,
+                         list(model.config.field_keys))
 
 
 def evaluate(model: LayoutDetector, pages: list[Path]) -> dict:

@@ -23,8 +23,7 @@ from data.manifest import read_manifest
 from models.metrics import recognition_metrics
 from models.recognition import CharTokenizer, LineImageProcessor
 from models.recognition.predictor import timed_recognize
-from models.recognition.recognizer import (RecognizerShape, build_recognizer, count_parameters, load_recognizer,
-                                           save_recognizer)
+from models.recognition.recognizer import (RecognizerShape, build_recognizer, count_parameters, save_recognizer)
 from training.config import learning_rate, load_yaml_config
 from training.data import MixedLineStream
 from training.validation_sets import build_validation_sets
@@ -155,6 +154,11 @@ def _train(config: dict, resume: bool, init: str | None, run_dir: Path) -> Path:
         model, tokenizer, processor = adapt_checkpoint(init, CharTokenizer())
         log.info("initialised from %s: %d of %d token rows kept from its vocabulary", init,
                  model.adapted_tokens, tokenizer.vocab_size)
+        # The release of this run carries its parent's training history (steps, CPU-hours, curve) forward.
+        parent_metrics = Path(init) / "metrics.json"
+        (run_dir / "init.json").write_text(json.dumps(
+            {"path": str(init), "metrics": json.loads(parent_metrics.read_text()) if parent_metrics.is_file() else None},
+            indent=1))
     else:
         shape = RecognizerShape(**config["model"])
         tokenizer = CharTokenizer()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -28,6 +27,7 @@ import datasets
 from PIL import Image
 from tqdm.auto import tqdm
 
+from data.files import atomic_write
 from data.pages.templates import SPLITS, draw_template, get_template
 from data.pages.truth import PageTruth
 from data.schema import BOOKS, get_book
@@ -113,12 +113,6 @@ def _render(spec: PageSpec, entries: int | None = None) -> tuple[Image.Image, Pa
     return _WORKER["renderer"].render(spec.book, spec.template, spec.seed, entries=entries)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _write_one(job: tuple[PageSpec, str, str, int | None]) -> dict:
     from data.pages.export import to_page_xml
 
@@ -130,9 +124,9 @@ def _write_one(job: tuple[PageSpec, str, str, int | None]) -> dict:
 
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG" if fmt == "jpg" else "PNG", **({"quality": 92} if fmt == "jpg" else {}))
-    _atomic_write(out_dir / "images" / name, buffer.getvalue())
-    _atomic_write(out_dir / "page" / f"{spec.page_id}.xml", to_page_xml(truth, name).encode("utf-8"))
-    _atomic_write(out_dir / "gt" / f"{spec.page_id}.json", truth.to_json().encode("utf-8"))
+    atomic_write(out_dir / "images" / name, buffer.getvalue())
+    atomic_write(out_dir / "page" / f"{spec.page_id}.xml", to_page_xml(truth, name).encode("utf-8"))
+    atomic_write(out_dir / "gt" / f"{spec.page_id}.json", truth.to_json().encode("utf-8"))
     return truth.to_dict()
 
 

@@ -116,6 +116,16 @@ def decode_maps(instance_prob: np.ndarray, key_prob: np.ndarray, scale: float, s
     return out
 
 
+def decode_logits(instance_logits: np.ndarray, key_logits: np.ndarray, scale: float, shrink: float,
+                  field_keys: list[str], threshold: float = 0.5) -> dict[str, list[Region]]:
+    """The detector's raw ``(3, h, w)`` and ``(K+1, h, w)`` logits (from PyTorch or onnxruntime alike) → regions:
+    sigmoid per instance map, softmax over keys, then :func:`decode_maps`."""
+    instance_prob = 1 / (1 + np.exp(-instance_logits))
+    key = np.exp(key_logits - key_logits.max(axis=0, keepdims=True))
+    return decode_maps(instance_prob, key / key.sum(axis=0, keepdims=True), scale, shrink, field_keys,
+                       threshold=threshold)
+
+
 def box_iou(a: Box, b: Box) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
