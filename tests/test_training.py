@@ -113,3 +113,5 @@ def test_steps_to_target_solves_a_power_law():
     rising = [{"step": s, "cer": {"x": 0.1 * s ** 0.1}} for s in (1000, 2000, 4000)]
     assert steps_to_target(rising, "x", target=0.01)["steps"] is None
     assert steps_to_target(points[:2], "x", target=0.01) is None  # two points fit any line: no estimate
+    reached = steps_to_target(points, "x", target=0.05)  # 3·4000^-0.5 = 0.047: met at the third evaluation
+    assert reached["reached_at"] == 4000 and reached["steps"] == 4000
