@@ -84,7 +84,7 @@ def test_finetune_cli_on_pulled_corrections(tiny_model, tmp_path, capsys):
     out = tmp_path / "ft"
     args = ["train", "finetune", "--from", str(tiny_model), "--data", str(tmp_path / "pulled"), "--out", str(out),
             "--steps", "2", "--batch-size", "4", "--replay", "0.5", "--val-sets", "--val-manifest", f"tiny-val={val}",
-            "--register", "--registry", str(tmp_path / "registry")]
+            "--register", "--registry", str(tmp_path / "registry"), "--freeze-batchnorm"]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out)
     record = json.loads((out / "finetune.json").read_text())
@@ -106,6 +106,12 @@ def test_finetune_cli_on_pulled_corrections(tiny_model, tmp_path, capsys):
 
     model, _, processor = load_recognizer(out / "best")
     assert processor.height == 32 and next(model.parameters()).dtype == torch.float32
+    # The corrections (noise images here, phone photos in life) never re-estimate the BatchNorm statistics.
+    base_model, _, _ = load_recognizer(tiny_model)
+    base_state, tuned_state = base_model.state_dict(), model.state_dict()
+    running = [k for k in base_state if k.endswith(("running_mean", "running_var"))]
+    assert running and all(torch.equal(base_state[k], tuned_state[k]) for k in running)
+    assert record["config"]["freeze_batchnorm"] is True
     assert summary["gate"]["reasons"] and isinstance(summary["gate"]["promote"], bool)
     # --register: the starting model becomes the serving baseline v1, the candidate v2 with the gate's verdict
     # (a candidate that passed waits for `hotich models promote`).
@@ -247,3 +253,23 @@ def test_registry_round_trip_and_cli(tiny_model, tmp_path, capsys):
     (tmp_path / "registry" / "registry.json").write_text("{broken")
     code, err = cli("list")
     assert code == 2 and "not valid JSON" in err
+
+
+def test_frozen_batchnorm_keeps_statistics_but_trains_affine_weights(tiny_model):
+    from models.recognition.recognizer import load_recognizer
+    from training.train_recognizer import set_training_mode
+
+    model, _, _ = load_recognizer(tiny_model)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    before = [(m.running_mean.clone(), m.running_var.clone()) for m in norms]
+    set_training_mode(model, freeze_batchnorm=True)
+    assert model.training and all(not m.training for m in norms)
+    pixel_values = torch.rand(2, 3, 32, 64) * 5  # far from the statistics the model came with
+    labels = torch.tensor([[5, 6, 2], [7, 2, -100]])
+    model(pixel_values=pixel_values, labels=labels).loss.backward()
+    assert all(torch.equal(m.running_mean, a) and torch.equal(m.running_var, b) for m, (a, b) in zip(norms, before))
+    assert all(m.weight.grad is not None and m.weight.grad.abs().sum() > 0 for m in norms)
+
+    set_training_mode(model)  # the default: ordinary training mode, statistics updated
+    model(pixel_values=pixel_values, labels=labels)
+    assert not torch.equal(norms[0].running_mean, before[0][0])

@@ -23,6 +23,8 @@ def _finetune_options(p) -> None:
     p.add_argument("--max-minutes", type=float, help="stop (after a final evaluation) once this much time is spent")
     p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--freeze-batchnorm", action="store_true", default=None,
+                   help="keep the starting model's BatchNorm statistics (the corrections never re-estimate them)")
 
 
 def _val_manifests(items: list[str]) -> dict[str, str] | None:
@@ -39,7 +41,8 @@ def _finetune_settings(args) -> dict:
     values = {"steps": args.steps, "replay": args.replay, "heldout_share": args.heldout_share, "lr": args.lr,
               "batch_size": args.batch_size, "val_sets": args.val_sets, "val_limit": args.val_limit,
               "val_manifests": _val_manifests(args.val_manifest), "threads": args.threads, "seed": args.seed,
-              "max_seconds": args.max_minutes * 60 if args.max_minutes else None}
+              "max_seconds": args.max_minutes * 60 if args.max_minutes else None,
+              "freeze_batchnorm": args.freeze_batchnorm}
     return {k: v for k, v in values.items() if v is not None}
 
 

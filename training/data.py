@@ -11,7 +11,6 @@ the same lines it would have drawn.
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import albumentations as A

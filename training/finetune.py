@@ -43,6 +43,9 @@ FINETUNE_DEFAULTS = {
     "val_manifests": {},  # more fixed validation sets, name -> line manifest (e.g. a ledger validation set)
     "replay_sources": None,  # {source: weight}; None = base.yaml's last phase, the sources available here
     "synth_height": 64, "seed": 0, "threads": None, "max_seconds": None,
+    # Off: without it the first BatchNorm's running variance moved by 189% on phone-photo corrections, but the
+    # one measurement with it on (benchmarks/correction_loop.py) showed no gain on either set (README).
+    "freeze_batchnorm": False,
 }
 
 
@@ -206,6 +209,7 @@ def finetune(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pa
               "eval_every": steps, "checkpoint_every": steps, "eval_batch_size": settings["eval_batch_size"],
               "val_sets": list(settings["val_sets"]), "val_limit": settings["val_limit"],
               "val_manifests": val_manifests, "threads": settings["threads"], "max_seconds": settings["max_seconds"],
+              "freeze_batchnorm": bool(settings["freeze_batchnorm"]),
               "curriculum": curriculum(Path(manifests["finetune"]).resolve(), float(settings["replay"]),
                                        replay_sources)}
     log.info("fine-tuning %s on %d corrections (%d held out), %d steps, replay %.2f", model, len(keep), len(heldout),

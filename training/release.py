@@ -139,7 +139,7 @@ def model_card(name: str, run: Path, metrics: dict, config: dict, parameters: in
             rows.append(f"| {set_name} | {bold}{system}{bold} | {m['n']} | {bold}{_pct(m['cer'])}{bold} | "
                         f"{_pct(m['cer_base'])} | {_pct(m['cer_marks'])} | {_pct(m['wer'])} | {_pct(m['line_acc'])} |")
     set_names = sorted({k for p in points for k in p["cer"]})
-    curve = "\n".join([f"| step (all stages) | run | " + " | ".join(set_names) + " |",
+    curve = "\n".join(["| step (all stages) | run | " + " | ".join(set_names) + " |",
                        "|---" * (len(set_names) + 2) + "|"]
                       + [f"| {p['step']} | {p['run']} | " + " | ".join(_pct(p["cer"].get(k)) for k in set_names) + " |"
                          for p in points])

@@ -42,6 +42,9 @@ DEFAULTS = {
     "curriculum": [{"start_step": 0, "weights": {"synth_font": 1.0}}],
     "threads": None,
     "max_seconds": None,  # wall-clock budget: stop (after a last evaluation) once it is spent
+    # Keep the BatchNorm running statistics of the --init model: fine-tuning on a small, differently lit set
+    # (phone photos) otherwise re-estimates them from that set and every other input pays for it.
+    "freeze_batchnorm": False,
 }
 
 
@@ -75,14 +78,25 @@ class CTCHead(torch.nn.Module):
         return torch.nn.functional.ctc_loss(log_probs, targets, t, lengths, blank=0, zero_infinity=True)
 
 
-def evaluate(model, tokenizer, processor, val_sets: dict, batch_size: int) -> dict:
+def set_training_mode(model, freeze_batchnorm: bool = False) -> None:
+    """``model.train()``, except that with ``freeze_batchnorm`` the BatchNorm layers stay in eval mode: they
+    normalise with the statistics they came with and no batch updates them (their affine weights still train)."""
+    model.train()
+    if freeze_batchnorm:
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
+def evaluate(model, tokenizer, processor, val_sets: dict, batch_size: int,
+             freeze_batchnorm: bool = False) -> dict:
     results = {}
     for name, (images, texts) in val_sets.items():
         recognitions, lines_per_s = timed_recognize(model, tokenizer, processor, images, batch_size=batch_size)
         metrics = recognition_metrics([r.text for r in recognitions], texts)
         results[name] = {**{k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()},
                          "lines_per_s": round(lines_per_s, 1)}
-    model.train()
+    set_training_mode(model, freeze_batchnorm)
     return results
 
 
@@ -164,7 +178,7 @@ def _train(config: dict, resume: bool, init: str | None, run_dir: Path) -> Path:
         tokenizer = CharTokenizer()
         processor = LineImageProcessor(height=shape.image_height)
         model = build_recognizer(shape, tokenizer)
-    model.train()
+    set_training_mode(model, config["freeze_batchnorm"])
     ctc = CTCHead(model.config.encoder.hidden_size, tokenizer.vocab_size) if config["ctc_weight"] > 0 else None
     params = list(model.parameters()) + (list(ctc.parameters()) if ctc else [])
     decay = [p for p in params if p.dim() >= 2]
@@ -255,7 +269,8 @@ def _train(config: dict, resume: bool, init: str | None, run_dir: Path) -> Path:
         if out_of_time:
             log.info("time budget of %.0f s spent at step %d", config["max_seconds"], step)
         if step % config["eval_every"] == 0 or step == config["max_steps"] or out_of_time:
-            val = evaluate(model, tokenizer, processor, val_sets, config["eval_batch_size"])
+            val = evaluate(model, tokenizer, processor, val_sets, config["eval_batch_size"],
+                           config["freeze_batchnorm"])
             mean_cer = float(np.mean([v["cer"] for v in val.values()]))
             last_cer = mean_cer
             history.append({"event": "eval", "step": step, "val": val, "mean_cer": mean_cer,
