@@ -121,9 +121,7 @@ def _fit_row(fit: dict) -> str:
 
 
 def model_card(name: str, run: Path, metrics: dict, config: dict, parameters: int, peers: dict | None,
-               speed: dict | None, status: str | None = None, stages: list[dict] | None = None,
-               fits: list[dict] | None = None) -> str:
-    stages = stages or []
+               speed: dict | None, status: str | None, stages: list[dict], fits: list[dict | None]) -> str:
     points = cumulative_evals(stages)
     curriculum = "\n".join(f"- from step {p['start_step']}: " + ", ".join(f"{k} {v}" for k, v in p["weights"].items())
                            for p in config["curriculum"])
@@ -143,13 +141,13 @@ def model_card(name: str, run: Path, metrics: dict, config: dict, parameters: in
                        "|---" * (len(set_names) + 2) + "|"]
                       + [f"| {p['step']} | {p['run']} | " + " | ".join(_pct(p["cer"].get(k)) for k in set_names) + " |"
                          for p in points])
-    total_steps = sum(st["best_step"] for st in stages) or metrics["step"]
-    total_hours = sum(st["cpu_hours"] for st in stages) or metrics["cpu_hours"]
+    total_steps = sum(st["best_step"] for st in stages)
+    total_hours = sum(st["cpu_hours"] for st in stages)
     stage_rows = "\n".join(["| stage | run | config | initialised from | steps kept | CPU-hours |", "|---|---|---|---|---|---|"]
                            + [f"| {i + 1} | `{st['run']}` | {st['config'] or '–'} | {st['init'] or 'from scratch'} | "
                               f"{st['best_step']} | {st['cpu_hours']:.2f} |" for i, st in enumerate(stages)])
     fit_rows = "\n".join(["| validation set | target CER | points fitted | exponent b | steps to target |",
-                          "|---|---|---|---|---|"] + [_fit_row(f) for f in (fits or []) if f])
+                          "|---|---|---|---|---|"] + [_fit_row(f) for f in fits if f])
     speed_line = (f"PyTorch greedy decoding: {speed['lines_per_s_median']} lines/s at batch {speed['batch_size']} on "
                   f"{speed['threads']} CPU threads (`python benchmarks/recognizer_speed.py`, median of "
                   f"{len(speed['runs'])} passes over {speed['lines']} Cinnamon validation crops)." if speed else "")

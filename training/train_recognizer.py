@@ -42,8 +42,8 @@ DEFAULTS = {
     "curriculum": [{"start_step": 0, "weights": {"synth_font": 1.0}}],
     "threads": None,
     "max_seconds": None,  # wall-clock budget: stop (after a last evaluation) once it is spent
-    # Keep the BatchNorm running statistics of the --init model: fine-tuning on a small, differently lit set
-    # (phone photos) otherwise re-estimates them from that set and every other input pays for it.
+    # Keep the BatchNorm running statistics of the --init model instead of re-estimating them from this run's
+    # batches (fine-tuning on a small, differently lit set moves them far; see training.finetune).
     "freeze_batchnorm": False,
 }
 
