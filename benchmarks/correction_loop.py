@@ -209,6 +209,8 @@ def main() -> int:
     parser.add_argument("--val-limit", type=int, help="first N lines of each evaluation set (default: all)")
     parser.add_argument("--repeats", type=int, default=1, help="seeds per count; the summary takes medians")
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    parser.add_argument("--train-only", nargs="+", dest="trainable", metavar="PREFIX",
+                        help="train only these parameter-name prefixes (hotich train finetune --train-only)")
     parser.add_argument("--freeze-batchnorm", action="store_true",
                         help="keep the serving model's BatchNorm statistics while fine-tuning")
     parser.add_argument("--work", help="working folder (default .cache/benchmarks/correction_loop)")
@@ -257,7 +259,7 @@ def main() -> int:
             tuned = finetune(model, corrections, work / "runs" / f"n{n}-seed{seed}", overwrite=True,
                              steps=args.steps, replay=args.replay, heldout_share=0.0, lr=args.lr,
                              batch_size=args.batch_size, val_sets=fixed, val_manifests=extra,
-                             freeze_batchnorm=args.freeze_batchnorm,
+                             freeze_batchnorm=args.freeze_batchnorm, trainable=args.trainable,
                              val_limit=args.val_limit, seed=seed, threads=args.threads,
                              # the loop stops a minute early: loading and the final evaluation fit the budget
                              max_seconds=max(10.0, args.minutes * 60 - 60))
@@ -265,7 +267,7 @@ def main() -> int:
             # finetune_seconds: the whole fine-tuning call (loading, data, steps, the final evaluation).
             runs.append({"corrections": n, "seed": seed, "steps": tuned.steps, "finetune_seconds": tuned.seconds,
                          "wall_seconds": round(time.monotonic() - started, 1),
-                         "too_long": tuned.n_too_long,
+                         "too_long": tuned.n_too_long, "trained_on": tuned.n_finetune,
                          "after": {name: m["cer"] for name, m in tuned.metrics.items()},
                          "gate": {"promote": gate.promote, "reasons": gate.reasons}})
             log.info("n=%d seed=%d: %s", n, seed, json.dumps(runs[-1]["after"]))
@@ -289,7 +291,8 @@ def main() -> int:
         "benchmark": "correction_loop", "style": args.style, "quick": args.quick,
         "model": str(model), "model_version": (weights_sha256(model) or "")[:12],
         "settings": {k: getattr(args, k) for k in ("counts", "heldout", "steps", "minutes", "batch_size", "lr",
-                                                    "replay", "val_limit", "repeats", "freeze_batchnorm")},
+                                                    "replay", "val_limit", "repeats", "freeze_batchnorm",
+                                                    "trainable")},
         "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "sets": {name: before[name]["n"] for name in before},
         "before": {name: m["cer"] for name, m in before.items()},

@@ -9,9 +9,10 @@ One run measures, on Cinnamon validation crops (synthetic font lines when ../sha
    lines/s (median over ``--repeats`` passes) and per-batch latency p50/p95 (pre-processing included);
 2. accuracy of the export: int8-vs-fp32 CER on Cinnamon val, and the fraction of validation lines whose fp32
    ONNX greedy tokens are identical to PyTorch greedy (200 lines);
-3. an HTTP load test against ``hotich serve`` started here on 127.0.0.1 (a free port, fp32 export): single-line
-   requests at concurrency 1/8/32, a bounded number each, reporting lines/s, latency p50/p95/p99, errors and
-   the server's peak RSS (sampled every 50 ms); then the single-line p50 of an idle server.
+3. an HTTP load test against ``hotich serve`` started here on 127.0.0.1 (a free port, the serving default
+   variant: int8 when exported): single-line requests at concurrency 1/8/32, a bounded number each, reporting
+   lines/s, latency p50/p95/p99, errors, the batcher's mean batch size and the server's peak RSS (sampled every
+   50 ms); then the single-line p50 of an idle server.
 
 PyTorch ``generate`` dominates the run time (it is several times slower per step than the cached predictor on
 this model). The load-test client runs on the same machine as the server and competes with it for the cores. Writes
@@ -250,6 +251,18 @@ async def load_level(url: str, payloads: list[bytes], concurrency: int, requests
             "errors_by_kind": errors}
 
 
+def batch_size_totals(url: str) -> tuple[float, float]:
+    """``(lines, batches)`` the server's batcher has run so far, from its ``hotich_batch_size`` histogram."""
+    import httpx
+
+    totals = {"sum": 0.0, "count": 0.0}
+    for line in httpx.get(url + "/metrics", timeout=30).text.splitlines():
+        for kind in totals:
+            if line.startswith(f"hotich_batch_size_{kind} "):
+                totals[kind] = float(line.split()[1])
+    return totals["sum"], totals["count"]
+
+
 def http_load(onnx_dir: Path, images: list, threads: int, requests: int, idle_requests: int) -> dict:
     import httpx
 
@@ -274,8 +287,13 @@ def http_load(onnx_dir: Path, images: list, threads: int, requests: int, idle_re
             with tqdm(total=sum(counts.values()), desc="HTTP load", unit="req") as progress:
                 for concurrency, count in counts.items():
                     sampler.reset()
+                    lines_before, batches_before = batch_size_totals(url)
                     levels[str(concurrency)] = asyncio.run(load_level(url, payloads, concurrency, count, progress))
                     levels[str(concurrency)]["rss_peak_mb"] = round(sampler.peak / 2**20, 1)
+                    lines_after, batches_after = batch_size_totals(url)
+                    # How well the micro-batcher filled its batches at this level.
+                    levels[str(concurrency)]["mean_batch"] = round(
+                        (lines_after - lines_before) / max(1.0, batches_after - batches_before), 2)
             out["concurrency"] = levels
             time.sleep(1.0)
             idle = []
@@ -322,11 +340,12 @@ def markdown(result: dict) -> str:
                     f"{100 * acc['parity']['token_identical']:.1f}% of {acc['parity']['n']} lines.")
     http = result.get("http")
     if http:
-        rows += ["", "| concurrency | requests | lines/s | p50 ms | p95 ms | p99 ms | errors | server RSS peak MB |",
-                 "|---|---|---|---|---|---|---|---|"]
+        rows += ["", ("| concurrency | requests | lines/s | p50 ms | p95 ms | p99 ms | errors | mean batch | "
+                      "server RSS peak MB |"),
+                 "|---|---|---|---|---|---|---|---|---|"]
         for concurrency, m in http["concurrency"].items():
             rows.append(f"| {concurrency} | {m['requests']} | {m['lines_per_s']} | {m['p50_ms']} | {m['p95_ms']} | "
-                        f"{m['p99_ms']} | {m['errors']} | {m['rss_peak_mb']} |")
+                        f"{m['p99_ms']} | {m['errors']} | {m.get('mean_batch', '–')} | {m['rss_peak_mb']} |")
         rows += ["", (f"Idle single-line p50: {http['idle_single_line_p50_ms']} ms; RSS when ready "
                       f"{http['rss_ready_mb']} MB, peak {http['rss_peak_mb']} MB; startup {http['startup_s']} s.")]
     return "\n".join(rows) + "\n"

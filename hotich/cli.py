@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     det = tsub.add_parser("detector", help="train the page layout detector from a YAML config")
     det.add_argument("--config", required=True, help="training/configs/NAME.yaml")
     det.add_argument("--resume", action="store_true", help="continue from runs/NAME/checkpoint.pt")
+    det.add_argument("--init", help="start from a released detector directory (same field keys and channels)")
     det.add_argument("--max-steps", type=int, help="override max_steps")
     det.add_argument("--name", help="override the run name")
     det.add_argument("--runs-dir", help="override runs_dir (default runs/)")
@@ -126,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-wait-ms", type=float, help="how long a batch waits to fill (default 10)")
     serve.add_argument("--max-queue", type=int, help="lines waiting before requests get 503 (default 512)")
     serve.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: all cores)")
+    serve.add_argument("--variant", choices=("auto", "fp32", "int8"),
+                       help="ONNX graphs to serve (default auto: int8 when exported; $HOTICH_VARIANT)")
     serve.add_argument("--beam-width", type=int,
                        help="beam search with this many hypotheses per line (default 1: greedy; $HOTICH_BEAM_WIDTH)")
     serve.add_argument("--detector", help="layout detector directory for /v1/pages:extract (default: the released one)")
@@ -188,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.train_command == "detector":
                 from training import train_detector
 
-                run_dir = train_detector.train(train_detector.load_config(args.config, overrides), resume=args.resume)
+                run_dir = train_detector.train(train_detector.load_config(args.config, overrides), resume=args.resume,
+                                               init=args.init)
                 print(json.dumps({"run": str(run_dir), "best": str(run_dir / "best")}))
                 return 0
             from training.train_recognizer import load_config, train
@@ -226,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  labelstudio_token=os.environ.get("LABEL_STUDIO_API_KEY")))
             serve(host=args.host, port=args.port, model=args.model, max_batch=args.max_batch,
                   max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, intra_op_threads=args.threads,
-                  beam_width=args.beam_width,
+                  beam_width=args.beam_width, variant=args.variant,
                   routers=routers)
             return 0
         if args.command == "extract":

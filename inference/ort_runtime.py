@@ -21,6 +21,8 @@ from models.recognition.processor import LineImageProcessor
 from models.recognition.tokenizer import CharTokenizer
 
 CONFIG_FILE = "onnx_config.json"
+#: The graph interface this runtime speaks (``inference.onnx_export.FORMAT_VERSION`` of the export).
+FORMAT_VERSION = 3
 log = logging.getLogger("hotich.inference")
 
 
@@ -28,10 +30,16 @@ def is_onnx_dir(path: str | os.PathLike) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 
 
-def exported_once(path: str | os.PathLike, int8: bool = False) -> Path:
+def format_version(path: str | os.PathLike) -> int:
+    """The graph-interface version of an export directory (1 for exports older than the version field)."""
+    return json.loads((Path(path) / CONFIG_FILE).read_text()).get("format_version", 1)
+
+
+def exported_once(path: str | os.PathLike, int8: bool = True) -> Path:
     """``path`` itself when it is an export directory; for a recognizer directory, its export into
     ``.cache/onnx/<name>-<weights hash>``, written the first time it is needed (again when ``int8`` asks
-    for the quantized graphs and the cached export lacks them)."""
+    for the quantized graphs and the cached export lacks them, or when the cached export is of an older
+    graph interface)."""
     path = Path(path)
     if is_onnx_dir(path):
         return path
@@ -44,7 +52,8 @@ def exported_once(path: str | os.PathLike, int8: bool = False) -> Path:
         raise FileNotFoundError(f"{path}: neither an exported recognizer ({CONFIG_FILE}) nor a recognizer "
                                 f"directory (model.safetensors)")
     exported = cache_dir() / "onnx" / f"{path.name}-{hashlib.sha256(weights.read_bytes()).hexdigest()[:16]}"
-    if not is_onnx_dir(exported) or (int8 and "int8" not in json.loads((exported / CONFIG_FILE).read_text())["graphs"]):
+    if not is_onnx_dir(exported) or format_version(exported) != FORMAT_VERSION or \
+            (int8 and "int8" not in json.loads((exported / CONFIG_FILE).read_text())["graphs"]):
         import shutil
 
         from inference.onnx_export import export_recognizer
@@ -66,17 +75,22 @@ class OnnxRecognizer:
 
     Args:
         directory: an export directory (``onnx_config.json``, graphs, tokenizer, processor config).
-        variant: ``fp32`` or ``int8`` (when exported).
+        variant: ``fp32``, ``int8`` (when exported), or ``auto``: int8 when the export has it. int8 is the
+            faster one on CPU, and its CER stays within 0.5 points of fp32 (README, "Serving"); exports
+            made with ``hotich export`` without ``--int8`` serve fp32.
         intra_op_threads: onnxruntime threads per operator (None = onnxruntime's default, all cores).
         inter_op_threads: threads across independent operators.
         beam_width: hypotheses kept per line; 1 (the default) is greedy decoding.
+        spin_wait: let onnxruntime's idle worker threads spin for new work (its default: lowest latency when the
+            process has the cores to itself); False puts them to sleep, leaving the cores to whatever else runs
+            beside them (a server's request handling, say).
         length_penalty: beam hypotheses are ranked by ``log p / length ** length_penalty`` (length counts
             ``</s>``); 1.0 is the mean log-probability per token, 0.0 the plain sequence log-probability.
     """
 
-    def __init__(self, directory: str | os.PathLike, variant: str = "fp32", intra_op_threads: int | None = None,
+    def __init__(self, directory: str | os.PathLike, variant: str = "auto", intra_op_threads: int | None = None,
                  inter_op_threads: int | None = None, beam_width: int = 1, length_penalty: float = 1.0,
-                 cap_to_frames: bool = True):
+                 cap_to_frames: bool = True, spin_wait: bool = True):
         import onnxruntime as ort
 
         # As in the PyTorch predictor: no line outgrows its image (models.recognition.cached_decoder).
@@ -88,6 +102,12 @@ class OnnxRecognizer:
         if not is_onnx_dir(self.directory):
             raise FileNotFoundError(f"{self.directory}: not an exported recognizer (no {CONFIG_FILE})")
         self.config = json.loads((self.directory / CONFIG_FILE).read_text())
+        if self.config.get("format_version", 1) != FORMAT_VERSION:
+            raise ValueError(f"{self.directory}: exported with graph format {self.config.get('format_version', 1)}, "
+                             f"this runtime reads format {FORMAT_VERSION}; export it again with `hotich export`")
+        self.step_inputs = self.config["inputs"]["decoder_step"]
+        if variant == "auto":
+            variant = "int8" if "int8" in self.config["graphs"] else "fp32"
         if variant not in self.config["graphs"]:
             raise ValueError(f"variant {variant!r} not exported; available: {sorted(self.config['graphs'])}")
         self.variant = variant
@@ -96,6 +116,7 @@ class OnnxRecognizer:
             options.intra_op_num_threads = intra_op_threads
         if inter_op_threads:
             options.inter_op_num_threads = inter_op_threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait else "0")
         graphs = self.config["graphs"][variant]
         providers = ["CPUExecutionProvider"]
         self.encoder = ort.InferenceSession(str(self.directory / graphs["encoder"]), options, providers=providers)
@@ -106,16 +127,23 @@ class OnnxRecognizer:
     def _limit(self, max_new_tokens: int | None) -> int:
         return min(max_new_tokens or self.config["max_new_tokens"], self.config["max_new_tokens"])
 
+    def _encode(self, pixel_values: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """pixel values → cross-attention keys ``(B, h, d, T)`` and values ``(B, h, T, d)``, one array per layer."""
+        outputs = self.encoder.run(None, {"pixel_values": pixel_values.astype(np.float32)})
+        layers = len(outputs) // 2
+        return outputs[:layers], outputs[layers:]
+
     def _step(self, tokens, position, past_keys, past_values, cross_keys, cross_values):
-        """One decoder step → ``(probs, log_probs, present_keys, present_values)``; probs ``(N, V)``."""
-        logits, past_keys, past_values = self.step.run(None, {
-            "input_ids": tokens, "position": np.array(position, dtype=np.int64), "past_keys": past_keys,
-            "past_values": past_values, "cross_keys": cross_keys, "cross_values": cross_values})
+        """One decoder step → ``(probs, log_probs, present_keys, present_values)``; probs ``(N, V)``; the caches
+        are lists of one array per layer, keys ``(N, h, d, S)`` and values ``(N, h, S, d)``."""
+        values = [tokens, np.array(position, dtype=np.int64), *past_keys, *past_values, *cross_keys, *cross_values]
+        logits, *present = self.step.run(None, dict(zip(self.step_inputs, values)))
+        layers = len(present) // 2
         shifted = logits - logits.max(axis=-1, keepdims=True)
         p = np.exp(shifted)
         total = p.sum(axis=-1, keepdims=True)
         p /= total
-        return p, shifted - np.log(total), past_keys, past_values
+        return p, shifted - np.log(total), present[:layers], present[layers:]
 
     def decode_batch(self, pixel_values: np.ndarray, max_new_tokens: int | None = None,
                      beam_width: int | None = None):
@@ -128,12 +156,12 @@ class OnnxRecognizer:
             return self.beam_decode_batch(pixel_values, beam_width, max_new_tokens)
         limit = self._limit(max_new_tokens)
         bos, eos = self.config["bos_token_id"], self.config["eos_token_id"]
-        cross_keys, cross_values = self.encoder.run(None, {"pixel_values": pixel_values.astype(np.float32)})
-        layers, b, heads, _, head_dim = cross_keys.shape
+        cross_keys, cross_values = self._encode(pixel_values)
+        b, heads, frames, head_dim = cross_values[0].shape
         if self.cap_to_frames:
-            limit = min(limit, frame_token_limit(cross_keys.shape[3]))
-        past_keys = np.zeros((layers, b, heads, 0, head_dim), dtype=np.float32)
-        past_values = past_keys.copy()
+            limit = min(limit, frame_token_limit(frames))
+        past_keys = [np.zeros((b, heads, head_dim, 0), dtype=np.float32) for _ in cross_keys]
+        past_values = [np.zeros((b, heads, 0, head_dim), dtype=np.float32) for _ in cross_values]
         tokens = np.full((b, 1), bos, dtype=np.int64)
         rows = np.arange(b)  # batch position → original row, shrinking as rows finish
         ids: list[list[int]] = [[] for _ in range(b)]
@@ -151,8 +179,8 @@ class OnnxRecognizer:
                 if not keep.any():
                     break
                 rows, best = rows[keep], best[keep]
-                past_keys, past_values = past_keys[:, keep], past_values[:, keep]
-                cross_keys, cross_values = cross_keys[:, keep], cross_values[:, keep]
+                past_keys, past_values = _rows(past_keys, keep), _rows(past_values, keep)
+                cross_keys, cross_values = _rows(cross_keys, keep), _rows(cross_values, keep)
             tokens = best[:, None].astype(np.int64)
         return ids, probs
 
@@ -173,10 +201,10 @@ class OnnxRecognizer:
         alpha = self.length_penalty if length_penalty is None else float(length_penalty)
         limit = self._limit(max_new_tokens)
         bos, eos = self.config["bos_token_id"], self.config["eos_token_id"]
-        row_cross_keys, row_cross_values = self.encoder.run(None, {"pixel_values": pixel_values.astype(np.float32)})
+        row_cross_keys, row_cross_values = self._encode(pixel_values)
+        b, heads, frames, head_dim = row_cross_values[0].shape
         if self.cap_to_frames:
-            limit = min(limit, frame_token_limit(row_cross_keys.shape[3]))
-        layers, b, heads, _, head_dim = row_cross_keys.shape
+            limit = min(limit, frame_token_limit(frames))
 
         def normalised(score: float, length: int) -> float:
             return score / max(length, 1) ** alpha
@@ -188,10 +216,10 @@ class OnnxRecognizer:
         beam_probs: list[list[float]] = [[] for _ in range(b * k)]
         scores = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], b)
         finished: list[list[tuple[float, list[int], list[float]]]] = [[] for _ in range(b)]
-        cross_keys = np.repeat(row_cross_keys, k, axis=1)
-        cross_values = np.repeat(row_cross_values, k, axis=1)
-        past_keys = np.zeros((layers, b * k, heads, 0, head_dim), dtype=np.float32)
-        past_values = past_keys.copy()
+        cross_keys = [np.repeat(c, k, axis=0) for c in row_cross_keys]
+        cross_values = [np.repeat(c, k, axis=0) for c in row_cross_values]
+        past_keys = [np.zeros((b * k, heads, head_dim, 0), dtype=np.float32) for _ in row_cross_keys]
+        past_values = [np.zeros((b * k, heads, 0, head_dim), dtype=np.float32) for _ in row_cross_values]
         tokens = np.full((b * k, 1), bos, dtype=np.int64)
         for position in range(limit):
             p, log_p, past_keys, past_values = self._step(tokens, position, past_keys, past_values, cross_keys,
@@ -244,11 +272,11 @@ class OnnxRecognizer:
             beam_tokens = [beam_tokens[row] + [token] for row, token in zip(sources, next_tokens)]
             beam_probs = [beam_probs[row] + [float(p[row, token])] for row, token in zip(sources, next_tokens)]
             index = np.array(sources)
-            past_keys, past_values = past_keys[:, index], past_values[:, index]
+            past_keys, past_values = _rows(past_keys, index), _rows(past_values, index)
             if len(kept_slots) != len(lines):
                 lines = lines[kept_slots]
-                cross_keys = np.repeat(row_cross_keys[:, lines], k, axis=1)
-                cross_values = np.repeat(row_cross_values[:, lines], k, axis=1)
+                cross_keys = [np.repeat(c[lines], k, axis=0) for c in row_cross_keys]
+                cross_values = [np.repeat(c[lines], k, axis=0) for c in row_cross_values]
             scores = np.array(next_scores)
             tokens = np.array(next_tokens, dtype=np.int64)[:, None]
         ids, probs = [], []
@@ -268,6 +296,11 @@ class OnnxRecognizer:
         return recognize_bucketed(
             images, self.processor, self.tokenizer,
             lambda pixel_values: self.decode_batch(pixel_values.numpy(), max_new_tokens, beam_width), batch_size)
+
+
+def _rows(cache: list[np.ndarray], index: np.ndarray) -> list[np.ndarray]:
+    """The rows ``index`` (a mask or positions) of every layer's cache array."""
+    return [layer[index] for layer in cache]
 
 
 def _check_beam_width(beam_width: int) -> int:

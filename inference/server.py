@@ -41,17 +41,24 @@ class ServerSettings:
     model: str | None = None
     max_batch: int = 32
     max_wait_ms: float = 10.0
+    max_hold_ms: float = 100.0  # how long a batch may wait for requests still being read (inference.batcher)
     max_queue: int = 512
     max_request_bytes: int = 20 * 2**20
     max_images: int = 64
     max_pixels: int = 16_000_000
     intra_op_threads: int | None = None
+    variant: str = "auto"  # fp32, int8, or auto (int8 when the export has it)
+    spin_wait: int = 1  # 1: onnxruntime's idle threads spin for work; 0: they sleep (see OnnxRecognizer)
     beam_width: int = 1  # 1 = greedy decoding; k > 1 = beam search keeping k hypotheses per line
 
     def __post_init__(self):
         for name in ("max_batch", "max_queue", "max_request_bytes", "max_images", "max_pixels", "beam_width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (HOTICH_{name.upper()}), got {getattr(self, name)}")
+        if self.spin_wait not in (0, 1):
+            raise ValueError(f"spin_wait must be 0 or 1 (HOTICH_SPIN_WAIT), got {self.spin_wait!r}")
+        if self.variant not in ("auto", "fp32", "int8"):
+            raise ValueError(f"variant must be auto, fp32 or int8 (HOTICH_VARIANT), got {self.variant!r}")
 
     @classmethod
     def from_env(cls, **overrides) -> "ServerSettings":
@@ -132,14 +139,16 @@ def _error(status: int, code: str, message: str, headers: dict | None = None) ->
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
-def load_runtime(model: str | Path | None, threads: int | None = None, beam_width: int = 1):
+def load_runtime(model: str | Path | None, threads: int | None = None, beam_width: int = 1, variant: str = "auto",
+                 spin_wait: bool = True):
     """An :class:`~inference.ort_runtime.OnnxRecognizer` for an export directory, or for a recognizer directory
     exported once into ``.cache/onnx/<weights hash>`` (so ``make serve`` works on the released model)."""
     from inference.evaluate import default_model_dir
     from inference.ort_runtime import OnnxRecognizer, exported_once
 
     path = exported_once(Path(model) if model else default_model_dir())
-    return OnnxRecognizer(path, intra_op_threads=threads, beam_width=beam_width), path
+    return OnnxRecognizer(path, variant=variant, intra_op_threads=threads, beam_width=beam_width,
+                          spin_wait=spin_wait), path
 
 
 def create_app(settings: ServerSettings | None = None, routers: Iterable = ()) -> FastAPI:
@@ -173,16 +182,18 @@ def create_app(settings: ServerSettings | None = None, routers: Iterable = ()) -
         return recognize
 
     def model_info(runtime, name: str) -> dict:
-        return {"name": name, "version": runtime.config["source"]["weights_sha256"][:12]}
+        return {"name": name, "version": runtime.config["source"]["weights_sha256"][:12],
+                "variant": runtime.variant}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        runtime, path = load_runtime(settings.model, settings.intra_op_threads, settings.beam_width)
+        runtime, path = load_runtime(settings.model, settings.intra_op_threads, settings.beam_width, settings.variant,
+                                     bool(settings.spin_wait))
         name = Path(settings.model).name if settings.model else path.name.rsplit("-", 1)[0]
         state["model"] = model_info(runtime, name)
         state["model_path"] = str(path)
         batcher = MicroBatcher(recognizer(runtime, state["model"]), settings.max_batch, settings.max_wait_ms,
-                               settings.max_queue, on_batch=batch_sizes.observe)
+                               settings.max_queue, on_batch=batch_sizes.observe, max_hold_ms=settings.max_hold_ms)
         batcher.start()
         state["batcher"], state["ready"] = batcher, True
         queue_depth.set_function(lambda: batcher.depth)
@@ -284,7 +295,8 @@ def create_app(settings: ServerSettings | None = None, routers: Iterable = ()) -
             path, started = Path(body["path"]), time.perf_counter()
             try:
                 runtime, loaded = await asyncio.to_thread(load_runtime, path, settings.intra_op_threads,
-                                                          settings.beam_width)
+                                                          settings.beam_width, settings.variant,
+                                                          bool(settings.spin_wait))
             except (FileNotFoundError, NotADirectoryError) as exc:
                 reloads.labels("not_found").inc()
                 return _error(404, "model_not_found", str(exc))
@@ -316,6 +328,23 @@ def create_app(settings: ServerSettings | None = None, routers: Iterable = ()) -
                "lines": [{"text": "Xã Thạch Khôi", "confidence": 0.97,
                           "chars": [{"c": "X", "p": 0.99}, {"c": "ã", "p": 0.98}]}]}
 
+    async def _read_images(request: Request):
+        """The request's decoded images, or the error response naming what is wrong with them."""
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > settings.max_request_bytes:
+                return _error(413, "request_too_large", f"request exceeds {settings.max_request_bytes} bytes")
+        # The capped copy becomes the request's body, so the form parser reads it instead of the spent stream.
+        request._body = bytes(body)
+        content_type = request.headers.get("content-type", "")
+        try:
+            uploads = await _uploads(request, bytes(body), content_type, settings.max_images)
+            images = [decode_image(data, name, settings.max_pixels) for name, data in uploads]
+        except BadImage as exc:
+            return _error(exc.status, exc.code, exc.message)
+        return images
+
     @app.post("/v1/lines:recognize", summary="Recognize handwritten line images", tags=["recognition"],
               openapi_extra={"requestBody": {"required": True, "content": {
                   "multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {
@@ -338,19 +367,10 @@ def create_app(settings: ServerSettings | None = None, routers: Iterable = ()) -
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > settings.max_request_bytes:
             return _error(413, "request_too_large", f"request of {declared} bytes exceeds {settings.max_request_bytes}")
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > settings.max_request_bytes:
-                return _error(413, "request_too_large", f"request exceeds {settings.max_request_bytes} bytes")
-        # The capped copy becomes the request's body, so the form parser reads it instead of the spent stream.
-        request._body = bytes(body)
-        content_type = request.headers.get("content-type", "")
-        try:
-            uploads = await _uploads(request, bytes(body), content_type, settings.max_images)
-            images = [decode_image(data, name, settings.max_pixels) for name, data in uploads]
-        except BadImage as exc:
-            return _error(exc.status, exc.code, exc.message)
+        with state["batcher"].arriving():  # batches in the making wait for this request's lines
+            images = await _read_images(request)
+        if isinstance(images, JSONResponse):
+            return images
         try:
             results = await state["batcher"].submit(images)
         except QueueFull as exc:

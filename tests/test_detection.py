@@ -162,3 +162,17 @@ def test_detector_training_runs_evaluates_and_resumes(tmp_path):
     again = train(load_config("training/configs/detector-tiny.yaml", {**overrides, "max_steps": 3}), resume=True)
     state = torch.load(again / "checkpoint.pt", weights_only=False)
     assert state["step"] == 3
+
+    # --init starts a new run from the released weights of the same shape, and names a mismatch.
+    from training.train_detector import init_from
+
+    started = train(load_config("training/configs/detector-tiny.yaml",
+                                {**overrides, "name": "from-best", "max_steps": 1, "eval_every": 1}),
+                    init=str(run / "best"))
+    assert json.loads((started / "init.json").read_text())["path"] == str(run / "best")
+    assert "initialised from" in (started / "train.log").read_text()
+    wider = LayoutDetector(LayoutDetectorConfig(input_size=256, channels=[8, 8, 16, 16, 32],
+                                                field_keys=list(LayoutDetector.from_pretrained(run / "best")
+                                                                .config.field_keys)))
+    with pytest.raises(ValueError, match="channels differ"):
+        init_from(wider, run / "best")

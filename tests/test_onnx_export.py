@@ -41,11 +41,42 @@ def test_export_directory_describes_itself(exported):
     assert "int8" in config["graphs"] and config["opset"] >= 17
     assert len(config["source"]["weights_sha256"]) == 64
     assert (exported / "onnx" / "vocab.json").is_file() and (exported / "onnx" / "preprocessor_config.json").is_file()
+    # One cache tensor per layer crosses the graph boundary (TINY has 2 decoder layers).
+    assert config["outputs"]["encoder"] == ["cross_key.0", "cross_key.1", "cross_value.0", "cross_value.1"]
+    assert config["inputs"]["decoder_step"][:4] == ["input_ids", "position", "past_key.0", "past_key.1"]
+    assert config["outputs"]["decoder_step"][0] == "logits" and len(config["outputs"]["decoder_step"]) == 5
+    import onnx
+
+    for variant in config["graphs"].values():
+        for graph in variant.values():
+            model = onnx.load(exported / "onnx" / graph)
+            consumed = {name for node in model.graph.node for name in node.input}
+            # An input no node reads would be a cache the graph silently ignores (keys aliased to values, say).
+            assert [i.name for i in model.graph.input if i.name not in consumed] == [], graph
+
+
+def test_int8_quantizes_matrix_products_only(exported):
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(exported / "onnx" / "encoder.int8.onnx").graph.node}
+    assert "MatMulInteger" in ops and "Conv" in ops and "ConvInteger" not in ops
+
+
+def test_runtime_refuses_an_export_of_another_graph_format(exported, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(exported / "onnx", old)
+    config = json.loads((old / "onnx_config.json").read_text())
+    del config["format_version"]  # what exports before per-layer caches look like
+    (old / "onnx_config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="graph format 1.*export it again"):
+        OnnxRecognizer(old)
 
 
 def test_ort_greedy_is_token_identical_to_pytorch(exported):
     model, tok, proc = load_recognizer(exported / "model")
-    runtime = OnnxRecognizer(exported / "onnx", intra_op_threads=1)
+    runtime = OnnxRecognizer(exported / "onnx", variant="fp32", intra_op_threads=1)
     images = [np.random.default_rng(i).integers(0, 255, (32, 30 + 41 * i, 3), dtype=np.uint8) for i in range(7)]
     pixels = proc(images)["pixel_values"]
     reference = greedy_decode(model, pixels, tok.bos_token_id, tok.eos_token_id, 16)
@@ -62,9 +93,18 @@ def test_ort_greedy_is_token_identical_to_pytorch(exported):
     np.testing.assert_allclose([r.confidence for r in recognized], [r.confidence for r in expected], atol=1e-4)
 
 
-def test_int8_variant_runs_and_bad_variant_is_named(exported):
+def test_int8_variant_runs_and_bad_variant_is_named(exported, tmp_path):
     images = [np.full((32, 90, 3), 200, np.uint8)]
     assert len(OnnxRecognizer(exported / "onnx", variant="int8").recognize(images)) == 1
+    # auto: int8 where exported (the faster one on CPU), fp32 for an export without it.
+    assert OnnxRecognizer(exported / "onnx").variant == "int8"
+    import shutil
+
+    shutil.copytree(exported / "onnx", tmp_path / "fp32-only")
+    config = json.loads((tmp_path / "fp32-only" / "onnx_config.json").read_text())
+    del config["graphs"]["int8"]
+    (tmp_path / "fp32-only" / "onnx_config.json").write_text(json.dumps(config))
+    assert OnnxRecognizer(tmp_path / "fp32-only").variant == "fp32"
     with pytest.raises(ValueError, match="not exported"):
         OnnxRecognizer(exported / "onnx", variant="fp16")
     with pytest.raises(FileNotFoundError, match="not an exported recognizer"):
@@ -82,7 +122,7 @@ def _sequence_log_probs(model, pixel_row, ids, finished, bos, eos):
 
 def test_beam_width_1_is_greedy_and_wider_beams_find_likelier_lines(exported):
     model, tok, proc = load_recognizer(exported / "model")
-    runtime = OnnxRecognizer(exported / "onnx", intra_op_threads=1)
+    runtime = OnnxRecognizer(exported / "onnx", variant="fp32", intra_op_threads=1)
     images = [np.random.default_rng(i).integers(0, 255, (32, 30 + 41 * i, 3), dtype=np.uint8) for i in range(5)]
     pixels = proc(images)["pixel_values"]
     greedy_ids, greedy_probs = runtime.decode_batch(pixels.numpy(), 16)
@@ -106,7 +146,8 @@ def test_beam_width_1_is_greedy_and_wider_beams_find_likelier_lines(exported):
     assert improved  # the test model leaves greedy something to improve on
 
     # The public entry returns the same Recognition objects as greedy, in input order.
-    beam = OnnxRecognizer(exported / "onnx", intra_op_threads=1, beam_width=3).recognize(images, batch_size=2)
+    beam = OnnxRecognizer(exported / "onnx", variant="fp32", intra_op_threads=1, beam_width=3).recognize(
+        images, batch_size=2)
     assert [r.text for r in runtime.recognize(images, batch_size=2, beam_width=3)] == [r.text for r in beam]
     for r in beam:
         assert len(r.char_probs) == len(r.text) and 0.0 < r.confidence <= 1.0
@@ -132,22 +173,26 @@ class _HistoryModel:
 
     def encoder_run(self, _, feeds):
         lines = feeds["pixel_values"][:, 0, 0, 0].astype(np.float32)  # the line number rides in pixel (0, 0)
-        keys = lines[None, :, None, None, None]
-        return keys, keys.copy()
+        keys = lines[:, None, None, None]
+        return [keys, keys.copy()]  # one layer: cross_key.0, cross_value.0
 
     def step_run(self, _, feeds):
-        history = np.concatenate([feeds["past_keys"], feeds["input_ids"][None, :, None, :, None].astype(np.float32)],
+        # Keys are (N, h, d, S): the history grows along the last axis; values (N, h, S, d) along axis 2.
+        history = np.concatenate([feeds["past_key.0"], feeds["input_ids"][:, None, None, :].astype(np.float32)],
                                  axis=3)
-        logits = np.stack([self.distribution(int(feeds["cross_keys"][0, n, 0, 0, 0]),
-                                             tuple(int(t) for t in history[0, n, 0, :, 0]))
-                           for n in range(history.shape[1])]).astype(np.float32)
-        return logits, history, history.copy()
+        values = np.concatenate([feeds["past_value.0"], feeds["input_ids"][:, None, :, None].astype(np.float32)],
+                                axis=2)
+        logits = np.stack([self.distribution(int(feeds["cross_key.0"][n, 0, 0, 0]),
+                                             tuple(int(t) for t in history[n, 0, 0, :]))
+                           for n in range(history.shape[0])]).astype(np.float32)
+        return [logits, history, values]
 
     def recognizer(self, limit: int) -> OnnxRecognizer:
         runtime = object.__new__(OnnxRecognizer)
         runtime.config = {"bos_token_id": 1, "eos_token_id": self.EOS, "max_new_tokens": limit}
         runtime.encoder = SimpleNamespace(run=self.encoder_run)
         runtime.step = SimpleNamespace(run=self.step_run)
+        runtime.step_inputs = ["input_ids", "position", "past_key.0", "past_value.0", "cross_key.0", "cross_value.0"]
         runtime.beam_width, runtime.length_penalty, runtime.cap_to_frames = 1, 1.0, False
         return runtime
 
@@ -224,9 +269,10 @@ def test_outputs_never_outgrow_the_image(exported):
     model, tok, proc = load_recognizer(exported / "model")
     narrow = [np.random.default_rng(5).integers(0, 255, (32, 20, 3), dtype=np.uint8)]
     frames = proc(narrow)["pixel_values"].shape[-1] // 8
-    runtime = OnnxRecognizer(exported / "onnx", intra_op_threads=1)
+    runtime = OnnxRecognizer(exported / "onnx", variant="fp32", intra_op_threads=1)
     capped = runtime.recognize(narrow)[0]
     assert len(capped.char_probs) <= frames + FRAME_SLACK
     assert capped.text == recognize(model, tok, proc, narrow)[0].text
-    uncapped = OnnxRecognizer(exported / "onnx", intra_op_threads=1, cap_to_frames=False).recognize(narrow, max_new_tokens=16)[0]
+    uncapped = OnnxRecognizer(exported / "onnx", variant="fp32", intra_op_threads=1,
+                              cap_to_frames=False).recognize(narrow, max_new_tokens=16)[0]
     assert len(uncapped.text) >= len(capped.text)

@@ -273,3 +273,20 @@ def test_frozen_batchnorm_keeps_statistics_but_trains_affine_weights(tiny_model)
     set_training_mode(model)  # the default: ordinary training mode, statistics updated
     model(pixel_values=pixel_values, labels=labels)
     assert not torch.equal(norms[0].running_mean, before[0][0])
+
+
+def test_finetune_can_train_only_the_stem(tiny_model, tmp_path):
+    from models.recognition.recognizer import load_recognizer
+    from training.finetune import finetune
+    from training.train_recognizer import restrict_training
+
+    write_lines(tmp_path / "pulled", 24)
+    val = write_lines(tmp_path / "val", 6, seed=9)
+    result = finetune(tiny_model, tmp_path / "pulled", tmp_path / "ft", steps=2, batch_size=4, val_sets=[],
+                      val_manifests={"tiny-val": val}, trainable=["encoder.stem"], freeze_batchnorm=True)
+    before = load_recognizer(tiny_model)[0].state_dict()
+    after = load_recognizer(result.model_dir)[0].state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("encoder.stem") for k in changed)
+    with pytest.raises(ValueError, match="match no parameter"):
+        restrict_training(load_recognizer(tiny_model)[0], ["decoder.nothing"])

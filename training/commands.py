@@ -25,6 +25,8 @@ def _finetune_options(p) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--freeze-batchnorm", action="store_true", default=None,
                    help="keep the starting model's BatchNorm statistics (the corrections never re-estimate them)")
+    p.add_argument("--train-only", nargs="+", metavar="PREFIX", dest="trainable",
+                   help="train only parameters whose names start with these prefixes (e.g. encoder.stem)")
 
 
 def _val_manifests(items: list[str]) -> dict[str, str] | None:
@@ -42,7 +44,8 @@ def _finetune_settings(args) -> dict:
               "batch_size": args.batch_size, "val_sets": args.val_sets, "val_limit": args.val_limit,
               "val_manifests": _val_manifests(args.val_manifest), "threads": args.threads, "seed": args.seed,
               "max_seconds": args.max_minutes * 60 if args.max_minutes else None,
-              "freeze_batchnorm": args.freeze_batchnorm}
+              "freeze_batchnorm": args.freeze_batchnorm,
+              "trainable": args.trainable}
     return {k: v for k, v in values.items() if v is not None}
 
 

@@ -46,6 +46,7 @@ FINETUNE_DEFAULTS = {
     # Off: without it the first BatchNorm's running variance moved by 189% on phone-photo corrections, but the
     # one measurement with it on (benchmarks/correction_loop.py) showed no gain on either set (README).
     "freeze_batchnorm": False,
+    "trainable": None,  # parameter-name prefixes to train (e.g. ["encoder.stem"]); None = all
 }
 
 
@@ -210,6 +211,7 @@ def finetune(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pa
               "val_sets": list(settings["val_sets"]), "val_limit": settings["val_limit"],
               "val_manifests": val_manifests, "threads": settings["threads"], "max_seconds": settings["max_seconds"],
               "freeze_batchnorm": bool(settings["freeze_batchnorm"]),
+              "trainable": list(settings["trainable"]) if settings["trainable"] else None,
               "curriculum": curriculum(Path(manifests["finetune"]).resolve(), float(settings["replay"]),
                                        replay_sources)}
     log.info("fine-tuning %s on %d corrections (%d held out), %d steps, replay %.2f", model, len(keep), len(heldout),

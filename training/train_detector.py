@@ -1,6 +1,6 @@
 """Train the page layout detector. Read top to bottom: config → pages → model → loop → checkpoints.
 
-    hotich train detector --config training/configs/detector.yaml [--resume] [--max-steps N]
+    hotich train detector --config training/configs/detector.yaml [--resume] [--init DIR] [--max-steps N]
 
 Pages are rendered once into ``pages_dir`` (resumable, see :func:`data.pages.dataset.write_pages`) and then
 sampled with light augmentation. Validation uses pages of unseen seeds on the training layouts (``val``) and
@@ -172,7 +172,21 @@ def plot_curve(history: list[dict], out: Path) -> None:
 
 
 # -- training ------------------------------------------------------------------------------------------------
-def train(config: dict, resume: bool = False) -> Path:
+def init_from(model: LayoutDetector, init: Path) -> LayoutDetector:
+    """``model`` with the weights of the detector in ``init``; refuses one whose classes or shape differ,
+    since silently re-mapping field keys would train the wrong heads."""
+    parent = LayoutDetector.from_pretrained(init)
+    for attr in ("field_keys", "channels", "num_channels", "num_keys"):
+        mine, theirs = getattr(model.config, attr), getattr(parent.config, attr)
+        if list(np.atleast_1d(mine)) != list(np.atleast_1d(theirs)):
+            raise ValueError(f"--init {init}: its {attr} differ from this run's ({theirs!r} vs {mine!r})")
+    model.load_state_dict(parent.state_dict())
+    return model
+
+
+def train(config: dict, resume: bool = False, init: str | None = None) -> Path:
+    """Run the loop of ``config`` (:data:`DEFAULTS` keys). ``init`` starts from a released detector directory
+    instead of random weights (its field keys must be this code's); ``resume`` wins over ``init``."""
     run_dir = Path(config["runs_dir"]) / config["name"]
     run_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(run_dir / "train.log")
@@ -189,6 +203,12 @@ def train(config: dict, resume: bool = False) -> Path:
     key_index = {k: i + 1 for i, k in enumerate(keys)}
     model = LayoutDetector(LayoutDetectorConfig(input_size=config["input_size"], channels=config["channels"],
                                                 field_keys=keys, shrink=config["shrink"]))
+    if init and not (resume and (run_dir / "checkpoint.pt").exists()):
+        model = init_from(model, Path(init))
+        parent = Path(init) / "metrics.json"
+        (run_dir / "init.json").write_text(json.dumps(
+            {"path": str(init), "metrics": json.loads(parent.read_text()) if parent.is_file() else None}))
+        log.info("initialised from %s", init)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
     step, best, history, cpu_seconds = 0, -1.0, [], 0.0
     checkpoint_path = run_dir / "checkpoint.pt"

@@ -45,6 +45,9 @@ DEFAULTS = {
     # Keep the BatchNorm running statistics of the --init model instead of re-estimating them from this run's
     # batches (fine-tuning on a small, differently lit set moves them far; see training.finetune).
     "freeze_batchnorm": False,
+    # Parameter-name prefixes that train (e.g. ["encoder.stem"]); None trains everything. The others keep the
+    # --init model's values, which is how a fine-tune adapts to a new input style without moving the rest.
+    "trainable": None,
 }
 
 
@@ -86,6 +89,21 @@ def set_training_mode(model, freeze_batchnorm: bool = False) -> None:
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 module.eval()
+
+
+def restrict_training(model, prefixes: list[str]) -> int:
+    """Train only the parameters whose names start with one of ``prefixes``; returns how many values train."""
+    prefixes = tuple(prefixes)
+    count = 0
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.startswith(prefixes))
+        count += parameter.numel() if parameter.requires_grad else 0
+    if not count:
+        raise ValueError(f"trainable prefixes {list(prefixes)} match no parameter (names look like "
+                         f"{next(n for n, _ in model.named_parameters())!r})")
+    log.info("training %d of %d parameter values (%s)", count, sum(p.numel() for p in model.parameters()),
+             ", ".join(prefixes))
+    return count
 
 
 def evaluate(model, tokenizer, processor, val_sets: dict, batch_size: int,
@@ -179,8 +197,11 @@ def _train(config: dict, resume: bool, init: str | None, run_dir: Path) -> Path:
         processor = LineImageProcessor(height=shape.image_height)
         model = build_recognizer(shape, tokenizer)
     set_training_mode(model, config["freeze_batchnorm"])
+    if config["trainable"]:
+        restrict_training(model, config["trainable"])
     ctc = CTCHead(model.config.encoder.hidden_size, tokenizer.vocab_size) if config["ctc_weight"] > 0 else None
-    params = list(model.parameters()) + (list(ctc.parameters()) if ctc else [])
+    params = [p for p in model.parameters() if p.requires_grad]
+    params += list(ctc.parameters()) if ctc else []
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config["weight_decay"]},
