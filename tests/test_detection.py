@@ -176,3 +176,13 @@ def test_detector_training_runs_evaluates_and_resumes(tmp_path):
                                                                 .config.field_keys)))
     with pytest.raises(ValueError, match="channels differ"):
         init_from(wider, run / "best")
+
+
+def test_release_card_names_the_init_detector_and_totals(tmp_path):
+    from training.release_detector import init_line
+
+    assert init_line(tmp_path, {"step": 300, "cpu_hours": 1.0}) == ""
+    (tmp_path / "init.json").write_text(json.dumps({"path": "models/zoo/x", "metrics": {"step": 600,
+                                                                                       "cpu_hours": 0.72}}))
+    line = init_line(tmp_path, {"step": 300, "cpu_hours": 1.0})
+    assert "`models/zoo/x` (step 600, 0.72 CPU-hours)" in line and "900 steps, 1.72" in line

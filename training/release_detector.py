@@ -21,6 +21,20 @@ def _f(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def init_line(run: Path, metrics: dict) -> str:
+    """A bullet naming the detector the run started from (``--init``) and the totals over both, or nothing."""
+    record = run / "init.json"
+    if not record.is_file():
+        return ""
+    init = json.loads(record.read_text())
+    parent = init.get("metrics") or {}
+    if "step" not in parent:
+        return f"- Started (`--init`) from `{init['path']}`.\n"
+    return (f"- Started (`--init`) from `{init['path']}` (step {parent['step']}, {parent['cpu_hours']:.2f} CPU-hours); "
+            f"in all **{parent['step'] + metrics['step']} steps, {parent['cpu_hours'] + metrics['cpu_hours']:.2f} "
+            f"CPU-hours**.\n")
+
+
 def model_card(name: str, run: Path, metrics: dict, config: dict, parameters: int, status: str | None) -> str:
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
     evals = [h for h in history if h["event"] == "eval"]
@@ -51,7 +65,7 @@ detector = LayoutDetector.from_pretrained("models/zoo/{name}")
   {config['max_steps']} (batch {config['batch_size']}, AdamW lr {config['lr']}, {config['warmup_steps']} warm-up
   steps, cosine decay), chosen by mean field F1 on the `val` pages.
 - **CPU-hours: {metrics['cpu_hours']:.2f}** (process CPU time of the training steps on this 2-core machine).
-- Data: {config['train_pages']} synthetic pages (`data/pages`, the three training layouts of each of the four
+{init_line(run, metrics)}- Data: {config['train_pages']} synthetic pages (`data/pages`, the three training layouts of each of the four
   books, {config['render_long_side']} px long side), rescaled 0.85–1.0 at random. Validation: pages of unseen
   seeds on the training layouts (`val`) and pages of each book's held-out layout (`heldout`),
   {config['val_pages_per_book']} per book each.
