@@ -50,7 +50,7 @@ def evaluate_manifest(manifest: str | Path, model_dir: str | Path | None = None,
         raise ValueError(f"{manifest}: no lines to evaluate")
     model_dir = Path(model_dir or default_model_dir())
     if beam_width > 1:
-        model_dir = exported_once(model_dir, int8=variant == "int8")
+        model_dir = exported_once(model_dir)  # with int8, as the server's: one cached export serves both
     if is_onnx_dir(model_dir):
         run = OnnxRecognizer(model_dir, variant=variant, beam_width=beam_width).recognize
     else:

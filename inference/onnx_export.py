@@ -18,13 +18,11 @@ from pathlib import Path
 
 import torch
 
+from inference.ort_runtime import CONFIG_FILE, FORMAT_VERSION
 from models.recognition.cached_decoder import DecoderStep, EncoderWithCrossCache
 from models.recognition.recognizer import load_recognizer
 
 OPSET = 20
-#: Bumped when the graphs' inputs or outputs change; the runtime refuses other versions.
-FORMAT_VERSION = 3
-CONFIG_FILE = "onnx_config.json"
 
 
 def sha256_file(path: Path) -> str:

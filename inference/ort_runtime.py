@@ -21,7 +21,8 @@ from models.recognition.processor import LineImageProcessor
 from models.recognition.tokenizer import CharTokenizer
 
 CONFIG_FILE = "onnx_config.json"
-#: The graph interface this runtime speaks (``inference.onnx_export.FORMAT_VERSION`` of the export).
+#: The graph interface (inputs, outputs, cache layout) that ``inference.onnx_export`` writes and this runtime
+#: reads; bumped when it changes, and exports of another version are refused.
 FORMAT_VERSION = 3
 log = logging.getLogger("hotich.inference")
 
@@ -30,9 +31,17 @@ def is_onnx_dir(path: str | os.PathLike) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 
 
-def format_version(path: str | os.PathLike) -> int:
-    """The graph-interface version of an export directory (1 for exports older than the version field)."""
-    return json.loads((Path(path) / CONFIG_FILE).read_text()).get("format_version", 1)
+def graph_format(config: dict) -> int:
+    """The graph-interface version in an export's ``onnx_config.json`` (1 for exports older than the field)."""
+    return config.get("format_version", 1)
+
+
+def _reusable(exported: Path, int8: bool) -> bool:
+    """Whether a cached export speaks this runtime's format and holds the graphs asked for."""
+    if not is_onnx_dir(exported):
+        return False
+    config = json.loads((exported / CONFIG_FILE).read_text())
+    return graph_format(config) == FORMAT_VERSION and (not int8 or "int8" in config["graphs"])
 
 
 def exported_once(path: str | os.PathLike, int8: bool = True) -> Path:
@@ -52,8 +61,7 @@ def exported_once(path: str | os.PathLike, int8: bool = True) -> Path:
         raise FileNotFoundError(f"{path}: neither an exported recognizer ({CONFIG_FILE}) nor a recognizer "
                                 f"directory (model.safetensors)")
     exported = cache_dir() / "onnx" / f"{path.name}-{hashlib.sha256(weights.read_bytes()).hexdigest()[:16]}"
-    if not is_onnx_dir(exported) or format_version(exported) != FORMAT_VERSION or \
-            (int8 and "int8" not in json.loads((exported / CONFIG_FILE).read_text())["graphs"]):
+    if not _reusable(exported, int8):
         import shutil
 
         from inference.onnx_export import export_recognizer
@@ -102,8 +110,8 @@ class OnnxRecognizer:
         if not is_onnx_dir(self.directory):
             raise FileNotFoundError(f"{self.directory}: not an exported recognizer (no {CONFIG_FILE})")
         self.config = json.loads((self.directory / CONFIG_FILE).read_text())
-        if self.config.get("format_version", 1) != FORMAT_VERSION:
-            raise ValueError(f"{self.directory}: exported with graph format {self.config.get('format_version', 1)}, "
+        if graph_format(self.config) != FORMAT_VERSION:
+            raise ValueError(f"{self.directory}: exported with graph format {graph_format(self.config)}, "
                              f"this runtime reads format {FORMAT_VERSION}; export it again with `hotich export`")
         self.step_inputs = self.config["inputs"]["decoder_step"]
         if variant == "auto":

@@ -176,9 +176,11 @@ def init_from(model: LayoutDetector, init: Path) -> LayoutDetector:
     """``model`` with the weights of the detector in ``init``; refuses one whose classes or shape differ,
     since silently re-mapping field keys would train the wrong heads."""
     parent = LayoutDetector.from_pretrained(init)
-    for attr in ("field_keys", "channels", "num_channels", "num_keys"):
+    for attr in ("field_keys", "channels", "num_channels"):
         mine, theirs = getattr(model.config, attr), getattr(parent.config, attr)
-        if list(np.atleast_1d(mine)) != list(np.atleast_1d(theirs)):
+        if isinstance(mine, (list, tuple)):  # a config read from JSON holds lists where code built tuples
+            mine, theirs = list(mine), list(theirs)
+        if mine != theirs:
             raise ValueError(f"--init {init}: its {attr} differ from this run's ({theirs!r} vs {mine!r})")
     model.load_state_dict(parent.state_dict())
     return model
