@@ -206,11 +206,16 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--replay", type=float, default=0.5)
+    parser.add_argument("--replay-sources", nargs="+", metavar="SOURCE=WEIGHT",
+                        help="what the replay is drawn from (hotich train finetune --replay-sources)")
     parser.add_argument("--val-limit", type=int, help="first N lines of each evaluation set (default: all)")
     parser.add_argument("--repeats", type=int, default=1, help="seeds per count; the summary takes medians")
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument("--train-only", nargs="+", dest="trainable", metavar="PREFIX",
                         help="train only these parameter-name prefixes (hotich train finetune --train-only)")
+    parser.add_argument("--feature-distillation", type=float, default=0.0,
+                        help="keep the starting model's encoder features on replayed lines "
+                             "(hotich train finetune --feature-distillation)")
     parser.add_argument("--freeze-batchnorm", action="store_true",
                         help="keep the serving model's BatchNorm statistics while fine-tuning")
     parser.add_argument("--work", help="working folder (default .cache/benchmarks/correction_loop)")
@@ -227,7 +232,7 @@ def main() -> int:
     from data.settings import cache_dir
     from inference.evaluate import default_model_dir
     from models.registry import weights_sha256
-    from training.finetune import finetune
+    from training.finetune import finetune, parse_replay_sources
     from training.promotion import decide, load_sets, measure
 
     model = Path(args.model) if args.model else default_model_dir()
@@ -250,6 +255,7 @@ def main() -> int:
     log.info("measuring the serving model %s", model)
     before = measure(model, load_sets(fixed, args.val_limit, extra))
 
+    replay_sources = parse_replay_sources(args.replay_sources) if args.replay_sources else None
     runs = []
     for n in sorted(args.counts):
         corrections = work / "corrections" / f"n{n}.jsonl"
@@ -260,6 +266,8 @@ def main() -> int:
                              steps=args.steps, replay=args.replay, heldout_share=0.0, lr=args.lr,
                              batch_size=args.batch_size, val_sets=fixed, val_manifests=extra,
                              freeze_batchnorm=args.freeze_batchnorm, trainable=args.trainable,
+                             replay_sources=replay_sources,
+                             feature_distillation=args.feature_distillation,
                              val_limit=args.val_limit, seed=seed, threads=args.threads,
                              # the loop stops a minute early: loading and the final evaluation fit the budget
                              max_seconds=max(10.0, args.minutes * 60 - 60))
@@ -291,8 +299,8 @@ def main() -> int:
         "benchmark": "correction_loop", "style": args.style, "quick": args.quick,
         "model": str(model), "model_version": (weights_sha256(model) or "")[:12],
         "settings": {k: getattr(args, k) for k in ("counts", "heldout", "steps", "minutes", "batch_size", "lr",
-                                                    "replay", "val_limit", "repeats", "freeze_batchnorm",
-                                                    "trainable")},
+                                                    "replay", "replay_sources", "val_limit", "repeats",
+                                                    "freeze_batchnorm", "trainable", "feature_distillation")},
         "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "sets": {name: before[name]["n"] for name in before},
         "before": {name: m["cer"] for name, m in before.items()},

@@ -1,18 +1,20 @@
-"""Serving speed and accuracy: PyTorch against onnxruntime fp32/int8 offline, then an HTTP load test.
+"""Serving speed and accuracy: PyTorch against onnxruntime fp32/int8/int8-static offline, then an HTTP load test.
 
     python benchmarks/serving.py [--model DIR] [--quick] [--threads N]
 
 One run measures, on Cinnamon validation crops (synthetic font lines when ../shared is absent, and it says so):
 
 1. offline decoding at batch 1/8/32 for PyTorch eager ``model.generate`` (greedy), the PyTorch predictor of
-   ``models.recognition.predictor`` (explicit key/value cache), and the onnxruntime runtime fp32 and int8:
+   ``models.recognition.predictor`` (explicit key/value cache), and the onnxruntime runtime's variants (fp32,
+   int8, int8-static; ``inference.onnx_export``):
    lines/s (median over ``--repeats`` passes) and per-batch latency p50/p95 (pre-processing included);
-2. accuracy of the export: int8-vs-fp32 CER on Cinnamon val, and the fraction of validation lines whose fp32
+2. accuracy of the export: each int8 variant's CER against fp32's on Cinnamon val, and the fraction of validation lines whose fp32
    ONNX greedy tokens are identical to PyTorch greedy (200 lines);
 3. an HTTP load test against ``hotich serve`` started here on 127.0.0.1 (a free port, the serving default
-   variant: int8 when exported): single-line requests at concurrency 1/8/32, a bounded number each, reporting
-   lines/s, latency p50/p95/p99, errors, the batcher's mean batch size and the server's peak RSS (sampled every
-   50 ms); then the single-line p50 of an idle server.
+   variant: ``auto``): single-line requests at concurrency 1/8/32, a bounded number each, the levels run
+   ``--http-repeats`` times interleaved, reporting medians of lines/s, latency p50/p95/p99 and the batcher's
+   mean batch size, all errors, and the server's peak RSS (sampled every 50 ms); then the single-line p50 of an
+   idle server.
 
 PyTorch ``generate`` dominates the run time (it is several times slower per step than the cached predictor on
 this model). The load-test client runs on the same machine as the server and competes with it for the cores. Writes
@@ -42,7 +44,7 @@ from tqdm.auto import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from inference.ort_runtime import OnnxRecognizer, exported_once, is_onnx_dir  # noqa: E402
+from inference.ort_runtime import VARIANT_PREFERENCE, OnnxRecognizer, exported_once, is_onnx_dir  # noqa: E402
 from models.metrics import recognition_metrics  # noqa: E402
 
 BATCH_SIZES = (1, 8, 32)
@@ -86,8 +88,10 @@ class Engines:
         import torch
 
         torch.set_num_threads(threads)
+        graphs = json.loads((onnx_dir / "onnx_config.json").read_text())["graphs"]
+        self.variants = [v for v in reversed(VARIANT_PREFERENCE) if v in graphs]  # fp32 first
         self.onnx = {variant: OnnxRecognizer(onnx_dir, variant=variant, intra_op_threads=threads)
-                     for variant in ("fp32", "int8")}
+                     for variant in self.variants}
         self.processor = self.onnx["fp32"].processor
         self.max_limit = self.limit = self.onnx["fp32"].config["max_new_tokens"]
         self.model = None
@@ -97,7 +101,8 @@ class Engines:
             self.model, self.tokenizer, _ = load_recognizer(model_dir)
 
     def names(self) -> list[str]:
-        return (["pytorch_generate", "pytorch_cached"] if self.model is not None else []) + ["ort_fp32", "ort_int8"]
+        return ((["pytorch_generate", "pytorch_cached"] if self.model is not None else [])
+                + [f"ort_{v}" for v in self.variants])
 
     def decode(self, name: str, pixel_values) -> list[list[int]]:
         import torch
@@ -143,17 +148,18 @@ def offline_speed(engines: Engines, images: list, repeats: int) -> dict:
 
 
 def accuracy(engines: Engines, images: list, texts: list[str], parity_lines: int) -> dict:
-    """int8-vs-fp32 CER on all ``images``; fp32-vs-PyTorch greedy token identity on the first ``parity_lines``
+    """Each variant's CER on all ``images`` (and the int8 ones' difference to fp32); fp32-vs-PyTorch greedy token identity on the first ``parity_lines``
     (both without a token cap)."""
     engines.limit = engines.max_limit
     out = {}
-    for variant in ("fp32", "int8"):
+    for variant in engines.variants:
         hypotheses = []
         for start in tqdm(range(0, len(images), 64), desc=f"CER {variant}", unit="chunk"):
             hypotheses += [r.text for r in engines.onnx[variant].recognize(images[start:start + 64], batch_size=16)]
         out[f"cer_{variant}"] = round(recognition_metrics(hypotheses, texts)["cer"], 5)
     out["cer_n"] = len(images)
-    out["int8_minus_fp32_cer_points"] = round(100 * (out["cer_int8"] - out["cer_fp32"]), 3)
+    for variant in engines.variants[1:]:
+        out[f"{variant}_minus_fp32_cer_points"] = round(100 * (out[f"cer_{variant}"] - out["cer_fp32"]), 3)
     if engines.model is not None:
         subset = images[:parity_lines]
         same = 0
@@ -263,7 +269,23 @@ def batch_size_totals(url: str) -> tuple[float, float]:
     return totals["sum"], totals["count"]
 
 
-def http_load(onnx_dir: Path, images: list, threads: int, requests: int, idle_requests: int) -> dict:
+def median_run(runs: list[dict]) -> dict:
+    """One level's repeated runs → medians of each number (errors summed, RSS the peak), plus every run's rate."""
+    out = {key: round(statistics.median(run[key] for run in runs), 2)
+           for key in ("lines_per_s", "p50_ms", "p95_ms", "p99_ms", "mean_batch")}
+    out.update(requests=runs[0]["requests"], errors=sum(run["errors"] for run in runs),
+               rss_peak_mb=max(run["rss_peak_mb"] for run in runs), runs=len(runs),
+               lines_per_s_runs=[run["lines_per_s"] for run in runs])
+    kinds: dict = {}
+    for run in runs:
+        for kind, n in run["errors_by_kind"].items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    out["errors_by_kind"] = kinds
+    return out
+
+
+def http_load(onnx_dir: Path, images: list, threads: int, requests: int, idle_requests: int,
+              repeats: int = 1) -> dict:
     import httpx
 
     payloads = []
@@ -282,19 +304,21 @@ def http_load(onnx_dir: Path, images: list, threads: int, requests: int, idle_re
             out["rss_ready_mb"] = round(sampler.current() / 2**20, 1)
             for payload in payloads[:4]:  # warm-up: first-call allocations, connection setup
                 httpx.post(url + "/v1/lines:recognize", files=[("files", ("w.png", payload, "image/png"))], timeout=120)
-            levels = {}
+            runs: dict = {str(c): [] for c in CONCURRENCY}
             counts = {c: max(requests, c) for c in CONCURRENCY}  # every level fills its concurrency at least once
-            with tqdm(total=sum(counts.values()), desc="HTTP load", unit="req") as progress:
-                for concurrency, count in counts.items():
-                    sampler.reset()
-                    lines_before, batches_before = batch_size_totals(url)
-                    levels[str(concurrency)] = asyncio.run(load_level(url, payloads, concurrency, count, progress))
-                    levels[str(concurrency)]["rss_peak_mb"] = round(sampler.peak / 2**20, 1)
-                    lines_after, batches_after = batch_size_totals(url)
-                    # How well the micro-batcher filled its batches at this level.
-                    levels[str(concurrency)]["mean_batch"] = round(
-                        (lines_after - lines_before) / max(1.0, batches_after - batches_before), 2)
-            out["concurrency"] = levels
+            with tqdm(total=repeats * sum(counts.values()), desc="HTTP load", unit="req") as progress:
+                for _ in range(repeats):  # the levels interleaved, so that a slow spell does not hit one level only
+                    for concurrency, count in counts.items():
+                        sampler.reset()
+                        lines_before, batches_before = batch_size_totals(url)
+                        run = asyncio.run(load_level(url, payloads, concurrency, count, progress))
+                        run["rss_peak_mb"] = round(sampler.peak / 2**20, 1)
+                        lines_after, batches_after = batch_size_totals(url)
+                        # How well the micro-batcher filled its batches at this level.
+                        run["mean_batch"] = round((lines_after - lines_before) / max(1.0, batches_after - batches_before),
+                                                  2)
+                        runs[str(concurrency)].append(run)
+            out["concurrency"] = {level: median_run(level_runs) for level, level_runs in runs.items()}
             time.sleep(1.0)
             idle = []
             with httpx.Client(timeout=120) as client:
@@ -306,7 +330,7 @@ def http_load(onnx_dir: Path, images: list, threads: int, requests: int, idle_re
                     if response.status_code == 200:
                         idle.append(time.perf_counter() - start)
             out["idle_single_line_p50_ms"] = round(1000 * percentile(idle, 50), 1)
-            out["rss_peak_mb"] = round(max(level["rss_peak_mb"] for level in levels.values()), 1)
+            out["rss_peak_mb"] = round(max(level["rss_peak_mb"] for level in out["concurrency"].values()), 1)
         finally:
             sampler.stop()
             process.terminate()
@@ -333,19 +357,23 @@ def markdown(result: dict) -> str:
     for baseline, ratio in result.get("ort_speedup_at_batch_32", {}).items():
         rows.append(f"\nBest ORT variant vs {baseline} at batch 32: **{ratio}x**")
     acc = result["accuracy"]
-    rows += ["", (f"CER on {acc['cer_n']} lines: fp32 {100 * acc['cer_fp32']:.2f}%, int8 "
-                  f"{100 * acc['cer_int8']:.2f}% (int8 - fp32 = {acc['int8_minus_fp32_cer_points']:+.2f} points).")]
+    variants = [k.removeprefix("cer_") for k in acc if k.startswith("cer_") and k != "cer_n"]
+    rows += ["", f"CER on {acc['cer_n']} lines: " + ", ".join(
+        f"{v} {100 * acc['cer_' + v]:.2f}%" + (f" ({acc[v + '_minus_fp32_cer_points']:+.2f} points vs fp32)"
+                                            if v != "fp32" else "") for v in variants) + "."]
     if "parity" in acc:
         rows.append(f"fp32 ONNX greedy token-identical to PyTorch greedy on "
                     f"{100 * acc['parity']['token_identical']:.1f}% of {acc['parity']['n']} lines.")
     http = result.get("http")
     if http:
-        rows += ["", ("| concurrency | requests | lines/s | p50 ms | p95 ms | p99 ms | errors | mean batch | "
-                      "server RSS peak MB |"),
+        rows += ["", ("| concurrency | requests × runs | lines/s (median; each run) | p50 ms | p95 ms | p99 ms | errors | "
+                      "mean batch | server RSS peak MB |"),
                  "|---|---|---|---|---|---|---|---|---|"]
         for concurrency, m in http["concurrency"].items():
-            rows.append(f"| {concurrency} | {m['requests']} | {m['lines_per_s']} | {m['p50_ms']} | {m['p95_ms']} | "
-                        f"{m['p99_ms']} | {m['errors']} | {m.get('mean_batch', '–')} | {m['rss_peak_mb']} |")
+            each = " / ".join(str(r) for r in m.get("lines_per_s_runs", [m["lines_per_s"]]))
+            rows.append(f"| {concurrency} | {m['requests']} × {m.get('runs', 1)} | {m['lines_per_s']} ({each}) | "
+                        f"{m['p50_ms']} | {m['p95_ms']} | {m['p99_ms']} | {m['errors']} | {m.get('mean_batch', '–')} | "
+                        f"{m['rss_peak_mb']} |")
         rows += ["", (f"Idle single-line p50: {http['idle_single_line_p50_ms']} ms; RSS when ready "
                       f"{http['rss_ready_mb']} MB, peak {http['rss_peak_mb']} MB; startup {http['startup_s']} s.")]
     return "\n".join(rows) + "\n"
@@ -361,11 +389,14 @@ def main() -> None:
                         help="cap on generated tokens in the offline timing (default: the model's; quick 16)")
     parser.add_argument("--repeats", type=int, help="offline passes per configuration (default 3; quick 1)")
     parser.add_argument("--requests", type=int, help="HTTP requests per concurrency level (default 256; quick 8)")
+    parser.add_argument("--http-repeats", type=int,
+                        help="runs of each HTTP concurrency level, interleaved; medians reported (default 3; quick 1)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     lines = args.lines or (4 if args.quick else 48)
     repeats = args.repeats or (1 if args.quick else 3)
     requests = args.requests or (8 if args.quick else 256)
+    http_repeats = args.http_repeats or (1 if args.quick else 3)
     parity_lines = 8 if args.quick else 200
     out = args.out or ROOT / "benchmarks" / "results" / ("serving-quick.json" if args.quick else "serving.json")
 
@@ -385,13 +416,14 @@ def main() -> None:
               "cpus": os.cpu_count(), "load_average_start": [round(x, 2) for x in os.getloadavg()],
               "lines": min(lines, len(images)), "repeats": repeats, "offline_max_new_tokens": engines.limit}
     result["offline"] = offline_speed(engines, images[:lines], repeats)
-    ort_best = max(result["offline"][n]["32"]["lines_per_s"] for n in ("ort_fp32", "ort_int8"))
+    ort_best = max(result["offline"][f"ort_{v}"]["32"]["lines_per_s"] for v in engines.variants)
     result["ort_speedup_at_batch_32"] = {
         baseline: round(ort_best / result["offline"][baseline]["32"]["lines_per_s"], 2)
         for baseline in ("pytorch_generate", "pytorch_cached") if baseline in result["offline"]}
     result["accuracy"] = accuracy(engines, images, texts, parity_lines)
     del engines  # the server gets the memory and the cores
-    result["http"] = http_load(onnx_dir, images[:max(lines, 32)], args.threads, requests, 5 if args.quick else 50)
+    result["http"] = http_load(onnx_dir, images[:max(lines, 32)], args.threads, requests, 5 if args.quick else 50,
+                               repeats=http_repeats)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     table = markdown(result)

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="measure a recognizer on a line manifest (prints one JSON object)")
     ev.add_argument("manifest", help="line manifest (JSON Lines)")
     ev.add_argument("--model", help="recognizer or ONNX export directory (default: the released model)")
-    ev.add_argument("--variant", default="fp32", help="ONNX variant: fp32 or int8 (exported directories only)")
+    ev.add_argument("--variant", default="fp32", help="ONNX variant: fp32, int8 or int8-static (exported directories only)")
     ev.add_argument("--batch-size", type=int, default=16)
     ev.add_argument("--predictions", help="write per-line hypotheses with confidences to this JSONL file")
     ev.add_argument("--limit", type=int, help="only the first N lines")
@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a recognizer to ONNX (encoder + cached decoder step)")
     export.add_argument("--model", help="recognizer directory (default: the released model)")
     export.add_argument("--out", required=True, help="output directory")
-    export.add_argument("--int8", action="store_true", help="also write int8 dynamically quantized graphs")
+    export.add_argument("--int8", action="store_true",
+                        help="also write the int8 variants: dynamically quantized matrix products (int8), and "
+                             "those plus a statically quantized convolutional stem (int8-static)")
 
     serve = sub.add_parser("serve", help="start the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
@@ -127,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-wait-ms", type=float, help="how long a batch waits to fill (default 10)")
     serve.add_argument("--max-queue", type=int, help="lines waiting before requests get 503 (default 512)")
     serve.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: all cores)")
-    serve.add_argument("--variant", choices=("auto", "fp32", "int8"),
-                       help="ONNX graphs to serve (default auto: int8 when exported; $HOTICH_VARIANT)")
+    serve.add_argument("--variant", choices=("auto", "int8-static", "int8", "fp32"),
+                       help="ONNX graphs to serve (default auto: int8-static, else int8, when exported; "
+                            "$HOTICH_VARIANT)")
     serve.add_argument("--beam-width", type=int,
                        help="beam search with this many hypotheses per line (default 1: greedy; $HOTICH_BEAM_WIDTH)")
     serve.add_argument("--detector", help="layout detector directory for /v1/pages:extract (default: the released one)")

@@ -24,6 +24,11 @@ CONFIG_FILE = "onnx_config.json"
 #: The graph interface (inputs, outputs, cache layout) that ``inference.onnx_export`` writes and this runtime
 #: reads; bumped when it changes, and exports of another version are refused.
 FORMAT_VERSION = 3
+#: How the int8 graphs are made (2: a statically quantized stem beside the dynamic variant); a cached export of
+#: another recipe is made again when int8 graphs are asked for.
+INT8_RECIPE = 2
+#: What ``variant="auto"`` takes, the first one exported: the fastest on CPU first.
+VARIANT_PREFERENCE = ("int8-static", "int8", "fp32")
 log = logging.getLogger("hotich.inference")
 
 
@@ -41,7 +46,7 @@ def _reusable(exported: Path, int8: bool) -> bool:
     if not is_onnx_dir(exported):
         return False
     config = json.loads((exported / CONFIG_FILE).read_text())
-    return graph_format(config) == FORMAT_VERSION and (not int8 or "int8" in config["graphs"])
+    return graph_format(config) == FORMAT_VERSION and (not int8 or config.get("int8_recipe") == INT8_RECIPE)
 
 
 def exported_once(path: str | os.PathLike, int8: bool = True) -> Path:
@@ -83,9 +88,10 @@ class OnnxRecognizer:
 
     Args:
         directory: an export directory (``onnx_config.json``, graphs, tokenizer, processor config).
-        variant: ``fp32``, ``int8`` (when exported), or ``auto``: int8 when the export has it. int8 is the
-            faster one on CPU, and its CER stays within 0.5 points of fp32 (README, "Serving"); exports
-            made with ``hotich export`` without ``--int8`` serve fp32.
+        variant: ``fp32``, ``int8`` or ``int8-static`` (when exported, see :mod:`inference.onnx_export`), or
+            ``auto``: the first of :data:`VARIANT_PREFERENCE` the export has. The int8 variants are the faster
+            ones on CPU, and their CER stays within 0.5 points of fp32 (README, "Serving"); exports made with
+            ``hotich export`` without ``--int8`` serve fp32.
         intra_op_threads: onnxruntime threads per operator (None = onnxruntime's default, all cores).
         inter_op_threads: threads across independent operators.
         beam_width: hypotheses kept per line; 1 (the default) is greedy decoding.
@@ -95,6 +101,9 @@ class OnnxRecognizer:
         length_penalty: beam hypotheses are ranked by ``log p / length ** length_penalty`` (length counts
             ``</s>``); 1.0 is the mean log-probability per token, 0.0 the plain sequence log-probability.
     """
+
+    #: Greedy decoding drops finished rows from the batch once no more than this share of it is still decoding.
+    compact_at = 0.75
 
     def __init__(self, directory: str | os.PathLike, variant: str = "auto", intra_op_threads: int | None = None,
                  inter_op_threads: int | None = None, beam_width: int = 1, length_penalty: float = 1.0,
@@ -115,7 +124,7 @@ class OnnxRecognizer:
                              f"this runtime reads format {FORMAT_VERSION}; export it again with `hotich export`")
         self.step_inputs = self.config["inputs"]["decoder_step"]
         if variant == "auto":
-            variant = "int8" if "int8" in self.config["graphs"] else "fp32"
+            variant = next(v for v in VARIANT_PREFERENCE if v in self.config["graphs"])
         if variant not in self.config["graphs"]:
             raise ValueError(f"variant {variant!r} not exported; available: {sorted(self.config['graphs'])}")
         self.variant = variant
@@ -171,24 +180,29 @@ class OnnxRecognizer:
         past_keys = [np.zeros((b, heads, head_dim, 0), dtype=np.float32) for _ in cross_keys]
         past_values = [np.zeros((b, heads, 0, head_dim), dtype=np.float32) for _ in cross_values]
         tokens = np.full((b, 1), bos, dtype=np.int64)
-        rows = np.arange(b)  # batch position → original row, shrinking as rows finish
+        rows = np.arange(b)  # batch position → original row, shrinking as finished rows leave
+        live = np.ones(b, dtype=bool)  # batch positions still decoding (finished ones may linger until a compaction)
         ids: list[list[int]] = [[] for _ in range(b)]
         probs: list[list[float]] = [[] for _ in range(b)]
         for position in range(limit):
             p, _, past_keys, past_values = self._step(tokens, position, past_keys, past_values, cross_keys,
                                                       cross_values)
             best = p.argmax(axis=-1)
-            keep = best != eos
-            for k, row in enumerate(rows):
-                probs[row].append(float(p[k, best[k]]))
-                if keep[k]:
-                    ids[row].append(int(best[k]))
-            if not keep.all():
-                if not keep.any():
-                    break
-                rows, best = rows[keep], best[keep]
-                past_keys, past_values = _rows(past_keys, keep), _rows(past_values, keep)
-                cross_keys, cross_values = _rows(cross_keys, keep), _rows(cross_values, keep)
+            for k in np.flatnonzero(live):
+                probs[rows[k]].append(float(p[k, best[k]]))
+                if best[k] == eos:
+                    live[k] = False
+                else:
+                    ids[rows[k]].append(int(best[k]))
+            if not live.any():
+                break
+            # Finished rows leave once they are a quarter of the batch: every compaction copies all caches, which
+            # costs more than a few rows of wasted steps (a row finishing alone would otherwise copy them each time).
+            if not live.all() and live.sum() <= self.compact_at * len(live):
+                rows, best = rows[live], best[live]
+                past_keys, past_values = _rows(past_keys, live), _rows(past_values, live)
+                cross_keys, cross_values = _rows(cross_keys, live), _rows(cross_values, live)
+                live = np.ones(len(rows), dtype=bool)
             tokens = best[:, None].astype(np.int64)
         return ids, probs
 

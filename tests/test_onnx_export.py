@@ -55,11 +55,24 @@ def test_export_directory_describes_itself(exported):
             assert [i.name for i in model.graph.input if i.name not in consumed] == [], graph
 
 
-def test_int8_quantizes_matrix_products_only(exported):
+def test_int8_variants_quantize_what_pays_on_cpu(exported):
+    """int8: matrix products only (dynamic ConvInteger is slower than fp32 Conv here); int8-static: the same
+    matrix products, and every convolution between calibrated quantize/dequantize pairs (QDQ)."""
     import onnx
 
+    config = json.loads((exported / "onnx" / "onnx_config.json").read_text())
+    assert config["graphs"]["int8-static"] == {"encoder": "encoder.int8-static.onnx",
+                                               "decoder_step": "decoder_step.int8.onnx"}
     ops = {n.op_type for n in onnx.load(exported / "onnx" / "encoder.int8.onnx").graph.node}
     assert "MatMulInteger" in ops and "Conv" in ops and "ConvInteger" not in ops
+    graph = onnx.load(exported / "onnx" / "encoder.int8-static.onnx").graph
+    producers = {out: node for node in graph.node for out in node.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert len(convs) == 8 and "MatMulInteger" in {n.op_type for n in graph.node}  # TINY: 4 stages x 2 convs
+    for conv in convs:  # activations and weights both come through DequantizeLinear
+        assert all(producers[name].op_type == "DequantizeLinear" for name in conv.input[:2]), conv.name
+    assert not any(n.op_type == "BatchNormalization" for n in graph.node)  # folded before calibration
+    assert not list((exported / "onnx").glob("*.pre.onnx")) + list((exported / "onnx").glob("*.qdq.onnx"))
 
 
 def test_runtime_refuses_an_export_of_another_graph_format(exported, tmp_path):
@@ -96,12 +109,16 @@ def test_ort_greedy_is_token_identical_to_pytorch(exported):
 def test_int8_variant_runs_and_bad_variant_is_named(exported, tmp_path):
     images = [np.full((32, 90, 3), 200, np.uint8)]
     assert len(OnnxRecognizer(exported / "onnx", variant="int8").recognize(images)) == 1
-    # auto: int8 where exported (the faster one on CPU), fp32 for an export without it.
-    assert OnnxRecognizer(exported / "onnx").variant == "int8"
+    assert len(OnnxRecognizer(exported / "onnx", variant="int8-static").recognize(images)) == 1
+    # auto: the fastest exported on CPU (int8-static, then int8), fp32 for an export without them.
+    assert OnnxRecognizer(exported / "onnx").variant == "int8-static"
     import shutil
 
     shutil.copytree(exported / "onnx", tmp_path / "fp32-only")
     config = json.loads((tmp_path / "fp32-only" / "onnx_config.json").read_text())
+    del config["graphs"]["int8-static"]
+    (tmp_path / "fp32-only" / "onnx_config.json").write_text(json.dumps(config))
+    assert OnnxRecognizer(tmp_path / "fp32-only").variant == "int8"  # an export of the earlier int8 recipe
     del config["graphs"]["int8"]
     (tmp_path / "fp32-only" / "onnx_config.json").write_text(json.dumps(config))
     assert OnnxRecognizer(tmp_path / "fp32-only").variant == "fp32"
@@ -276,3 +293,20 @@ def test_outputs_never_outgrow_the_image(exported):
     uncapped = OnnxRecognizer(exported / "onnx", variant="fp32", intra_op_threads=1,
                               cap_to_frames=False).recognize(narrow, max_new_tokens=16)[0]
     assert len(uncapped.text) >= len(capped.text)
+
+
+def test_cached_export_is_made_again_for_int8_or_an_older_int8_recipe(exported, tmp_path, monkeypatch):
+    from inference.ort_runtime import INT8_RECIPE, exported_once
+
+    monkeypatch.setenv("HOTICH_CACHE", str(tmp_path / "cache"))
+    plain = exported_once(exported / "model", int8=False)
+    assert plain.parent == tmp_path / "cache" / "onnx" and set(OnnxRecognizer(plain).config["graphs"]) == {"fp32"}
+    assert exported_once(exported / "model", int8=False) == plain  # reused
+    with_int8 = exported_once(exported / "model", int8=True)
+    config = json.loads((with_int8 / "onnx_config.json").read_text())
+    assert with_int8 == plain and config["int8_recipe"] == INT8_RECIPE and "int8-static" in config["graphs"]
+    config["int8_recipe"] = INT8_RECIPE - 1  # an export from before the statically quantized stem
+    (with_int8 / "onnx_config.json").write_text(json.dumps(config))
+    again = json.loads((exported_once(exported / "model", int8=True) / "onnx_config.json").read_text())
+    assert again["int8_recipe"] == INT8_RECIPE
+    assert exported_once(exported / "onnx") == exported / "onnx"  # an export directory is used as it is

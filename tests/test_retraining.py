@@ -2,6 +2,7 @@
 the CLI, the promotion gate, and the model registry with its CLI."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,6 +131,9 @@ def test_finetune_cli_on_pulled_corrections(tiny_model, tmp_path, capsys):
     assert main(["train", "finetune", "--from", str(tmp_path), "--data", str(tmp_path / "pulled"),
                  "--out", str(tmp_path / "y")]) == 2
     assert "not a recognizer directory" in capsys.readouterr().err
+    assert main(["train", "finetune", "--from", str(tiny_model), "--data", str(tmp_path / "pulled"),
+                 "--out", str(tmp_path / "z"), "--replay-sources", "photos=1"]) == 2
+    assert "SOURCE one of" in capsys.readouterr().err and not (tmp_path / "z").exists()
 
 
 def _metrics(**cers):
@@ -282,11 +286,56 @@ def test_finetune_can_train_only_the_stem(tiny_model, tmp_path):
 
     write_lines(tmp_path / "pulled", 24)
     val = write_lines(tmp_path / "val", 6, seed=9)
-    result = finetune(tiny_model, tmp_path / "pulled", tmp_path / "ft", steps=2, batch_size=4, val_sets=[],
-                      val_manifests={"tiny-val": val}, trainable=["encoder.stem"], freeze_batchnorm=True)
     before = load_recognizer(tiny_model)[0].state_dict()
-    after = load_recognizer(result.model_dir)[0].state_dict()
-    changed = {k for k in before if not torch.equal(before[k], after[k])}
-    assert changed and all(k.startswith("encoder.stem") for k in changed)
+
+    def changed(**options):
+        result = finetune(tiny_model, tmp_path / "pulled", tmp_path / "ft", overwrite=True, steps=2, batch_size=4,
+                          val_sets=[], val_manifests={"tiny-val": val}, **options)
+        after = load_recognizer(result.model_dir)[0].state_dict()
+        return {k for k in before if not torch.equal(before[k], after[k])}
+
+    stem_only = changed()  # the default recipe: the stem trains, its BatchNorm statistics kept
+    assert stem_only and all(k.startswith("encoder.stem") and "running" not in k for k in stem_only)
+    assert changed(trainable=["encoder.stem"], freeze_batchnorm=True) == stem_only
+    whole = changed(trainable=[])  # `--train-only all`
+    assert any(k.startswith("decoder.") for k in whole) and stem_only < whole
     with pytest.raises(ValueError, match="match no parameter"):
         restrict_training(load_recognizer(tiny_model)[0], ["decoder.nothing"])
+
+
+def test_replay_sources_option_is_parsed_and_normalised():
+    from training.finetune import parse_replay_sources
+
+    assert parse_replay_sources(["cinnamon=3", "synth_ink=1"]) == {"cinnamon": 0.75, "synth_ink": 0.25}
+    for bad, message in ((["photos=1"], "SOURCE one of"), (["cinnamon"], "SOURCE one of"),
+                         (["cinnamon=lots"], "no number"), (["cinnamon=-1"], ">= 0"), (["cinnamon=0"], "positive")):
+        with pytest.raises(ValueError, match=message):
+            parse_replay_sources(bad)
+    phase = curriculum(Path("c.jsonl"), 0.5,
+                       parse_replay_sources(["cinnamon=3", "synth_ink=1"]))[0]["weights"]
+    assert phase == {"manifest:c.jsonl": 0.5, "cinnamon": 0.375, "synth_ink": 0.125}
+
+
+def test_feature_distillation_keeps_the_features_of_replayed_lines(tiny_model, tmp_path):
+    """Stem-only fine-tunes with and without the feature loss on replayed (synthetic font) lines: with it, the
+    encoder's output on fresh lines of that source stays nearer the starting model's."""
+    from data.synth import LineSynthesizer
+    from models.recognition.recognizer import load_recognizer
+    from training.finetune import finetune
+
+    write_lines(tmp_path / "pulled", 24)
+    start, _, processor = load_recognizer(tiny_model)
+    lines = [LineSynthesizer(height=64).sample(900 + i, source="font").image for i in range(6)]
+    pixel_values = processor(lines)["pixel_values"]
+    with torch.no_grad():
+        reference = start.eval().encoder(pixel_values=pixel_values).last_hidden_state
+    drift = {}
+    for name, weight in (("free", 0.0), ("distilled", 50.0)):
+        result = finetune(tiny_model, tmp_path / "pulled", tmp_path / name, steps=10, batch_size=8, lr=3e-3,
+                          val_sets=[], trainable=["encoder.stem"], freeze_batchnorm=True, replay=0.5,
+                          feature_distillation=weight)
+        assert result.config["feature_distillation"] == weight
+        tuned = load_recognizer(result.model_dir)[0].eval()
+        with torch.no_grad():
+            drift[name] = float((tuned.encoder(pixel_values=pixel_values).last_hidden_state - reference).norm())
+    assert 0 < drift["distilled"] < 0.7 * drift["free"], drift

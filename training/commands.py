@@ -5,16 +5,23 @@ that ``hotich --help`` stays quick.
 """
 from __future__ import annotations
 
+import argparse
 import json
 
 
 def _finetune_options(p) -> None:
-    p.add_argument("--steps", type=int, help="optimizer steps (default 300)")
+    p.add_argument("--steps", type=int, help="optimizer steps (default 400)")
     p.add_argument("--replay", type=float, help="share of each batch drawn from the original training data "
                                                 "(default 0.5)")
+    p.add_argument("--replay-sources", nargs="+", metavar="SOURCE=WEIGHT",
+                   help="what the replay share is drawn from, e.g. cinnamon=0.6 synth_ink=0.2 vnondb=0.2 "
+                        "(default: cinnamon=0.6 synth_ink=0.2 vnondb=0.1 synth_font=0.1, those this machine has)")
+    p.add_argument("--feature-distillation", type=float,
+                   help="weight of a loss keeping the starting model's stem features on the replayed lines "
+                        "(learning without forgetting; default 1, 0 = off)")
     p.add_argument("--heldout", type=float, dest="heldout_share",
                    help="share of the corrections held out for the promotion gate, by image hash (default 0.2)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-4)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 2e-4)")
     p.add_argument("--batch-size", type=int, help="lines per step (default 16)")
     p.add_argument("--val-sets", nargs="*", help="fixed validation sets (default cinnamon-val vnondb-val synth-val)")
     p.add_argument("--val-manifest", action="append", metavar="NAME=MANIFEST", default=[],
@@ -23,10 +30,12 @@ def _finetune_options(p) -> None:
     p.add_argument("--max-minutes", type=float, help="stop (after a final evaluation) once this much time is spent")
     p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--freeze-batchnorm", action="store_true", default=None,
-                   help="keep the starting model's BatchNorm statistics (the corrections never re-estimate them)")
+    p.add_argument("--freeze-batchnorm", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the starting model's BatchNorm statistics, so the corrections never re-estimate them "
+                        "(default: on)")
     p.add_argument("--train-only", nargs="+", metavar="PREFIX", dest="trainable",
-                   help="train only parameters whose names start with these prefixes (e.g. encoder.stem)")
+                   help="train only parameters whose names start with these prefixes (default: encoder.stem); "
+                        "'all' trains the whole model")
 
 
 def _val_manifests(items: list[str]) -> dict[str, str] | None:
@@ -40,12 +49,16 @@ def _val_manifests(items: list[str]) -> dict[str, str] | None:
 
 
 def _finetune_settings(args) -> dict:
+    from training.finetune import parse_replay_sources
+
     values = {"steps": args.steps, "replay": args.replay, "heldout_share": args.heldout_share, "lr": args.lr,
               "batch_size": args.batch_size, "val_sets": args.val_sets, "val_limit": args.val_limit,
               "val_manifests": _val_manifests(args.val_manifest), "threads": args.threads, "seed": args.seed,
               "max_seconds": args.max_minutes * 60 if args.max_minutes else None,
               "freeze_batchnorm": args.freeze_batchnorm,
-              "trainable": args.trainable}
+              "trainable": [] if args.trainable == ["all"] else args.trainable,
+              "feature_distillation": args.feature_distillation,
+              "replay_sources": parse_replay_sources(args.replay_sources) if args.replay_sources else None}
     return {k: v for k, v in values.items() if v is not None}
 
 

@@ -9,10 +9,12 @@ the same image pulled twice never lands on both. The held-out lines are what the
 candidate improves on (:mod:`training.promotion`).
 
 The training loop is :func:`training.train_recognizer.train` itself, configured here: one curriculum phase drawing
-corrections with weight ``1 - replay`` and the original sources with weight ``replay`` (split as in the last phase
-of ``training/configs/base.yaml``, restricted to the sources this machine has), a lower learning rate, and a
-single evaluation at the end on the fixed validation sets plus the held-out corrections, so the candidate is the
-last step and never one picked by its held-out score.
+corrections with weight ``1 - replay`` and the original sources with weight ``replay`` (:data:`REPLAY_WEIGHTS`,
+restricted to the sources this machine has), a lower learning rate, and a single evaluation at the end on the
+fixed validation sets plus the held-out corrections, so the candidate is the last step and never one picked by
+its held-out score. By default only the convolutional stem trains, its BatchNorm statistics kept, and the replayed
+lines keep the starting model's stem features (:data:`FINETUNE_DEFAULTS`): the recipe that
+``benchmarks/correction_loop.py`` measured best.
 
 Writes under ``--out``: the run (``best/`` is the candidate, ``history.jsonl``, ``curve.png``, ``train.log``), the
 two manifests of the split, and ``finetune.json`` (counts, data hash, metrics; no text).
@@ -27,27 +29,32 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
-
 from data.manifest import LineRecord, read_manifest, write_manifest
 
 log = logging.getLogger("hotich.finetune")
 
 HELDOUT_SET = "corrections-heldout"
 FIXED_VAL_SETS = ["cinnamon-val", "vnondb-val", "synth-val"]
-BASE_CONFIG = Path(__file__).resolve().parent / "configs" / "base.yaml"
 
+# The recipe measured by benchmarks/correction_loop.py (README, "Correction loop"): only the convolutional stem
+# trains, with the starting model's BatchNorm statistics, and the replayed lines keep their stem features.
 FINETUNE_DEFAULTS = {
-    "steps": 300, "replay": 0.5, "heldout_share": 0.2, "batch_size": 16, "lr": 1e-4, "warmup_steps": 20,
+    "steps": 400, "replay": 0.5, "heldout_share": 0.2, "batch_size": 16, "lr": 2e-4, "warmup_steps": 20,
     "min_lr_ratio": 0.1, "val_sets": FIXED_VAL_SETS, "val_limit": 200, "eval_batch_size": 32,
     "val_manifests": {},  # more fixed validation sets, name -> line manifest (e.g. a ledger validation set)
-    "replay_sources": None,  # {source: weight}; None = base.yaml's last phase, the sources available here
+    "replay_sources": None,  # {source: weight}; None = REPLAY_WEIGHTS over the sources available here
     "synth_height": 64, "seed": 0, "threads": None, "max_seconds": None,
-    # Off: without it the first BatchNorm's running variance moved by 189% on phone-photo corrections, but the
-    # one measurement with it on (benchmarks/correction_loop.py) showed no gain on either set (README).
-    "freeze_batchnorm": False,
-    "trainable": None,  # parameter-name prefixes to train (e.g. ["encoder.stem"]); None = all
+    # Corrections are few and unlike the training data (phone photos: the first BatchNorm's running variance
+    # moved by 189% when they re-estimated it).
+    "freeze_batchnorm": True,
+    # Parameter-name prefixes to train; [] or None = all. A new hand or a new camera is first of all a new image:
+    # the stem is where the image is read, while the transformer and the decoder keep what they know.
+    "trainable": ["encoder.stem"],
+    # Replayed lines keep the starting model's stem features (train_recognizer.DEFAULTS); 0 = off.
+    "feature_distillation": 1.0,
 }
+#: What the replay share is drawn from: real scans first, as the fixed validation sets guard real-data skill.
+REPLAY_WEIGHTS = {"cinnamon": 0.6, "synth_ink": 0.2, "vnondb": 0.1, "synth_font": 0.1}
 
 
 def corrections_manifest(data: str | os.PathLike) -> Path:
@@ -95,12 +102,11 @@ def fits(records: list[LineRecord], model_dir: Path) -> tuple[list[LineRecord], 
 
 
 def default_replay_sources() -> dict[str, float]:
-    """The original training mix (the last curriculum phase of base.yaml) over the sources available here."""
+    """:data:`REPLAY_WEIGHTS` over the sources available here (the synthetic font lines always are)."""
     from data.datasets import ink_available
     from data.settings import shared_dir
 
-    phases = yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8"))["curriculum"]
-    weights = dict(max(phases, key=lambda p: p["start_step"])["weights"])
+    weights = dict(REPLAY_WEIGHTS)
     available = {"synth_font": True, "synth_ink": ink_available(), "vnondb": ink_available(),
                  "cinnamon": (shared_dir() / "datasets" / "cinnamon-address-lines" / "train").is_dir()}
     missing = sorted(n for n in weights if not available.get(n, False))
@@ -108,6 +114,30 @@ def default_replay_sources() -> dict[str, float]:
         log.warning("replay without %s: not available on this machine (shared data missing)", ", ".join(missing))
     kept = {n: w for n, w in weights.items() if available.get(n, False) and w > 0} or {"synth_font": 1.0}
     return {n: w / sum(kept.values()) for n, w in kept.items()}
+
+
+REPLAY_SOURCE_NAMES = ("synth_font", "synth_ink", "vnondb", "cinnamon")
+
+
+def parse_replay_sources(items: list[str]) -> dict[str, float]:
+    """``["cinnamon=0.6", "synth_ink=0.2", ...]`` (the ``--replay-sources`` option) -> ``{source: weight}``,
+    normalised to sum to 1."""
+    weights = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in REPLAY_SOURCE_NAMES:
+            raise ValueError(f"--replay-sources wants SOURCE=WEIGHT with SOURCE one of {', '.join(REPLAY_SOURCE_NAMES)}"
+                             f", got {item!r}")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--replay-sources: {item!r} has no number after '='") from None
+        if weights[name] < 0:
+            raise ValueError(f"--replay-sources: weight of {name} must be >= 0, got {value}")
+    if not weights or sum(weights.values()) <= 0:
+        raise ValueError("--replay-sources needs at least one source with a positive weight")
+    total = sum(weights.values())
+    return {name: w / total for name, w in weights.items()}
 
 
 def curriculum(corrections: Path, replay: float, replay_sources: dict[str, float]) -> list[dict]:
@@ -211,7 +241,9 @@ def finetune(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pa
               "val_sets": list(settings["val_sets"]), "val_limit": settings["val_limit"],
               "val_manifests": val_manifests, "threads": settings["threads"], "max_seconds": settings["max_seconds"],
               "freeze_batchnorm": bool(settings["freeze_batchnorm"]),
-              "trainable": list(settings["trainable"]) if settings["trainable"] else None,
+              "trainable": list(settings["trainable"] or []) or None,
+              "feature_distillation": float(settings["feature_distillation"]),
+              "distill_sources": sorted(replay_sources) if settings["feature_distillation"] else [],
               "curriculum": curriculum(Path(manifests["finetune"]).resolve(), float(settings["replay"]),
                                        replay_sources)}
     log.info("fine-tuning %s on %d corrections (%d held out), %d steps, replay %.2f", model, len(keep), len(heldout),

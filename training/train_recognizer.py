@@ -8,6 +8,7 @@ Writes under ``runs/<name>/``: ``checkpoint.pt`` (resumable: model, optimizer, s
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -48,6 +49,13 @@ DEFAULTS = {
     # Parameter-name prefixes that train (e.g. ["encoder.stem"]); None trains everything. The others keep the
     # --init model's values, which is how a fine-tune adapts to a new input style without moving the rest.
     "trainable": None,
+    # Learning without forgetting, on the features: lines from these sources (a fine-tune's replay) add
+    # feature_distillation * |h - h0|^2 / |h0|^2 to the loss, h and h0 the convolutional stem's output for this
+    # model and for the --init model. Replayed lines are ones the model has long memorised, so their text loss is
+    # near zero and constrains nothing; the stem's features are what the rest of the network was trained to read.
+    # The stem's, not the encoder's output: the transformer's dropout would make h differ from h0 at step 0.
+    "feature_distillation": 0.0,
+    "distill_sources": [],
 }
 
 
@@ -204,6 +212,15 @@ def _train(config: dict, resume: bool, init: str | None, run_dir: Path) -> Path:
     params += list(ctc.parameters()) if ctc else []
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
+    if config["feature_distillation"] and not (init and config["distill_sources"]):
+        raise ValueError("feature_distillation keeps the --init model's stem features on distill_sources' lines: "
+                         "it needs --init and at least one distill source")
+    # Copied before a resume loads its checkpoint: the teacher is always the --init model.
+    teacher, student_features = None, {}
+    if config["feature_distillation"]:
+        teacher = copy.deepcopy(model.encoder.stem).eval().requires_grad_(False)
+        model.encoder.stem.register_forward_hook(lambda module, args, output: student_features.update(stem=output))
+    distill_sources = set(config["distill_sources"])
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config["weight_decay"]},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config["lr"], betas=(0.9, 0.98))
     log.info("model: %.2fM parameters", count_parameters(model) / 1e6)
@@ -267,7 +284,15 @@ def _train(config: dict, resume: bool, init: str | None, run_dir: Path) -> Path:
             loss = out.loss + config["ctc_weight"] * ctc.loss(encoder_out.last_hidden_state, batch["labels"],
                                                                tokenizer.eos_token_id)
         else:
-            loss = model(pixel_values=batch["pixel_values"], labels=batch["labels"]).loss
+            out = model(pixel_values=batch["pixel_values"], labels=batch["labels"])
+            loss = out.loss
+        if teacher is not None:
+            keep = torch.tensor([source in distill_sources for _, _, source in lines])
+            if keep.any():
+                with torch.no_grad():
+                    target = teacher(batch["pixel_values"][keep])
+                drift = (student_features["stem"][keep] - target).pow(2).mean() / target.pow(2).mean()
+                loss = loss + config["feature_distillation"] * drift
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, config["grad_clip"])
