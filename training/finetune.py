@@ -47,8 +47,9 @@ FINETUNE_DEFAULTS = {
     # Corrections are few and unlike the training data (phone photos: the first BatchNorm's running variance
     # moved by 189% when they re-estimated it).
     "freeze_batchnorm": True,
-    # Parameter-name prefixes to train; [] or None = all. A new hand or a new camera is first of all a new image:
-    # the stem is where the image is read, while the transformer and the decoder keep what they know.
+    # Parameter-name prefixes to train; [] = all (an option given as None keeps this default). A new hand or a
+    # new camera is first of all a new image: the stem is where the image is read, while the transformer and the
+    # decoder keep what they know.
     "trainable": ["encoder.stem"],
     # Replayed lines keep the starting model's stem features (train_recognizer.DEFAULTS); 0 = off.
     "feature_distillation": 1.0,
