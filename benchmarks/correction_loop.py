@@ -214,7 +214,7 @@ def main() -> int:
     parser.add_argument("--train-only", nargs="+", dest="trainable", metavar="PREFIX",
                         help="train only these parameter-name prefixes (hotich train finetune --train-only)")
     parser.add_argument("--feature-distillation", type=float, default=0.0,
-                        help="keep the starting model's encoder features on replayed lines "
+                        help="keep the starting model's stem features on replayed lines "
                              "(hotich train finetune --feature-distillation)")
     parser.add_argument("--freeze-batchnorm", action="store_true",
                         help="keep the serving model's BatchNorm statistics while fine-tuning")

@@ -88,9 +88,10 @@ class Engines:
         import torch
 
         torch.set_num_threads(threads)
-        graphs = json.loads((onnx_dir / "onnx_config.json").read_text())["graphs"]
-        self.variants = [v for v in reversed(VARIANT_PREFERENCE) if v in graphs]  # fp32 first
-        self.onnx = {variant: OnnxRecognizer(onnx_dir, variant=variant, intra_op_threads=threads)
+        fp32 = OnnxRecognizer(onnx_dir, variant="fp32", intra_op_threads=threads)
+        self.variants = [v for v in reversed(VARIANT_PREFERENCE) if v in fp32.config["graphs"]]  # fp32 first
+        self.onnx = {variant: fp32 if variant == "fp32" else OnnxRecognizer(onnx_dir, variant=variant,
+                                                                             intra_op_threads=threads)
                      for variant in self.variants}
         self.processor = self.onnx["fp32"].processor
         self.max_limit = self.limit = self.onnx["fp32"].config["max_new_tokens"]

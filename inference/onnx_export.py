@@ -166,8 +166,11 @@ def export_recognizer(model_dir: str | Path, out_dir: str | Path, int8: bool = F
             quantize_dynamic(out_dir / f"{name}.onnx", out_dir / f"{name}.int8.onnx", weight_type=QuantType.QInt8,
                              op_types_to_quantize=["MatMul"])
         graphs["int8"] = {"encoder": "encoder.int8.onnx", "decoder_step": "decoder_step.int8.onnx"}
+        source = "given" if calibration is not None else "synthetic font lines"
+        calibration = calibration if calibration is not None else calibration_images()
+        calibrated_on = {"lines": len(calibration), "source": source}
         quantize_static_convolutions(out_dir / "encoder.onnx", out_dir / "encoder.int8-static.onnx", processor,
-                                     calibration if calibration is not None else calibration_images())
+                                     calibration)
         graphs["int8-static"] = {"encoder": "encoder.int8-static.onnx", "decoder_step": "decoder_step.int8.onnx"}
 
     tokenizer.save_pretrained(out_dir)
@@ -177,10 +180,7 @@ def export_recognizer(model_dir: str | Path, out_dir: str | Path, int8: bool = F
             shutil.copy(model_dir / extra, out_dir / ("source_" + extra))
     config = {
         "format": "hotich-onnx-recognizer", "format_version": FORMAT_VERSION, "opset": OPSET, "graphs": graphs,
-        **({"int8_recipe": INT8_RECIPE,
-            "int8_static_calibration": {"lines": len(calibration) if calibration is not None else CALIBRATION_LINES,
-                                        "source": "given" if calibration is not None else "synthetic font lines"}}
-           if int8 else {}),
+        **({"int8_recipe": INT8_RECIPE, "int8_static_calibration": calibrated_on} if int8 else {}),
         "layers": layers, "heads": heads, "head_dim": head_dim,
         "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
         "max_new_tokens": int(step.embed_positions.weight.shape[0] - step.embed_positions.offset - 1),

@@ -196,8 +196,8 @@ class OnnxRecognizer:
                     ids[rows[k]].append(int(best[k]))
             if not live.any():
                 break
-            # Finished rows leave once they are a quarter of the batch: every compaction copies all caches, which
-            # costs more than a few rows of wasted steps (a row finishing alone would otherwise copy them each time).
+            # Finished rows leave once at most compact_at of the batch is live: every compaction copies all caches,
+            # which costs more than a few rows of wasted steps (a row finishing alone would copy them each time).
             if not live.all() and live.sum() <= self.compact_at * len(live):
                 rows, best = rows[live], best[live]
                 past_keys, past_values = _rows(past_keys, live), _rows(past_values, live)

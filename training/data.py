@@ -92,6 +92,9 @@ class MixedLineStream:
         seed: seed of the stream's generator.
     """
 
+    #: The sources known by name; any line manifest is a source too, as ``manifest:PATH``.
+    NAMED_SOURCES = ("synth_font", "synth_ink", "vnondb", "cinnamon")
+
     def __init__(self, phases: list[dict], height: int = 64, seed: int = 0):
         self.phases = sorted((Phase(p["start_step"], dict(p["weights"])) for p in phases), key=lambda p: p.start_step)
         if not self.phases or self.phases[0].start_step != 0:

@@ -117,18 +117,18 @@ def default_replay_sources() -> dict[str, float]:
     return {n: w / sum(kept.values()) for n, w in kept.items()}
 
 
-REPLAY_SOURCE_NAMES = ("synth_font", "synth_ink", "vnondb", "cinnamon")
-
-
 def parse_replay_sources(items: list[str]) -> dict[str, float]:
     """``["cinnamon=0.6", "synth_ink=0.2", ...]`` (the ``--replay-sources`` option) -> ``{source: weight}``,
     normalised to sum to 1."""
+    from training.data import MixedLineStream
+
+    names = MixedLineStream.NAMED_SOURCES
     weights = {}
     for item in items:
         name, sep, value = item.partition("=")
-        if not sep or name not in REPLAY_SOURCE_NAMES:
-            raise ValueError(f"--replay-sources wants SOURCE=WEIGHT with SOURCE one of {', '.join(REPLAY_SOURCE_NAMES)}"
-                             f", got {item!r}")
+        if not sep or name not in names:
+            raise ValueError(f"--replay-sources wants SOURCE=WEIGHT with SOURCE one of {', '.join(names)}, "
+                             f"got {item!r}")
         try:
             weights[name] = float(value)
         except ValueError:
