@@ -17,7 +17,10 @@ One run measures, on Cinnamon validation crops (synthetic font lines when ../sha
    idle server.
 
 PyTorch ``generate`` dominates the run time (it is several times slower per step than the cached predictor on
-this model). The load-test client runs on the same machine as the server and competes with it for the cores. Writes
+this model). The load-test client runs on the same machine as the server and competes with it for the cores, so
+the headline client is a lean keep-alive HTTP/1.1 one (:class:`RawConnection`, prepared requests, answers parsed
+and checked), the way a load tool would be; httpx runs interleaved with it for comparison, and each client's CPU
+per request is reported. Writes
 ``benchmarks/results/serving.json`` (``--quick``: ``serving-quick.json``, tiny counts for a smoke run) and a
 Markdown file beside it, and prints the Markdown tables.
 """
@@ -71,6 +74,32 @@ def validation_lines(n: int | None) -> tuple[list[np.ndarray], list[str], str]:
         rows = list(synthetic_lines(n or 200, seed=0, source="font"))
         return ([row["image"] for row in rows], [row["text"] for row in rows],
                 f"synthetic font lines ({len(rows)}): ../shared not found, so NOT Cinnamon val")
+
+
+def line_uploads(n: int) -> tuple[list[tuple[str, bytes, str]], str]:
+    """What the HTTP load test sends: up to ``n`` Cinnamon validation crops as their files are stored (JPEG),
+    the way the pipeline would send scanned crops, as ``(filename, bytes, content type)``; without ../shared,
+    synthetic font lines encoded as PNG."""
+    from data.datasets import cinnamon_records
+    from data.settings import SharedDataMissing
+
+    try:
+        records = cinnamon_records("val")[:n]
+        uploads = []
+        for r in records:
+            path = Path(r.image)
+            kind = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}.get(path.suffix.lower(),
+                                                                                        "application/octet-stream")
+            uploads.append((path.name, path.read_bytes(), kind))
+        return uploads, f"Cinnamon val crops as stored ({len(uploads)} files)"
+    except SharedDataMissing:
+        images, _, data = validation_lines(n)
+        uploads = []
+        for i, image in enumerate(images):
+            buffer = io.BytesIO()
+            Image.fromarray(image).save(buffer, format="PNG")
+            uploads.append((f"line-{i}.png", buffer.getvalue(), "image/png"))
+        return uploads, f"{data}, as PNG"
 
 
 def width_batches(images: list, processor, batch_size: int) -> list[list[int]]:
@@ -226,36 +255,113 @@ def start_server(onnx_dir: Path, threads: int, log_path: Path) -> tuple[subproce
     raise SystemExit("hotich serve did not become ready in 300 s")
 
 
-async def load_level(url: str, payloads: list[bytes], concurrency: int, requests: int, progress) -> dict:
+def multipart_request(host: str, upload: tuple[str, bytes, str]) -> bytes:
+    """A complete HTTP/1.1 ``POST /v1/lines:recognize`` of one ``(filename, bytes, content type)`` upload
+    (multipart field ``files``, keep-alive), built once."""
+    name, payload, kind = upload
+    boundary = "hotich-benchmark-7d3f"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            f"Content-Type: {kind}\r\n\r\n").encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+    head = (f"POST /v1/lines:recognize HTTP/1.1\r\nHost: {host}\r\nUser-Agent: hotich-benchmark\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
+
+
+class RawConnection:
+    """A keep-alive HTTP/1.1 connection that sends prepared requests and reads ``(status, body)``.
+
+    The load generator shares the server's two cores, so it should cost as little as a load tool such as
+    ``wrk`` would: httpx spends about 3 ms of CPU on each request (measured against a stub server), as much as
+    the server itself once its encoding was made lean. Answers are still parsed and checked."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            self.writer.write(raw)
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split()[1])
+            fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+            fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
+            body = await self.reader.readexactly(int(fields.get("content-length", "0")))
+            if fields.get("connection", "").lower() == "close":
+                await self.close()
+            return status, body
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+
+async def load_level(url: str, uploads: list[tuple[str, bytes, str]], concurrency: int, requests: int, progress,
+                     client: str = "raw") -> dict:
+    """``requests`` single-line requests from ``concurrency`` clients, each sending its next request when its
+    last one is answered. ``client``: ``raw`` (:class:`RawConnection`) or ``httpx`` (``httpx.AsyncClient``)."""
     import httpx
 
     latencies: list[float] = []
     errors: dict[str, int] = {}
     counter = iter(range(requests))
+    host, port = url.removeprefix("http://").split(":")
+    prepared = [multipart_request(f"{host}:{port}", u) for u in uploads]
 
-    async def worker(client):
+    def failed(kind: str) -> None:
+        errors[kind] = errors.get(kind, 0) + 1
+
+    def answered(status: int, body: bytes, start: float) -> None:
+        if status != 200:
+            return failed(str(status))
+        if len(json.loads(body)["lines"]) != 1:
+            return failed("wrong_line_count")
+        latencies.append(time.perf_counter() - start)
+
+    async def raw_worker():
+        connection = RawConnection(host, int(port))
+        try:
+            for i in counter:
+                start = time.perf_counter()
+                try:
+                    answered(*await connection.request(prepared[i % len(prepared)]), start)
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    failed(type(exc).__name__)
+                progress.update(1)
+        finally:
+            await connection.close()
+
+    async def httpx_worker(session):
         for i in counter:
             start = time.perf_counter()
             try:
-                response = await client.post(url + "/v1/lines:recognize", timeout=120,
-                                             files=[("files", ("line.png", payloads[i % len(payloads)], "image/png"))])
-                if response.status_code == 200:
-                    latencies.append(time.perf_counter() - start)
-                else:
-                    errors[str(response.status_code)] = errors.get(str(response.status_code), 0) + 1
-            except httpx.HTTPError as exc:
-                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                response = await session.post(url + "/v1/lines:recognize", timeout=120,
+                                              files=[("files", uploads[i % len(uploads)])])
+                answered(response.status_code, response.content, start)
+            except (httpx.HTTPError, ValueError) as exc:
+                failed(type(exc).__name__)
             progress.update(1)
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits) as client:
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        wall = time.perf_counter() - start
+    cpu_start, start = time.process_time(), time.perf_counter()
+    if client == "raw":
+        await asyncio.gather(*(raw_worker() for _ in range(concurrency)))
+    elif client == "httpx":
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits) as session:
+            await asyncio.gather(*(httpx_worker(session) for _ in range(concurrency)))
+    else:
+        raise ValueError(f"unknown client {client!r}; expected raw or httpx")
+    wall, client_cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {"requests": requests, "lines_per_s": round(len(latencies) / wall, 2),
             "p50_ms": round(1000 * percentile(latencies, 50), 1), "p95_ms": round(1000 * percentile(latencies, 95), 1),
             "p99_ms": round(1000 * percentile(latencies, 99), 1), "errors": sum(errors.values()),
-            "errors_by_kind": errors}
+            "errors_by_kind": errors, "client_cpu_ms_per_request": round(1000 * client_cpu / max(1, requests), 2)}
 
 
 def batch_size_totals(url: str) -> tuple[float, float]:
@@ -273,7 +379,7 @@ def batch_size_totals(url: str) -> tuple[float, float]:
 def median_run(runs: list[dict]) -> dict:
     """One level's repeated runs → medians of each number (errors summed, RSS the peak), plus every run's rate."""
     out = {key: round(statistics.median(run[key] for run in runs), 2)
-           for key in ("lines_per_s", "p50_ms", "p95_ms", "p99_ms", "mean_batch")}
+           for key in ("lines_per_s", "p50_ms", "p95_ms", "p99_ms", "mean_batch", "client_cpu_ms_per_request")}
     out.update(requests=runs[0]["requests"], errors=sum(run["errors"] for run in runs),
                rss_peak_mb=max(run["rss_peak_mb"] for run in runs), runs=len(runs),
                lines_per_s_runs=[run["lines_per_s"] for run in runs])
@@ -285,15 +391,13 @@ def median_run(runs: list[dict]) -> dict:
     return out
 
 
-def http_load(onnx_dir: Path, images: list, threads: int, requests: int, idle_requests: int,
-              repeats: int = 1) -> dict:
+def http_load(onnx_dir: Path, uploads: list[tuple[str, bytes, str]], threads: int, requests: int, idle_requests: int,
+              repeats: int = 1, clients: tuple[str, ...] = ("raw", "httpx")) -> dict:
+    """The load test with ``uploads`` (:func:`line_uploads`); ``clients`` are the load generators, run interleaved
+    against the same server. The first one's figures are ``concurrency`` (the server's numbers); every client's
+    are in ``by_client``."""
     import httpx
 
-    payloads = []
-    for image in images:
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="PNG")
-        payloads.append(buffer.getvalue())
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "server.log"
         started = time.perf_counter()
@@ -303,35 +407,39 @@ def http_load(onnx_dir: Path, images: list, threads: int, requests: int, idle_re
         sampler.start()
         try:
             out["rss_ready_mb"] = round(sampler.current() / 2**20, 1)
-            for payload in payloads[:4]:  # warm-up: first-call allocations, connection setup
-                httpx.post(url + "/v1/lines:recognize", files=[("files", ("w.png", payload, "image/png"))], timeout=120)
-            runs: dict = {str(c): [] for c in CONCURRENCY}
+            for upload in uploads[:4]:  # warm-up: first-call allocations, connection setup
+                httpx.post(url + "/v1/lines:recognize", files=[("files", upload)], timeout=120)
+            runs: dict = {client: {str(c): [] for c in CONCURRENCY} for client in clients}
             counts = {c: max(requests, c) for c in CONCURRENCY}  # every level fills its concurrency at least once
-            with tqdm(total=repeats * sum(counts.values()), desc="HTTP load", unit="req") as progress:
+            with tqdm(total=repeats * len(clients) * sum(counts.values()), desc="HTTP load", unit="req") as progress:
                 for _ in range(repeats):  # the levels interleaved, so that a slow spell does not hit one level only
-                    for concurrency, count in counts.items():
-                        sampler.reset()
-                        lines_before, batches_before = batch_size_totals(url)
-                        run = asyncio.run(load_level(url, payloads, concurrency, count, progress))
-                        run["rss_peak_mb"] = round(sampler.peak / 2**20, 1)
-                        lines_after, batches_after = batch_size_totals(url)
-                        # How well the micro-batcher filled its batches at this level.
-                        run["mean_batch"] = round((lines_after - lines_before) / max(1.0, batches_after - batches_before),
-                                                  2)
-                        runs[str(concurrency)].append(run)
-            out["concurrency"] = {level: median_run(level_runs) for level, level_runs in runs.items()}
+                    for client in clients:
+                        for concurrency, count in counts.items():
+                            sampler.reset()
+                            lines_before, batches_before = batch_size_totals(url)
+                            run = asyncio.run(load_level(url, uploads, concurrency, count, progress, client))
+                            run["rss_peak_mb"] = round(sampler.peak / 2**20, 1)
+                            lines_after, batches_after = batch_size_totals(url)
+                            # How well the micro-batcher filled its batches at this level.
+                            run["mean_batch"] = round((lines_after - lines_before)
+                                                      / max(1.0, batches_after - batches_before), 2)
+                            runs[client][str(concurrency)].append(run)
+            out["client"] = clients[0]
+            out["by_client"] = {client: {level: median_run(level_runs) for level, level_runs in by_level.items()}
+                                for client, by_level in runs.items()}
+            out["concurrency"] = out["by_client"][clients[0]]
             time.sleep(1.0)
             idle = []
             with httpx.Client(timeout=120) as client:
                 for i in tqdm(range(idle_requests), desc="idle single line", unit="req"):
                     time.sleep(0.05)  # nothing else in flight: the batcher waits its max_wait_ms alone
                     start = time.perf_counter()
-                    response = client.post(url + "/v1/lines:recognize",
-                                           files=[("files", ("line.png", payloads[i % len(payloads)], "image/png"))])
+                    response = client.post(url + "/v1/lines:recognize", files=[("files", uploads[i % len(uploads)])])
                     if response.status_code == 200:
                         idle.append(time.perf_counter() - start)
             out["idle_single_line_p50_ms"] = round(1000 * percentile(idle, 50), 1)
-            out["rss_peak_mb"] = round(max(level["rss_peak_mb"] for level in out["concurrency"].values()), 1)
+            out["rss_peak_mb"] = round(max(level["rss_peak_mb"] for by_level in out["by_client"].values()
+                                           for level in by_level.values()), 1)
         finally:
             sampler.stop()
             process.terminate()
@@ -367,14 +475,17 @@ def markdown(result: dict) -> str:
                     f"{100 * acc['parity']['token_identical']:.1f}% of {acc['parity']['n']} lines.")
     http = result.get("http")
     if http:
-        rows += ["", ("| concurrency | requests × runs | lines/s (median; each run) | p50 ms | p95 ms | p99 ms | errors | "
-                      "mean batch | server RSS peak MB |"),
-                 "|---|---|---|---|---|---|---|---|---|"]
-        for concurrency, m in http["concurrency"].items():
-            each = " / ".join(str(r) for r in m.get("lines_per_s_runs", [m["lines_per_s"]]))
-            rows.append(f"| {concurrency} | {m['requests']} × {m.get('runs', 1)} | {m['lines_per_s']} ({each}) | "
-                        f"{m['p50_ms']} | {m['p95_ms']} | {m['p99_ms']} | {m['errors']} | {m.get('mean_batch', '–')} | "
-                        f"{m['rss_peak_mb']} |")
+        rows += ["", f"HTTP load: single-line requests of {result.get('http_data', result['data'])}."]
+        rows += ["", ("| load client | concurrency | requests × runs | lines/s (median; each run) | p50 ms | p95 ms | "
+                      "p99 ms | errors | mean batch | client CPU ms/request | server RSS peak MB |"),
+                 "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for client, by_level in http.get("by_client", {http.get("client", "httpx"): http["concurrency"]}).items():
+            for concurrency, m in by_level.items():
+                each = " / ".join(str(r) for r in m.get("lines_per_s_runs", [m["lines_per_s"]]))
+                rows.append(f"| {client} | {concurrency} | {m['requests']} × {m.get('runs', 1)} | {m['lines_per_s']} "
+                            f"({each}) | {m['p50_ms']} | {m['p95_ms']} | {m['p99_ms']} | {m['errors']} | "
+                            f"{m.get('mean_batch', '–')} | {m.get('client_cpu_ms_per_request', '–')} | "
+                            f"{m['rss_peak_mb']} |")
         rows += ["", (f"Idle single-line p50: {http['idle_single_line_p50_ms']} ms; RSS when ready "
                       f"{http['rss_ready_mb']} MB, peak {http['rss_peak_mb']} MB; startup {http['startup_s']} s.")]
     return "\n".join(rows) + "\n"
@@ -392,6 +503,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, help="HTTP requests per concurrency level (default 256; quick 8)")
     parser.add_argument("--http-repeats", type=int,
                         help="runs of each HTTP concurrency level, interleaved; medians reported (default 3; quick 1)")
+    parser.add_argument("--clients", nargs="+", choices=("raw", "httpx"), default=["raw", "httpx"],
+                        help="HTTP load generators, run interleaved; the first one's figures are the headline "
+                             "(default: raw httpx)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     lines = args.lines or (4 if args.quick else 48)
@@ -423,8 +537,9 @@ def main() -> None:
         for baseline in ("pytorch_generate", "pytorch_cached") if baseline in result["offline"]}
     result["accuracy"] = accuracy(engines, images, texts, parity_lines)
     del engines  # the server gets the memory and the cores
-    result["http"] = http_load(onnx_dir, images[:max(lines, 32)], args.threads, requests, 5 if args.quick else 50,
-                               repeats=http_repeats)
+    uploads, result["http_data"] = line_uploads(max(lines, 32))
+    result["http"] = http_load(onnx_dir, uploads, args.threads, requests, 5 if args.quick else 50,
+                               repeats=http_repeats, clients=tuple(args.clients))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     table = markdown(result)

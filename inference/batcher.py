@@ -1,6 +1,9 @@
 """One dynamic micro-batcher shared by all requests: lines queue up, a single worker takes up to ``max_batch``
-of them (waiting at most ``max_wait_ms`` after the first) and recognizes them together. The queue is bounded:
-when it is full, requests are refused (HTTP 503) instead of letting memory grow.
+of them and recognizes them together. A batch leaves when it is full, when ``max_wait_ms`` passed without a new
+line, or after ``max_hold_ms`` in all. ``max_wait_ms`` counts from the latest line, not the first: under load
+the next requests come in a burst, from the clients whose answers just went out, and the burst should leave as
+one batch (measured at 32 clients, the same load test: 28 lines per batch instead of 7–8). The queue is
+bounded: when it is full, requests are refused (HTTP 503) instead of letting memory grow.
 
 Requests announce themselves while they are still being read and decoded (:meth:`MicroBatcher.arriving`). While
 any is, a batch that is not full stays open for up to ``max_hold_ms`` instead of ``max_wait_ms``: under load,
@@ -109,10 +112,13 @@ class MicroBatcher:
                 self._swap(first)
                 continue
             batch, swap = [first], None
-            opened = loop.time()
+            opened = last = loop.time()
             while len(batch) < self.max_batch:
                 now = loop.time()
-                timeout = opened + (self.max_hold if self._arriving else self.max_wait) - now
+                # max_wait counts from the latest line, not the first: under load, lines come in a burst as the
+                # previous batch's answers go out, and the batch takes the whole burst (bounded by max_hold).
+                closes = opened + self.max_hold if self._arriving else min(opened + self.max_hold, last + self.max_wait)
+                timeout = closes - now
                 if timeout <= 0:
                     break
                 try:
@@ -127,6 +133,7 @@ class MicroBatcher:
                     swap = item
                     break
                 batch.append(item)
+                last = loop.time()
             if self.on_batch:
                 self.on_batch(len(batch))
             try:

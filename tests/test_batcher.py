@@ -68,3 +68,35 @@ def test_the_hold_is_bounded_and_ends_when_the_arrival_fails():
         assert time.perf_counter() - started < 1.0  # released soon after the failed arrival, not after 2 s
 
     assert _batches_of(scenario) == [[1]]
+
+
+def _spaced_batches(gap_s: float, n: int, max_hold_ms: float):
+    batches = []
+
+    def recognize(images):
+        batches.append(list(images))
+        return list(images)
+
+    async def run():
+        batcher = MicroBatcher(recognize, max_batch=32, max_wait_ms=40, max_queue=100, max_hold_ms=max_hold_ms)
+        batcher.start()
+        pending = []
+        for i in range(n):
+            pending.append(asyncio.create_task(batcher.submit([i])))
+            await asyncio.sleep(gap_s)
+        assert [r[0] for r in await asyncio.gather(*pending)] == list(range(n))
+        await batcher.close()
+
+    asyncio.run(run())
+    return batches
+
+
+def test_a_burst_of_lines_each_soon_after_the_last_leaves_as_one_batch():
+    # Lines 10 ms apart for 90 ms: well past max_wait (40 ms) from the first, never 40 ms from the latest.
+    assert _spaced_batches(0.01, 10, max_hold_ms=2000) == [list(range(10))]
+
+
+def test_a_burst_is_cut_at_max_hold():
+    batches = _spaced_batches(0.01, 30, max_hold_ms=100)  # 290 ms of arrivals, at most 100 ms per batch
+    assert [x for b in batches for x in b] == list(range(30))
+    assert len(batches) >= 3 and max(len(b) for b in batches) <= 12

@@ -67,6 +67,9 @@ def test_recognize_multipart_and_json_in_order(shared_server):
     assert as_json.status_code == 200
     assert [l["text"] for l in as_json.json()["lines"]] == [l["text"] for l in body["lines"]]
     assert multipart.headers["x-request-id"]
+    given = httpx.post(server.url + "/v1/lines:recognize", files=files[:1], timeout=60,
+                       headers={"X-Request-Id": "pipeline-batch-17"})
+    assert given.headers["x-request-id"] == "pipeline-batch-17"  # the caller's id comes back for its logs
 
 
 @pytest.mark.parametrize("name, data, status, code", [
@@ -104,7 +107,11 @@ def test_api_key_on(server_factory, onnx_model):
     server = server_factory("--model", onnx_model, env={"HOTICH_API_KEY": "s3cret"})
     files = [("files", ("a.png", png(), "image/png"))]
     assert httpx.post(server.url + "/v1/lines:recognize", files=files).status_code == 401
-    assert httpx.post(server.url + "/v1/lines:recognize", files=files, headers={"X-API-Key": "nope"}).status_code == 401
+    refused = httpx.post(server.url + "/v1/lines:recognize", files=files, headers={"X-API-Key": "nope"})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+    assert refused.headers["x-request-id"]
+    assert httpx.post(server.url + "/v1/lines:recognize", files=files, headers={"Authorization": "Bearer s3cret"},
+                      timeout=60).status_code == 200
     assert httpx.post(server.url + "/v1/lines:recognize", files=files, headers={"X-API-Key": "s3cret"},
                       timeout=60).status_code == 200
     assert httpx.get(server.url + "/healthz").status_code == 200  # probes stay open
@@ -173,3 +180,22 @@ def test_beam_width_setting(server_factory, onnx_model):
         [np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) for data in images])
     assert [line["text"] for line in response.json()["lines"]] == [r.text for r in expected]
     assert "beam search, width 3" in server.log()
+
+
+def test_the_serving_benchmarks_lean_load_client_reads_real_answers(shared_server):
+    """benchmarks/serving.py's raw HTTP/1.1 client: every answer is a 200 with one line, as with httpx."""
+    import sys
+    from pathlib import Path
+
+    sys.path.append(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from serving import load_level
+
+    class Progress:
+        def update(self, n):
+            pass
+
+    uploads = [(f"l{i}.png", png(80 + 20 * i), "image/png") for i in range(3)]
+    for client in ("raw", "httpx"):
+        result = asyncio.run(load_level(shared_server.url, uploads, 4, 10, Progress(), client))
+        assert (result["errors"], result["errors_by_kind"]) == (0, {}), client
+        assert result["lines_per_s"] > 0 and result["client_cpu_ms_per_request"] >= 0
