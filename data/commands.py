@@ -147,7 +147,7 @@ def pages_command(args) -> int:
         raise ValueError("--n must be at least 1")
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
-    specs = page_specs(args.book, args.n, args.seed, args.split, args.variant)
+    specs = page_specs(args.book, args.n, args.seed, args.split, args.variant, generated=args.generated)
     summary = write_pages(specs, args.out, workers=args.workers, long_side=args.long_side,
                           degradation=args.degradation, fmt=args.format, entries=args.entries)
     if args.sheet != "none":
@@ -164,6 +164,16 @@ def pages_command(args) -> int:
                                  title=f"hotich synthetic pages: {args.book}, {args.split}")
         summary["sheet"] = str(sheet)
     print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def page_lines_command(args) -> int:
+    """Crop every ground-truth line of a folder of rendered pages into a line manifest (no text printed)."""
+    from data.pages.lines import write_page_lines
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be at least 1")
+    print(json.dumps(write_page_lines(args.pages, args.out, limit=args.limit, shuffle=args.shuffle)))
     return 0
 
 

@@ -58,6 +58,8 @@ def _data_parsers(sub) -> None:
     pages.add_argument("--split", default="train", choices=["train", "heldout"],
                        help="train: training layouts only; heldout: every layout, the held-out one for half")
     pages.add_argument("--variant", help="render only this template id (see `hotich data templates`)")
+    pages.add_argument("--generated", type=float, default=0.0,
+                       help="train split: the share of pages on generated layouts (data/pages/generated.py)")
     pages.add_argument("--entries", type=int, help="entry rows per page (default: the template's range)")
     pages.add_argument("--long-side", type=int, default=1600, help="image long side in pixels (default 1600)")
     pages.add_argument("--degradation", type=float, default=1.0, help="0 = clean straight page, 1 = full ageing")
@@ -65,6 +67,14 @@ def _data_parsers(sub) -> None:
     pages.add_argument("--format", default="jpg", choices=["jpg", "png"])
     pages.add_argument("--sheet", help="contact sheet PNG of the first pages with boxes (default OUT/sheet.png; "
                                        "'none' to skip)")
+
+    page_lines = dsub.add_parser("page-lines", help="every ground-truth text line of rendered pages, cropped as "
+                                                    "the page pipeline crops it, with a line manifest")
+    page_lines.add_argument("--pages", required=True, help="a folder written by `hotich data pages`")
+    page_lines.add_argument("--out", required=True, help="output folder: images/ and manifest.jsonl")
+    page_lines.add_argument("--limit", type=int, help="at most this many pages")
+    page_lines.add_argument("--shuffle", type=int, metavar="SEED",
+                            help="write the manifest in a seeded random order (for a validation set read in part)")
 
     sheet = dsub.add_parser("pages-sheet", help="contact sheet: one page of every template with its boxes drawn")
     sheet.add_argument("--out", default="docs/synthetic_pages.png", help="PNG to write")
@@ -126,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--model", help="recognizer or ONNX export directory (default: the released model)")
     serve.add_argument("--max-batch", type=int, help="lines per recognition batch (default 32)")
-    serve.add_argument("--max-wait-ms", type=float, help="how long a batch waits to fill (default 10)")
+    serve.add_argument("--max-wait-ms", type=float, help="how long a batch waits for another line before it leaves, counted from the latest "
+                                                         "line (default 10; at most max_hold_ms in all)")
     serve.add_argument("--max-queue", type=int, help="lines waiting before requests get 503 (default 512)")
     serve.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: all cores)")
     serve.add_argument("--variant", choices=("auto", "int8-static", "int8", "fp32"),
@@ -182,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             handler = {"build": commands.build_command, "export-manifest": commands.export_manifest_command,
                        "stats": commands.stats_command, "preview": commands.preview_command,
                        "pages": commands.pages_command, "pages-sheet": commands.pages_sheet_command,
+                       "page-lines": commands.page_lines_command,
                        "templates": commands.templates_command}[args.data_command]
             return handler(args)
         if args.command == "train" and args.train_command == "finetune":

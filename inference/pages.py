@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from data.pages.lines import crop_line
 from data.schema import BOOKS, get_book
 from inference.layout import LayoutPredictor, estimate_skew, map_box, rotate_page, skew_is_significant
 from inference.records import build_record, default_review_threshold
@@ -94,14 +95,6 @@ def _overlap(a, b) -> float:
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     area = max(1e-6, (a[2] - a[0]) * (a[3] - a[1]))
     return ix * iy / area
-
-
-def crop_line(image: Image.Image, box, pad: float = 0.15) -> Image.Image:
-    """The line's box grown by ``pad`` of its height on every side (detections hug the ink tightly)."""
-    x0, y0, x1, y1 = box
-    p = pad * (y1 - y0)
-    w, h = image.size
-    return image.crop((max(0, int(x0 - p)), max(0, int(y0 - p)), min(w, int(x1 + p) + 1), min(h, int(y1 + p) + 1)))
 
 
 class PagePipeline:

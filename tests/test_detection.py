@@ -151,12 +151,23 @@ def test_detector_training_runs_evaluates_and_resumes(tmp_path):
     from training.train_detector import load_config, train
 
     overrides = {"runs_dir": str(tmp_path / "runs"), "pages_dir": str(tmp_path / "pages"), "train_pages": 2,
-                 "val_pages_per_book": 1, "max_steps": 2, "eval_every": 2, "checkpoint_every": 1}
+                 "val_pages_per_book": 1, "max_steps": 2, "eval_every": 2, "checkpoint_every": 1,
+                 "generated_layouts": 0.5}
     run = train(load_config("training/configs/detector-tiny.yaml", overrides))
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     evals = [h for h in history if h["event"] == "eval"]
     assert evals and set(evals[-1]["heldout"]["field_f1"]) == {"khai_sinh", "khai_tu", "ket_hon", "nhan_cha_me_con"}
     assert 0.0 <= evals[-1]["val"]["field_any_key_f1"] <= 1.0
+    # With generated layouts, their own unseen-seed set counts in the choice of the best checkpoint (held-out never).
+    last = evals[-1]
+    assert last["selection_f1"] == pytest.approx((last["val"]["mean_field_f1"] + last["val_generated"]["mean_field_f1"]) / 2)
+    generated_val = list((tmp_path / "pages" / "long512" / "val_generated" / "gt").glob("*.json"))
+    assert len(generated_val) == 4 and all("-gen-" in p.name for p in generated_val)
+    from training.release_detector import model_card
+
+    card = model_card("tiny", run, json.loads((run / "best" / "metrics.json").read_text()),
+                      torch.load(run / "checkpoint.pt", weights_only=False)["config"], 1000, None)
+    assert "val_generated (unseen generated layouts)" in card and "50% on layouts generated" in card
     assert (run / "curve.png").is_file()
     assert LayoutDetector.from_pretrained(run / "best").config.input_size == 256
     again = train(load_config("training/configs/detector-tiny.yaml", {**overrides, "max_steps": 3}), resume=True)
@@ -185,4 +196,8 @@ def test_release_card_names_the_init_detector_and_totals(tmp_path):
     (tmp_path / "init.json").write_text(json.dumps({"path": "models/zoo/x", "metrics": {"step": 600,
                                                                                        "cpu_hours": 0.72}}))
     line = init_line(tmp_path, {"step": 300, "cpu_hours": 1.0})
-    assert "`models/zoo/x` (step 600, 0.72 CPU-hours)" in line and "900 steps, 1.72" in line
+    assert "`models/zoo/x` (step 600, 0.72 CPU-hours in its own run)" in line and "900 steps, 1.72" in line
+    # A parent that was itself a later stage carries its lineage's totals: they add up across stages.
+    (tmp_path / "init.json").write_text(json.dumps({"path": "models/zoo/x", "metrics": {
+        "step": 600, "cpu_hours": 0.72, "totals": {"steps": 1500, "cpu_hours": 2.07}}}))
+    assert "1800 steps, 3.07 CPU-hours" in init_line(tmp_path, {"step": 300, "cpu_hours": 1.0})

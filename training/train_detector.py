@@ -36,6 +36,9 @@ DEFAULTS = {
     "name": "detector", "seed": 0, "runs_dir": "runs", "pages_dir": ".cache/pages",
     "input_size": 768, "channels": [16, 32, 48, 64, 96], "shrink": 0.2,
     "render_long_side": 1600, "train_pages": 800, "val_pages_per_book": 6, "render_workers": 2,
+    # Share of training pages on generated layouts (data/pages/generated.py); > 0 adds a "val_generated" set of
+    # generated layouts of unseen seeds, which then counts in choosing the best checkpoint.
+    "generated_layouts": 0.0,
     "batch_size": 4, "max_steps": 2000, "lr": 2e-3, "weight_decay": 1e-4, "warmup_steps": 100,
     "min_lr_ratio": 0.05, "grad_clip": 5.0,
     "log_every": 10, "eval_every": 250, "checkpoint_every": 100, "threads": None,
@@ -55,10 +58,14 @@ def all_field_keys() -> list[str]:
 def render_sets(config: dict) -> dict[str, list[Path]]:
     """Render (once) the training pages and the two validation sets; returns ``{set: [gt json paths]}``."""
     root = Path(config["pages_dir"]) / f"long{config['render_long_side']}"
-    sets = {"train": page_specs("all", config["train_pages"], split="train")}
+    sets = {"train": page_specs("all", config["train_pages"], split="train", generated=config["generated_layouts"])}
     n = config["val_pages_per_book"]
     # Seeds far from the training ones, on the training layouts: unseen pages, seen layouts.
     sets["val"] = [s for b in BOOKS for s in page_specs(b, n, seed=500_000_000, split="train")]
+    if config["generated_layouts"]:
+        # Generated layouts of unseen seeds: layouts never trained on, without looking at the held-out ones.
+        sets["val_generated"] = [s for b in BOOKS for s in page_specs(b, n, seed=600_000_000, split="train",
+                                                                        generated=1.0)]
     sets["heldout"] = [s for b in BOOKS for s in page_specs(b, n, split="heldout", variant=heldout_template(b).id)]
     out = {}
     for name, specs in sets.items():
@@ -146,6 +153,15 @@ def evaluate(model: LayoutDetector, pages: list[Path]) -> dict:
             "field_any_key_f1": f1(totals["field_any_key"])}
 
 
+def selection_sets(config: dict) -> tuple[str, ...]:
+    """The validation sets whose mean field F1 (averaged) chooses the best checkpoint; never ``heldout``."""
+    return ("val", "val_generated") if config["generated_layouts"] else ("val",)
+
+
+def eval_sets(config: dict) -> tuple[str, ...]:
+    return (*selection_sets(config), "heldout")
+
+
 def plot_curve(history: list[dict], out: Path) -> None:
     import matplotlib
 
@@ -158,8 +174,8 @@ def plot_curve(history: list[dict], out: Path) -> None:
     if train:
         ax1.plot([h["step"] for h in train], [h["loss"] for h in train], lw=0.8)
     ax1.set(xlabel="step", ylabel="training loss", yscale="log", title="loss")
-    for split in ("val", "heldout"):
-        if evals:
+    for split in ("val", "val_generated", "heldout"):
+        if evals and split in evals[-1]:
             ax2.plot([h["step"] for h in evals], [h[split]["mean_field_f1"] for h in evals], marker="o",
                      label=f"{split} field F1")
     ax2.set(xlabel="step", ylabel="F1 @ IoU 0.5", ylim=(0, 1), title="validation")
@@ -263,13 +279,14 @@ def train(config: dict, resume: bool = False, init: str | None = None) -> Path:
 
         if step % config["eval_every"] == 0 or step == config["max_steps"]:
             result = {"event": "eval", "step": step, "cpu_hours": cpu_seconds / 3600}
-            for split in ("val", "heldout"):
+            for split in eval_sets(config):
                 metrics = evaluate(model, sets[split])
                 metrics["mean_field_f1"] = float(np.mean(list(metrics["field_f1"].values())))
                 result[split] = metrics
+            result["selection_f1"] = float(np.mean([result[s]["mean_field_f1"] for s in selection_sets(config)]))
             history.append(result)
-            last_f1 = result["val"]["mean_field_f1"]
-            log.info("eval step %d: %s", step, json.dumps({k: result[k] for k in ("val", "heldout")}))
+            last_f1 = result["selection_f1"]
+            log.info("eval step %d: %s", step, json.dumps({k: result[k] for k in eval_sets(config)}))
             if last_f1 > best:
                 best = last_f1
                 model.save_pretrained(run_dir / "best")

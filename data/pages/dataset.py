@@ -61,8 +61,9 @@ class PageSpec:
 
 
 def page_specs(book: str | Sequence[str], n: int, seed: int | None = None, split: str = "train",
-               variant: str | None = None) -> list[PageSpec]:
-    """``n`` pages of ``book`` (a book key, a list of them, or ``"all"``: the books in turn)."""
+               variant: str | None = None, generated: float = 0.0) -> list[PageSpec]:
+    """``n`` pages of ``book`` (a book key, a list of them, or ``"all"``: the books in turn); ``generated``: the
+    share of ``train`` pages drawn on generated layouts (:mod:`data.pages.generated`) instead of ``forms/``."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     if n < 0:
@@ -81,7 +82,7 @@ def page_specs(book: str | Sequence[str], n: int, seed: int | None = None, split
     for i in range(n):
         b = books[i % len(books)]
         s = first + i
-        specs.append(PageSpec(b, variant or draw_template(b, s, split).id, s, split))
+        specs.append(PageSpec(b, variant or draw_template(b, s, split, generated).id, s, split))
     return specs
 
 

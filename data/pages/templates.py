@@ -252,12 +252,29 @@ def templates() -> tuple[Template, ...]:
     return tuple(sorted(_registry().values(), key=lambda t: order[t.book]))
 
 
+def template_from_raw(raw: dict, book_key: str, source: str) -> Template:
+    """Validate one template mapping (a ``forms/*.yaml`` entry, or a generated one) into a :class:`Template`."""
+    return _template(raw, book_key, source)
+
+
+@lru_cache(maxsize=4096)
+def _generated(template_id: str) -> Template | None:
+    from data.pages.generated import generated_template
+
+    return generated_template(template_id)
+
+
 def get_template(template_id: str) -> Template:
+    """A template of ``forms/`` by id, or a generated layout (``ks-gen-42``, see :mod:`data.pages.generated`)."""
     try:
         return _registry()[template_id]
     except KeyError:
+        generated = _generated(template_id) if isinstance(template_id, str) else None
+        if generated is not None:
+            return generated
         raise UnknownTemplateError(
-            f"unknown template {template_id!r}; valid templates: {', '.join(_registry())}") from None
+            f"unknown template {template_id!r}; valid templates: {', '.join(_registry())}, "
+            f"or a generated layout <ks|kt|kh|nc>-gen-<seed>") from None
 
 
 def templates_for(book: str, split: str = "train") -> tuple[Template, ...]:
@@ -276,14 +293,21 @@ def templates_for(book: str, split: str = "train") -> tuple[Template, ...]:
 TEMPLATE_STREAM = 0x7E
 
 
-def draw_template(book: str, seed: int, split: str = "train") -> Template:
+def draw_template(book: str, seed: int, split: str = "train", generated: float = 0.0) -> Template:
     """The variant a page of ``book`` with ``seed`` uses when none is fixed: a uniform draw from
     :func:`templates_for`, except that ``heldout`` pages take the held-out variant about half of the time.
     Drawn from its own stream (``default_rng((seed, TEMPLATE_STREAM))``) so the choice is known before the page
-    is rendered."""
+    is rendered. ``generated``: for ``train`` pages, the share drawn on a generated layout of the same seed
+    instead (:mod:`data.pages.generated`)."""
     import numpy as np
 
     rng = np.random.default_rng((int(seed), TEMPLATE_STREAM))
+    if not 0.0 <= generated <= 1.0:
+        raise ValueError(f"generated must be a share in [0, 1], got {generated!r}")
+    if generated and split == "train" and rng.random() < generated:
+        from data.pages.generated import generated_id
+
+        return get_template(generated_id(book, seed))
     options = templates_for(book, split)
     if split == "heldout":
         held = [t for t in options if t.split == "heldout"]
@@ -301,4 +325,5 @@ def heldout_template(book: str) -> Template:
 
 
 __all__ = ["Column", "HeaderField", "SPLITS", "Template", "TemplateError", "UnknownTemplateError",
-           "draw_template", "get_template", "heldout_template", "load_template_file", "templates", "templates_for"]
+           "draw_template", "get_template", "heldout_template", "load_template_file", "template_from_raw", "templates",
+           "templates_for"]
