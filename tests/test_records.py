@@ -220,6 +220,10 @@ def test_entry_volume_page_numbers_and_names():
         assert normalize_value("person_name", write_name(rng, name)).value == name.text(False)
     assert "name_has_digits" in normalize_value("person_name", "Nguyễn V4n An").flags
     assert "name_incomplete" in normalize_value("person_name", "An").flags
+    # Offices, authorities and titles are free text, but a bare number or date there was read into the wrong column.
+    for kind in ("registration_office", "issuing_authority", "officer_title"):
+        assert normalize_value(kind, "01/2008").flags == ("no_letters",)
+        assert normalize_value(kind, "UBND xã Đông Hòa").flags == ()
 
 
 def test_places_match_the_gazetteer():

@@ -61,6 +61,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("personal_id_format", _E, "a personal ID number (số định danh) that is not 12 digits with a province code"),
     Flag("name_has_digits", _E, "a person's name with digits in it"),
     Flag("name_incomplete", _W, "a person's name of a single word"),
+    Flag("no_letters", _E, "an office, authority or title without a single letter: a number or date in the "
+                           "wrong column"),
     Flag("number_unreadable", _E, "an entry, volume or page number without digits"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
     Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "

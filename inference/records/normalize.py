@@ -262,6 +262,15 @@ def _text(text: str, ctx: dict) -> Normalized:
     return Normalized(normalize_text(text).strip(" ,;"), 1.0, ())
 
 
+def _named_text(text: str, ctx: dict) -> Normalized:
+    """An office, authority or title: free text, but never without a letter. A bare number or date here is a
+    value read into the wrong column (a volume number taken for the registering office, say)."""
+    out = _text(text, ctx)
+    if out.value and not any(ch.isalpha() for ch in out.value):
+        return Normalized(out.value, 0.5, ("no_letters",))
+    return out
+
+
 _NORMALIZERS: dict[ValueKind, Callable[[str, dict], Normalized]] = {
     K.PERSON_NAME: lambda t, c: normalize_name(t),
     K.GENDER: _closed("gender", "gender_unknown"),
@@ -275,7 +284,7 @@ _NORMALIZERS: dict[ValueKind, Callable[[str, dict], Normalized]] = {
     K.ID_DOCUMENT_TYPE: _closed("id_document_type", "id_type_unknown"),
     K.ID_NUMBER: lambda t, c: normalize_id_number(t, c.get("document_type")),
     K.PERSONAL_ID: lambda t, c: normalize_personal_id(t),
-    K.ISSUING_AUTHORITY: _text,
+    K.ISSUING_AUTHORITY: _named_text,
     K.RESIDENCE_TYPE: _closed("residence_type", "code_unknown"),
     K.RELATIONSHIP: _relationship,
     K.ENTRY_NUMBER: lambda t, c: normalize_entry_number(t, max_year=c["max_year"]),
@@ -284,8 +293,8 @@ _NORMALIZERS: dict[ValueKind, Callable[[str, dict], Normalized]] = {
     K.DOCUMENT_NUMBER: _document_number,
     K.REGISTRATION_TYPE: _closed("registration_type", "code_unknown"),
     K.BIRTH_CASE: _closed("birth_case", "code_unknown"),
-    K.REGISTRATION_OFFICE: _text,
-    K.OFFICER_TITLE: _text,
+    K.REGISTRATION_OFFICE: _named_text,
+    K.OFFICER_TITLE: _named_text,
     K.CAUSE_OF_DEATH: _open("cause_of_death"),
     K.DEATH_NOTICE_TYPE: _open("death_notice_type"),
     K.RECOGNITION_TYPE: _closed("recognition_type", "code_unknown"),
