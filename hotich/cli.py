@@ -136,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--model", help="recognizer or ONNX export directory (default: the released model)")
     serve.add_argument("--max-batch", type=int, help="lines per recognition batch (default 32)")
-    serve.add_argument("--max-wait-ms", type=float, help="how long a batch waits for another line before it leaves, counted from the latest "
-                                                         "line (default 10; at most max_hold_ms in all)")
+    serve.add_argument("--max-wait-ms", type=float,
+                       help="how long a batch waits for another line before it leaves, counted from the latest line "
+                            "(default 10; at most max_hold_ms in all)")
     serve.add_argument("--max-queue", type=int, help="lines waiting before requests get 503 (default 512)")
     serve.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: all cores)")
     serve.add_argument("--variant", choices=("auto", "int8-static", "int8", "fp32"),

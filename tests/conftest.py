@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,27 @@ from data.settings import shared_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_SHARED = (shared_dir() / "datasets").is_dir()
+
+
+@contextmanager
+def pages_without_shared(tmp_path_factory):
+    """Hermetic page rendering: no ../shared (no ink, no Cinnamon, fallback fonts) and a private cache. Yields the
+    ``HOTICH_SHARED`` / ``HOTICH_CACHE`` values it replaced, which it puts back on exit."""
+    saved = {k: os.environ.get(k) for k in ("HOTICH_SHARED", "HOTICH_CACHE")}
+    os.environ["HOTICH_SHARED"] = str(tmp_path_factory.mktemp("no-shared"))
+    os.environ["HOTICH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    from data.pages import render
+
+    render._RENDERERS.clear()
+    try:
+        yield saved
+    finally:
+        render._RENDERERS.clear()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 
 import numpy as np
@@ -15,6 +14,7 @@ from data.pages.lines import crop_line, write_page_lines
 from data.pages.render import PageRenderer
 from data.pages.templates import (UnknownTemplateError, draw_template, get_template, heldout_template,
                                   templates_for)
+from data.pages.truth import PageTruth
 from data.schema import BOOKS
 
 LONG_SIDE = 800
@@ -22,20 +22,11 @@ LONG_SIDE = 800
 
 @pytest.fixture(scope="module", autouse=True)
 def without_shared(tmp_path_factory):
-    """Hermetic: no ../shared (no ink, no Cinnamon, fallback fonts) and a private cache."""
-    saved = {k: os.environ.get(k) for k in ("HOTICH_SHARED", "HOTICH_CACHE")}
-    os.environ["HOTICH_SHARED"] = str(tmp_path_factory.mktemp("no-shared"))
-    os.environ["HOTICH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    from data.pages import render
+    """Hermetic: no ../shared and a private cache (conftest.pages_without_shared)."""
+    from conftest import pages_without_shared
 
-    render._RENDERERS.clear()
-    yield
-    render._RENDERERS.clear()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with pages_without_shared(tmp_path_factory):
+        yield
 
 
 def _cells(template) -> set[tuple[str, ...]]:
@@ -109,11 +100,8 @@ def test_page_lines_are_the_truth_lines_cropped_as_the_pipeline_crops(tmp_path):
     summary = write_page_lines(pages, tmp_path / "lines", progress=False)
     records = [json.loads(line) for line in (tmp_path / "lines" / "manifest.jsonl").read_text().splitlines()]
     assert summary["pages"] == 3 and summary["lines"] == len(records) > 20
-    truths = {}
-    for gt in sorted((pages / "gt").glob("*.json")):
-        from data.pages.truth import PageTruth
-
-        truths[gt.stem] = PageTruth.from_dict(json.loads(gt.read_text(encoding="utf-8")))
+    truths = {gt.stem: PageTruth.from_dict(json.loads(gt.read_text(encoding="utf-8")))
+              for gt in sorted((pages / "gt").glob("*.json"))}
     expected = Counter((stem, ln.field, ln.text) for stem, t in truths.items() for ln in t.lines() if ln.text.strip())
     got = Counter((r["page"], r["field"], r["text"]) for r in records)
     assert sum((expected - got).values()) == summary["skipped"] - sum(

@@ -46,21 +46,12 @@ SAVED_ENV: dict[str, str | None] = {}
 
 @pytest.fixture(scope="module", autouse=True)
 def without_shared(tmp_path_factory):
-    """Hermetic: no ../shared (no ink, no Cinnamon, fallback fonts) and a private cache."""
-    saved = {k: os.environ.get(k) for k in ("HOTICH_SHARED", "HOTICH_CACHE")}
-    SAVED_ENV.update(saved)
-    os.environ["HOTICH_SHARED"] = str(tmp_path_factory.mktemp("no-shared"))
-    os.environ["HOTICH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    from data.pages import render
+    """Hermetic: no ../shared and a private cache (conftest.pages_without_shared)."""
+    from conftest import pages_without_shared
 
-    render._RENDERERS.clear()
-    yield
-    render._RENDERERS.clear()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with pages_without_shared(tmp_path_factory) as saved:
+        SAVED_ENV.update(saved)
+        yield
 
 
 @pytest.fixture(scope="module")
