@@ -173,7 +173,8 @@ def page_lines_command(args) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ValueError("--limit must be at least 1")
-    print(json.dumps(write_page_lines(args.pages, args.out, limit=args.limit, shuffle=args.shuffle)))
+    print(json.dumps(write_page_lines(args.pages, args.out, limit=args.limit, shuffle=args.shuffle,
+                                      headings=args.headings)))
     return 0
 
 

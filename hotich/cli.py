@@ -75,6 +75,9 @@ def _data_parsers(sub) -> None:
     page_lines.add_argument("--limit", type=int, help="at most this many pages")
     page_lines.add_argument("--shuffle", type=int, metavar="SEED",
                             help="write the manifest in a seeded random order (for a validation set read in part)")
+    page_lines.add_argument("--headings", action="store_true",
+                            help="the printed headings' lines (title, column and group headings, labels) instead "
+                                 "of the handwritten ones")
 
     sheet = dsub.add_parser("pages-sheet", help="contact sheet: one page of every template with its boxes drawn")
     sheet.add_argument("--out", default="docs/synthetic_pages.png", help="PNG to write")

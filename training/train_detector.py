@@ -25,8 +25,8 @@ from data.pages.dataset import page_specs, write_pages
 from data.pages.templates import heldout_template, templates
 from data.pages.truth import PageTruth
 from data.schema import BOOKS
-from models.detection import LayoutDetector, LayoutDetectorConfig, decode_logits, match_f1, paint_targets, \
-    prepare_page
+from models.detection import INSTANCE_MAPS, LayoutDetector, LayoutDetectorConfig, decode_logits, match_f1, \
+    paint_targets, prepare_page
 from models.detection.layout import collate_pages
 from training.config import learning_rate, load_yaml_config
 
@@ -35,6 +35,9 @@ log = logging.getLogger("hotich.train")
 DEFAULTS = {
     "name": "detector", "seed": 0, "runs_dir": "runs", "pages_dir": ".cache/pages",
     "input_size": 768, "channels": [16, 32, 48, 64, 96], "shrink": 0.2,
+    # A fourth map of the printed heading cells (column and group headings, the title): the page pipeline reads
+    # them to name the fields under them (inference/headings.py).
+    "heading_map": False,
     "render_long_side": 1600, "train_pages": 800, "val_pages_per_book": 6, "render_workers": 2,
     # Share of training pages on generated layouts (data/pages/generated.py); > 0 adds a "val_generated" set of
     # generated layouts of unseen seeds, which then counts in choosing the best checkpoint.
@@ -81,11 +84,16 @@ def load_page(gt_path: Path) -> tuple[Image.Image, PageTruth]:
     return Image.open(images[0]).convert("RGB"), truth
 
 
+#: The printed headings the ``heading`` map paints.
+HEADING_LEVELS = ("title", "group", "column")
+
+
 def truth_boxes(truth: PageTruth) -> dict[str, list]:
-    """``{"entry": [box], "field": [(box, key)], "line": [box]}`` of the filled page."""
+    """``{"entry": [box], "field": [(box, key)], "line": [box], "heading": [box]}`` of the filled page."""
     fields = [(b.bbox, f.key) for f in truth.fields() for b in f.boxes]
     return {"entry": [e.region.bbox for e in truth.entries if not e.blank], "field": fields,
-            "line": [ln.region.bbox for ln in truth.lines()]}
+            "line": [ln.region.bbox for ln in truth.lines()],
+            "heading": [h.region.bbox for h in truth.headings if h.level in HEADING_LEVELS]}
 
 
 def make_example(image: Image.Image, truth: PageTruth, config: dict, key_index: dict[str, int],
@@ -99,14 +107,15 @@ def make_example(image: Image.Image, truth: PageTruth, config: dict, key_index: 
     h, w = page.pixel_values.shape[1:]
     boxes = truth_boxes(truth)
     inst, keys = paint_targets((h // 2, w // 2), page.scale, config["shrink"], boxes["entry"],
-                               [(b, key_index[k]) for b, k in boxes["field"]], boxes["line"])
+                               [(b, key_index[k]) for b, k in boxes["field"]], boxes["line"],
+                               boxes["heading"] if config.get("heading_map") else None)
     return page, inst, keys
 
 
 def batch_of(examples) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     pixels = collate_pages([e[0] for e in examples])
     h, w = pixels.shape[2] // 2, pixels.shape[3] // 2
-    inst = torch.zeros((len(examples), 3, h, w))
+    inst = torch.zeros((len(examples), examples[0][1].shape[0], h, w))
     keys = torch.full((len(examples), h, w), -100, dtype=torch.long)
     for i, (_, ins, key) in enumerate(examples):
         inst[i, :, : ins.shape[1], : ins.shape[2]] = torch.from_numpy(ins)
@@ -127,7 +136,8 @@ def evaluate(model: LayoutDetector, pages: list[Path]) -> dict:
     """Field F1 at IoU 0.5 (key must match) per book, plus entry, line and any-key field F1 over all pages."""
     model.eval()
     per_book: dict[str, dict] = {}
-    totals = {kind: {"tp": 0, "fp": 0, "fn": 0} for kind in ("entry", "line", "field_any_key")}
+    kinds = ("entry", "line", "field_any_key") + (("heading",) if "heading" in model.config.instance_maps else ())
+    totals = {kind: {"tp": 0, "fp": 0, "fn": 0} for kind in kinds}
     for gt in pages:
         image, truth = load_page(gt)
         regions = detect(model, image)
@@ -149,6 +159,7 @@ def evaluate(model: LayoutDetector, pages: list[Path]) -> dict:
 
     return {"field_f1": {b: f1(c) for b, c in sorted(per_book.items())},
             "entry_f1": f1(totals["entry"]), "line_f1": f1(totals["line"]),
+            **({"heading_f1": f1(totals["heading"])} if "heading" in totals else {}),
             # Boxes right whatever their key: separates finding fields from naming them.
             "field_any_key_f1": f1(totals["field_any_key"])}
 
@@ -190,7 +201,8 @@ def plot_curve(history: list[dict], out: Path) -> None:
 # -- training ------------------------------------------------------------------------------------------------
 def init_from(model: LayoutDetector, init: Path) -> LayoutDetector:
     """``model`` with the weights of the detector in ``init``; refuses one whose classes or shape differ,
-    since silently re-mapping field keys would train the wrong heads."""
+    since silently re-mapping field keys would train the wrong heads. A parent without this run's ``heading``
+    map gives its other maps; the new map's output channel starts from scratch."""
     parent = LayoutDetector.from_pretrained(init)
     for attr in ("field_keys", "channels", "num_channels"):
         mine, theirs = getattr(model.config, attr), getattr(parent.config, attr)
@@ -198,7 +210,17 @@ def init_from(model: LayoutDetector, init: Path) -> LayoutDetector:
             mine, theirs = list(mine), list(theirs)
         if mine != theirs:
             raise ValueError(f"--init {init}: its {attr} differ from this run's ({theirs!r} vs {mine!r})")
-    model.load_state_dict(parent.state_dict())
+    state = parent.state_dict()
+    mine = list(model.config.instance_maps)
+    theirs = list(parent.config.instance_maps)
+    if mine != theirs:
+        if mine[: len(theirs)] != theirs:
+            raise ValueError(f"--init {init}: its instance maps {theirs} are not a prefix of this run's {mine}")
+        for name in ("instance_head.weight", "instance_head.bias"):
+            grown = model.state_dict()[name].clone()
+            grown[: len(theirs)] = state[name]
+            state[name] = grown
+    model.load_state_dict(state)
     return model
 
 
@@ -220,7 +242,8 @@ def train(config: dict, resume: bool = False, init: str | None = None) -> Path:
     keys = all_field_keys()
     key_index = {k: i + 1 for i, k in enumerate(keys)}
     model = LayoutDetector(LayoutDetectorConfig(input_size=config["input_size"], channels=config["channels"],
-                                                field_keys=keys, shrink=config["shrink"]))
+                                                field_keys=keys, shrink=config["shrink"],
+                                                instance_maps=INSTANCE_MAPS[: 4 if config["heading_map"] else 3]))
     if init and not (resume and (run_dir / "checkpoint.pt").exists()):
         model = init_from(model, Path(init))
         parent = Path(init) / "metrics.json"

@@ -12,11 +12,15 @@ import json
 from pathlib import Path
 from typing import Iterator
 
+import cv2
+import numpy as np
 from PIL import Image
 
 from data.manifest import LineRecord, write_manifest
 
 LINE_PAD = 0.15  # of the line's height, on every side: detected boxes hug the ink tightly
+#: Printed headings cut into lines for the recognizer (``write_page_lines(..., headings=True)``).
+HEADING_LINE_LEVELS = ("title", "group", "column", "label", "number")
 
 
 def crop_line(image: Image.Image, box, pad: float = LINE_PAD) -> Image.Image:
@@ -25,6 +29,56 @@ def crop_line(image: Image.Image, box, pad: float = LINE_PAD) -> Image.Image:
     p = pad * (y1 - y0)
     w, h = image.size
     return image.crop((max(0, int(x0 - p)), max(0, int(y0 - p)), min(w, int(x1 + p) + 1), min(h, int(y1 + p) + 1)))
+
+
+def heading_line_boxes(image: Image.Image, box, min_gap: int = 2) -> list[tuple[float, float, float, float]]:
+    """The printed text lines inside a heading cell ``box`` (page pixels), top to bottom.
+
+    The cell's ruled border is cut away, the rest binarized (Otsu); rows with ink are grouped into lines
+    (a gap of ``min_gap`` or more blank rows ends a line), each line's box spanning its ink."""
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0 = max(0, x0), max(0, y0)
+    x1, y1 = min(image.width, x1), min(image.height, y1)
+    if x1 - x0 < 8 or y1 - y0 < 6:
+        return []
+    gray = np.asarray(image.convert("L").crop((x0, y0, x1, y1)), dtype=np.uint8)
+    mx, my = max(2, (x1 - x0) // 40), max(2, (y1 - y0) // 20)
+    inner = gray[my:-my, mx:-mx]
+    if inner.size == 0:
+        return []
+    _, ink = cv2.threshold(inner, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    # A ruled line across the crop is a border that survived the margin, not text.
+    rows = ink.sum(axis=1)
+    ink[rows > 0.85 * ink.shape[1]] = 0
+    ink[:, ink.sum(axis=0) > 0.85 * ink.shape[0]] = 0
+    rows = ink.sum(axis=1)
+    threshold = max(1, int(0.01 * ink.shape[1]))
+    on = rows >= threshold
+    lines, start, gap = [], None, 0
+    for y, value in enumerate(on):
+        if value:
+            if start is None:
+                start = y
+            gap, end = 0, y
+        elif start is not None:
+            gap += 1
+            if gap >= min_gap:
+                lines.append((start, end))
+                start, gap = None, 0
+    if start is not None:
+        lines.append((start, end))
+    out = []
+    for a, b in lines:
+        if b - a < 3:
+            continue  # specks
+        cols = np.nonzero(ink[a:b + 1].sum(axis=0))[0]
+        if cols.size == 0:
+            continue
+        pad = max(1, (b - a) // 4)
+        out.append((float(x0 + mx + max(0, cols[0] - pad)), float(y0 + my + max(0, a - pad)),
+                    float(x0 + mx + min(inner.shape[1], cols[-1] + 1 + pad)),
+                    float(y0 + my + min(inner.shape[0], b + 1 + pad))))
+    return out
 
 
 def _pages(folder: Path) -> Iterator[tuple[Path, Path]]:
@@ -39,12 +93,57 @@ def _pages(folder: Path) -> Iterator[tuple[Path, Path]]:
         yield gt, images[0]
 
 
+def split_by_widths(text: str, widths: list[float]) -> list[str]:
+    """``text`` broken at spaces into ``len(widths)`` lines whose lengths follow the lines' ink widths: a printed
+    heading's characters are nearly one width, so where a wrapped heading broke can be read off its lines."""
+    words = text.split()
+    if len(widths) <= 1 or len(words) < len(widths):
+        return [text] if len(widths) <= 1 else []
+    total, chars = sum(widths), len(text)
+    ends = np.cumsum([len(w) + 1 for w in words]) - 1  # character offset after each word
+    out, start, cum = [], 0, 0.0
+    for k, width in enumerate(widths[:-1]):
+        cum += width
+        target = chars * cum / total
+        remaining = len(widths) - k - 1
+        # The break: the word end nearest the target that leaves a word for every line after it.
+        choices = range(start, len(words) - remaining)
+        cut = min(choices, key=lambda i: abs(ends[i] - target))
+        out.append(" ".join(words[start:cut + 1]))
+        start = cut + 1
+    out.append(" ".join(words[start:]))
+    return out
+
+
+def _heading_lines(truth, image: Image.Image) -> Iterator[tuple[tuple, str, str]]:
+    """``(box, text, level)`` of the printed lines of every heading; a heading wrapped over several lines is
+    split where :func:`split_by_widths` reads its breaks. A printed label repeated on every row (the
+    sub-labels inside cells, the column numbers) is written once per page."""
+    seen, seen_numbers = set(), []
+    for h in truth.headings:
+        if h.level not in HEADING_LINE_LEVELS or not h.text.strip():
+            continue
+        if h.level in ("label", "number"):
+            if (h.level, h.text) in seen or (h.level == "number" and len(seen_numbers) >= 3):
+                continue
+            seen.add((h.level, h.text))
+            if h.level == "number":
+                seen_numbers.append(h.text)
+            yield h.region.bbox, h.text, h.level
+            continue
+        boxes = heading_line_boxes(image, h.region.bbox)
+        for box, text in zip(boxes, split_by_widths(h.text, [b[2] - b[0] for b in boxes])):
+            yield box, text, h.level
+
+
 def write_page_lines(pages: str | Path, out: str | Path, limit: int | None = None, min_height: int = 6,
-                     shuffle: int | None = None, progress: bool = True) -> dict:
+                     shuffle: int | None = None, progress: bool = True, headings: bool = False) -> dict:
     """Every ground-truth text line of the pages in ``pages`` as a PNG crop (:func:`crop_line`) under
     ``out/images/`` plus ``out/manifest.jsonl`` (``source`` ``page-<hand source>``, ``book``, ``field``,
-    ``page``). ``limit`` caps the number of pages (evenly spaced over the folder); ``shuffle`` (a seed) writes the manifest in a seeded random
-    order, so that its first lines (a validation limit) span every page instead of the first one. Re-running
+    ``page``). ``limit`` caps the number of pages (evenly spaced over the folder); ``shuffle`` (a seed) writes
+    the manifest in a seeded random order, so that its first lines (a validation limit) span every page
+    instead of the first one. ``headings`` writes the printed headings' lines instead of the handwritten ones
+    (``source`` ``page-print``, ``field`` the heading level), for teaching the recognizer print. Re-running
     rewrites the manifest and keeps the crops already written. Returns counts (no text)."""
     from tqdm.auto import tqdm
 
@@ -62,6 +161,19 @@ def write_page_lines(pages: str | Path, out: str | Path, limit: int | None = Non
     for gt, image_path in tqdm(found, desc="page lines", unit="page", disable=not progress):
         truth = PageTruth.from_dict(json.loads(gt.read_text(encoding="utf-8")))
         image = None
+        if headings:
+            image = Image.open(image_path).convert("RGB")
+            for i, (box, text, level) in enumerate(_heading_lines(truth, image)):
+                if box[3] - box[1] < min_height:
+                    skipped += 1
+                    continue
+                name = hashlib.sha256(f"{gt.stem}/heading/{i}".encode()).hexdigest()[:20] + ".png"
+                target = out / "images" / name
+                if not target.exists():
+                    crop_line(image, box).save(target)
+                records.append(LineRecord(target, text, {"source": "page-print", "book": truth.book,
+                                                         "field": level, "page": gt.stem}))
+            continue
         for i, line in enumerate(truth.lines()):
             x0, y0, x1, y1 = line.region.bbox
             if not line.text.strip() or y1 - y0 < min_height or x1 - x0 < min_height:
@@ -84,4 +196,4 @@ def write_page_lines(pages: str | Path, out: str | Path, limit: int | None = Non
     return {"pages": len(found), "lines": count, "skipped": skipped, "manifest": str(out / "manifest.jsonl")}
 
 
-__all__ = ["LINE_PAD", "crop_line", "write_page_lines"]
+__all__ = ["HEADING_LINE_LEVELS", "LINE_PAD", "crop_line", "heading_line_boxes", "write_page_lines"]

@@ -56,14 +56,16 @@ def _shrunk(box: Box, scale: float, shrink: float) -> tuple[int, int, int, int]:
 
 
 def paint_targets(map_shape: tuple[int, int], scale: float, shrink: float, entries: list[Box],
-                  fields: list[tuple[Box, int]], lines: list[Box]) -> tuple[np.ndarray, np.ndarray]:
-    """Ground-truth boxes → ``(3, h, w)`` float instance maps and an ``(h, w)`` int64 key map (-100 = ignore).
+                  fields: list[tuple[Box, int]], lines: list[Box],
+                  headings: list[Box] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Ground-truth boxes → ``(M, h, w)`` float instance maps and an ``(h, w)`` int64 key map (-100 = ignore);
+    ``M`` is 3, or 4 when ``headings`` (printed heading cells) are given.
 
     ``fields`` holds ``(box, key_index)`` with key indices starting at 1 (0 = no field)."""
     h, w = map_shape
-    instances = np.zeros((len(INSTANCE_MAPS), h, w), np.float32)
+    instances = np.zeros((3 if headings is None else 4, h, w), np.float32)
     keys = np.full((h, w), 0, np.int64)
-    for channel, boxes in ((0, entries), (2, lines)):
+    for channel, boxes in ((0, entries), (2, lines), (3, headings or [])):
         for box in boxes:
             x0, y0, x1, y1 = _shrunk(box, scale, shrink)
             instances[channel, y0:y1, x0:x1] = 1
@@ -84,17 +86,21 @@ class Region:
     score: float
     key: str | None = None
     key_score: float = 0.0
+    #: fields only: the mean probability of every key over the region, ``(K,)`` in ``field_keys`` order, so
+    #: that later steps can choose among the keys a column's heading allows.
+    key_probs: np.ndarray | None = None
     children: list["Region"] = field(default_factory=list)
 
 
 def decode_maps(instance_prob: np.ndarray, key_prob: np.ndarray, scale: float, shrink: float,
                 field_keys: list[str], threshold: float = 0.5, min_area: int = 4) -> dict[str, list[Region]]:
-    """``(3, h, w)`` probabilities + ``(K+1, h, w)`` key probabilities → regions per kind, in page pixels.
+    """``(M, h, w)`` probabilities (the maps of :data:`INSTANCE_MAPS`, in order) + ``(K+1, h, w)`` key
+    probabilities → regions per kind, in page pixels.
 
     Each connected component above ``threshold`` is one instance; its box grows back by the shrink margin
     (solving ``d = shrink * min(side + 2d)`` for the painted side)."""
     out: dict[str, list[Region]] = {}
-    for channel, kind in enumerate(INSTANCE_MAPS):
+    for channel, kind in enumerate(INSTANCE_MAPS[: instance_prob.shape[0]]):
         mask = (instance_prob[channel] > threshold).astype(np.uint8)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
         regions = []
@@ -111,6 +117,7 @@ def decode_maps(instance_prob: np.ndarray, key_prob: np.ndarray, scale: float, s
                 mean_key = key_prob[1:, y:y + h, x:x + w][:, component].mean(axis=1)
                 best = int(mean_key.argmax())
                 region.key, region.key_score = field_keys[best], float(mean_key[best])
+                region.key_probs = mean_key
             regions.append(region)
         out[kind] = regions
     return out
@@ -118,7 +125,7 @@ def decode_maps(instance_prob: np.ndarray, key_prob: np.ndarray, scale: float, s
 
 def decode_logits(instance_logits: np.ndarray, key_logits: np.ndarray, scale: float, shrink: float,
                   field_keys: list[str], threshold: float = 0.5) -> dict[str, list[Region]]:
-    """The detector's raw ``(3, h, w)`` and ``(K+1, h, w)`` logits (from PyTorch or onnxruntime alike) → regions:
+    """The detector's raw ``(M, h, w)`` and ``(K+1, h, w)`` logits (from PyTorch or onnxruntime alike) → regions:
     sigmoid per instance map, softmax over keys, then :func:`decode_maps`."""
     instance_prob = 1 / (1 + np.exp(-instance_logits))
     key = np.exp(key_logits - key_logits.max(axis=0, keepdims=True))

@@ -11,8 +11,9 @@ from transformers.utils import ModelOutput
 
 from models.detection.configuration_layout_detector import LayoutDetectorConfig
 
-#: Binary instance maps painted by the detector, in output-channel order.
-INSTANCE_MAPS = ("entry", "field", "line")
+#: Binary instance maps painted by the detector, in output-channel order; ``heading`` only where the config has
+#: it (see ``LayoutDetectorConfig.instance_maps``).
+INSTANCE_MAPS = ("entry", "field", "line", "heading")
 
 
 class ConvBlock(nn.Sequential):
@@ -32,7 +33,7 @@ class ConvBlock(nn.Sequential):
 
 @dataclass
 class LayoutDetectorOutput(ModelOutput):
-    """``instance_logits``: ``(B, 3, H/2, W/2)`` (entry, field, line); ``key_logits``: ``(B, K+1, H/2, W/2)``;
+    """``instance_logits``: ``(B, M, H/2, W/2)`` (entry, field, line[, heading]); ``key_logits``: ``(B, K+1, H/2, W/2)``;
     ``loss``: a scalar when targets were given."""
 
     loss: torch.Tensor | None = None
@@ -44,7 +45,8 @@ class LayoutDetector(PreTrainedModel):
     """Page image → per-pixel maps at half resolution.
 
     Input ``pixel_values``: ``(B, 1, H, W)``, ink ≈ 1 and paper ≈ 0, ``H`` and ``W`` multiples of 32.
-    Targets (optional): ``instance_targets`` ``(B, 3, H/2, W/2)`` in {0, 1}; ``key_targets`` ``(B, H/2, W/2)``
+    Targets (optional): ``instance_targets`` ``(B, M, H/2, W/2)`` in {0, 1}, ``M = len(config.instance_maps)``;
+    ``key_targets`` ``(B, H/2, W/2)``
     with the key index on field pixels and -100 elsewhere (ignored).
     """
 
@@ -64,7 +66,7 @@ class LayoutDetector(PreTrainedModel):
         )
         self.column_context = nn.Conv2d(c[4], c[4], (9, 1), padding=(4, 0))
         self.up = nn.ModuleList([ConvBlock(c[i + 1] + c[i], c[i]) for i in range(4)])
-        self.instance_head = nn.Conv2d(c[0], len(INSTANCE_MAPS), 1)
+        self.instance_head = nn.Conv2d(c[0], len(config.instance_maps), 1)
         self.key_head = nn.Conv2d(c[0], config.num_keys, 1)
         self.post_init()
 

@@ -1,0 +1,216 @@
+"""Printed headings → the field keys they name.
+
+The layout detector places fields well on layouts it has never seen, but it names them after the column
+positions it was trained on. The printed heading over a column says what the column holds ("Họ tên mẹ / họ
+tên cha", "Năm sinh mẹ / cha", "Người đi khai"); this module reads that text:
+
+- :func:`parse_heading` turns the heading of one column (and the group heading above it, if any) into the keys
+  of the book it can mean: an ordered list when the heading names every value in writing order, else the set
+  of keys of the person it names;
+- :func:`book_of_title` reads the book from the page title ("SỔ ĐĂNG KÝ KHAI TỬ").
+
+(:func:`data.pages.lines.heading_line_boxes` cuts a heading cell into the printed lines the recognizer reads.)
+
+The vocabulary below is how registers print attributes, persons and the entry's own fields; it was written
+from the schema's labels (``data/schema.py``) and the training layouts' headings, and is matched on folded
+text (lower case, one tone placement, punctuation as spaces: :func:`inference.records.matching.fold`), with a
+diacritic-free pass for words the recognizer read without their marks.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from data.schema import get_book
+from inference.records.matching import bare, fold
+
+# -- vocabulary --------------------------------------------------------------------------------------------
+# What a phrase names: ("person", prefix), ("attr", attribute names...), ("entry", keys...), ("group", attrs),
+# or ("skip",) for words that only decorate ("ghi rõ họ tên" under a signature is not a person's name).
+_PHRASES: dict[str, tuple] = {}
+
+
+def _add(kind: tuple, *phrases: str) -> None:
+    for phrase in phrases:
+        _PHRASES[fold(phrase)] = kind
+
+
+# Persons. "con" and "cha/mẹ" depend on the book (see _PERSON_BY_BOOK).
+_add(("person", "nks"), "người được khai sinh", "người được đăng ký khai sinh", "trẻ em")
+_add(("person", "child"), "con")
+_add(("person", "me"), "mẹ", "người mẹ")
+_add(("person", "cha"), "cha", "người cha", "bố")
+_add(("person", "nyc"), "người đi khai", "người yêu cầu", "người đi đăng ký", "người khai", "người đăng ký")
+_add(("person", "nkt"), "người chết", "người đã chết", "chết", "người đã mất")
+_add(("person", "gbt"), "giấy báo tử")
+_add(("person", "chong"), "chồng", "bên chồng")
+_add(("person", "vo"), "vợ", "bên vợ")
+_add(("person", "cm"), "người nhận", "người nhận cha mẹ con")
+_add(("person", "nc"), "người được nhận")
+# A person's attributes.
+_add(("attr", "HoTen"), "họ và tên", "họ tên", "họ chữ đệm tên", "họ chữ đệm và tên", "tên")
+_add(("attr", "GioiTinh"), "giới tính", "nam hay nữ", "nam nữ", "nam hoặc nữ")
+_add(("attr", "NgaySinh"), "ngày tháng năm sinh", "ngày sinh", "năm sinh", "sinh ngày", "sinh năm", "bằng số")
+_add(("attr", "NgaySinhBangChu"), "ngày tháng năm sinh bằng chữ", "ngày sinh bằng chữ", "bằng chữ")
+_add(("attr", "NoiSinh"), "nơi sinh")
+_add(("attr", "QueQuan"), "quê quán", "nguyên quán")
+_add(("attr", "DanToc"), "dân tộc")
+_add(("attr", "QuocTich"), "quốc tịch")
+_add(("attr", "NoiCuTru"), "nơi cư trú cuối cùng", "nơi cư trú", "nơi thường trú", "cư trú", "thường trú",
+     "trú quán", "chỗ ở", "địa chỉ")
+_add(("attr", "LoaiCuTru"), "loại cư trú")
+_add(("attr", "SoDinhDanh", "SoDinhDanhCaNhan"), "số định danh cá nhân", "số định danh")
+_add(("attr", "LoaiGiayToTuyThan"), "loại giấy tờ", "loại giấy tờ tùy thân")
+_add(("attr", "SoGiayToTuyThan"), "số giấy tờ", "số giấy tờ tùy thân")
+_add(("attr", "NgayCapGiayToTuyThan", "Ngay"), "ngày cấp")
+_add(("attr", "NoiCapGiayToTuyThan", "CoQuanCap"), "nơi cấp")
+_add(("attr", "CoQuanCap"), "cơ quan cấp")
+_add(("attr", "QuanHe", "QHNguoiDuocNhan"), "quan hệ", "quan hệ với người được khai sinh",
+     "quan hệ với người được nhận", "quan hệ với người được đăng ký")
+_add(("attr", "NgayChet"), "ngày tháng năm chết", "ngày chết", "chết ngày", "chết lúc")
+_add(("attr", "GioPhutChet"), "giờ phút chết", "giờ chết", "giờ phút", "giờ", "lúc")
+_add(("attr", "NoiChet"), "nơi chết", "chết tại", "tại")
+_add(("attr", "NguyenNhanChet"), "nguyên nhân chết", "nguyên nhân")
+_add(("attr", "Loai"), "loại giấy", "loại")
+_add(("group", "LoaiGiayToTuyThan", "SoGiayToTuyThan", "NgayCapGiayToTuyThan", "NoiCapGiayToTuyThan"),
+     "giấy tờ tùy thân", "giấy tờ")
+# The entry's own fields.
+_add(("entry", "so"), "số", "số tt", "số thứ tự", "số đăng ký", "stt")
+_add(("entry", "ngayDangKy"), "ngày đăng ký", "ngày tháng năm đăng ký", "ngày đk", "ngày")
+_add(("entry", "loaiXacNhan"), "loại việc", "nhận cha mẹ hay con", "loại xác nhận", "nhận cha mẹ con")
+_add(("entry", "quyetDinhSo"), "quyết định số", "số quyết định")
+_add(("signer", "nguoiKy"), "cán bộ hộ tịch ký", "cán bộ ký", "người ký", "ký", "cán bộ hộ tịch",
+     "cán bộ tư pháp hộ tịch")
+_add(("signer", "nguoiThucHien"), "người thực hiện", "cán bộ thực hiện")
+_add(("entry", "chucVuNguoiKy"), "chức vụ", "chức vụ người ký")
+_add(("entry", "ghiChu"), "ghi chú")
+_add(("entry", "loaiDangKy"), "loại đăng ký")
+_add(("skip",), "ghi rõ họ tên", "ghi rõ họ và tên", "của", "và", "với", "hay", "giấy khai sinh")
+
+# In the giấy báo tử's columns, "số" / "ngày" are the notice's number and date, not the entry's.
+_GBT_ENTRY = {"so": "So", "ngayDangKy": "Ngay"}
+# The person an attribute without one most often belongs to, per book (none where the book has two alike).
+_DEFAULT_PERSON = {"khai_sinh": ("nks",), "khai_tu": ("nkt",), "ket_hon": (), "nhan_cha_me_con": ()}
+_PERSON_BY_BOOK = {("child", "khai_sinh"): "nks", ("child", "nhan_cha_me_con"): "nc",
+                   ("me", "nhan_cha_me_con"): "cm", ("cha", "nhan_cha_me_con"): "cm"}
+_MAX_WORDS = max(len(p.split()) for p in _PHRASES)
+_BARE = {}
+for _phrase, _kind in _PHRASES.items():
+    _BARE.setdefault(bare(_phrase), _kind)  # first wins: a mark-less collision keeps the commoner reading
+_GENDER_SLASH = re.compile(r"nam\s*/\s*n[ữu]", re.IGNORECASE)
+_BOOK_TITLES = (("khai sinh", "khai_sinh"), ("khai tử", "khai_tu"), ("kết hôn", "ket_hon"),
+                ("nhận cha", "nhan_cha_me_con"), ("nhận con", "nhan_cha_me_con"))
+
+
+@dataclass(frozen=True)
+class HeadingKeys:
+    """The keys a heading can mean. ``ordered``: the heading names each value, in writing order (``keys[i]``
+    is the i-th value of the cell); otherwise ``keys`` is the set to choose from."""
+
+    keys: tuple[str, ...]
+    ordered: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.keys)
+
+
+def _terms(text: str) -> list[tuple]:
+    """Longest-first phrase matching over the words of folded ``text``; unknown words are passed over."""
+    words = fold(text).split()
+    out, i = [], 0
+    while i < len(words):
+        for n in range(min(_MAX_WORDS, len(words) - i), 0, -1):
+            chunk = " ".join(words[i:i + n])
+            kind = _PHRASES.get(chunk) or _BARE.get(bare(chunk))
+            if kind:
+                if kind[0] != "skip":
+                    out.append(kind)
+                i += n
+                break
+        else:
+            i += 1
+    return out
+
+
+def _person(prefix: str, book: str) -> str:
+    return _PERSON_BY_BOOK.get((prefix, book), prefix)
+
+
+def _resolve(person: str, attrs: tuple[str, ...], fields: set[str]) -> str | None:
+    return next((person + a for a in attrs if person + a in fields), None)
+
+
+def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys:
+    """The keys of ``book`` that a column heading (under the group heading ``group``) names.
+
+    ``parse_heading("Năm sinh mẹ / cha", "khai_sinh")`` → ``(meNgaySinh, chaNgaySinh)``, ordered;
+    ``parse_heading("Người đi khai", "khai_tu")`` → every ``nyc…`` field of the book, unordered;
+    ``parse_heading("Họ và tên", "khai_tu", group="Người đi khai")`` → ``(nycHoTen,)``.
+    An unreadable heading gives an empty :class:`HeadingKeys` (the detector's own key then stands)."""
+    book = get_book(book).key
+    fields = {f.key for f in get_book(book).register_fields}
+    book_persons = tuple(r for r in get_book(book).roles if r and r != "gbt")
+    group_persons = [_person(t[1], book) for t in _terms(group or "") if t[0] == "person"]
+    keys: list[str] = []
+    ordered = True
+    previous_attrs: list[tuple] = []
+    previous_persons: list[str] = []
+    for part in _GENDER_SLASH.sub("nam nữ", text or "").split("/"):
+        terms = _terms(part)
+        persons = [_person(t[1], book) for t in terms if t[0] == "person"]
+        if "gbt" in persons or (not persons and "gbt" in group_persons):
+            # "Giấy báo tử (loại, số, ngày, nơi cấp)": "số" and "ngày" are the notice's number and date.
+            terms = [("attr", _GBT_ENTRY[t[1]]) if t[0] == "entry" and t[1] in _GBT_ENTRY else t for t in terms]
+        attrs = [t for t in terms if t[0] in ("attr", "group")]
+        part_keys: list[str] = []
+        for t in terms:
+            if t[0] == "entry" and t[1] in fields:
+                part_keys.append(t[1])
+            elif t[0] == "signer":
+                # A signature column: the signer's name, and on some books the title under it.
+                part_keys += [k for k in (t[1], "chucVuNguoiKy") if k in fields]
+                ordered = False
+        if persons and not attrs:
+            attrs = previous_attrs  # "Năm sinh mẹ / cha": the second person takes the first one's attributes
+        if attrs and not persons:
+            persons = previous_persons or group_persons
+            if not persons:
+                # A heading naming no person ("Ngày sinh"): the book's main person first, but a column may
+                # also stack both parents' values; the detector chooses among every person's. Still in order
+                # where only one person of the book has each attribute named ("Chết ngày, giờ").
+                persons = list(dict.fromkeys(_DEFAULT_PERSON[book] + book_persons))
+                owners = [sum(_resolve(p, tuple(names), fields) is not None for p in persons)
+                          for kind, *names in attrs if kind == "attr"]
+                if any(n > 1 for n in owners):
+                    ordered = False
+        if persons and not attrs:
+            # A person alone ("Người đi khai"): any of that person's fields; the detector chooses.
+            part_keys += [f.key for p in persons for f in get_book(book).fields_of(p) if f.key in fields]
+            ordered = False
+        for p in persons:
+            for kind, *names in attrs:
+                if kind == "group":  # "giấy tờ tùy thân": its type, number, date and place of issue
+                    part_keys += [p + n for n in names if p + n in fields]
+                    ordered = False
+                elif (key := _resolve(p, tuple(names), fields)) is not None:
+                    part_keys.append(key)
+        keys += part_keys
+        previous_attrs, previous_persons = attrs or previous_attrs, persons or previous_persons
+    unique = tuple(dict.fromkeys(keys))  # "năm sinh (bằng số, …)" names one value twice
+    return HeadingKeys(unique, ordered and bool(unique))
+
+
+def book_of_title(text: str) -> str | None:
+    """The book a page title names ("SỔ ĐĂNG KÝ KẾT HÔN" → ``ket_hon``), or ``None``."""
+    folded = fold(text or "")
+    for phrase, book in _BOOK_TITLES:
+        if fold(phrase) in folded:
+            return book
+    folded = bare(text or "")
+    for phrase, book in _BOOK_TITLES:
+        if bare(phrase) in folded:
+            return book
+    return None
+
+
+__all__ = ["HeadingKeys", "book_of_title", "parse_heading"]
