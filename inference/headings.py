@@ -147,9 +147,10 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
     ``parse_heading("Người đi khai", "khai_tu")`` → every ``nyc…`` field of the book, unordered;
     ``parse_heading("Họ và tên", "khai_tu", group="Người đi khai")`` → ``(nycHoTen,)``.
     An unreadable heading gives an empty :class:`HeadingKeys` (the detector's own key then stands)."""
-    book = get_book(book).key
-    fields = {f.key for f in get_book(book).register_fields}
-    book_persons = tuple(r for r in get_book(book).roles if r and r != "gbt")
+    register = get_book(book)
+    book = register.key
+    fields = {f.key for f in register.register_fields}
+    book_persons = tuple(r for r in register.roles if r and r != "gbt")
     group_persons = [_person(t[1], book) for t in _terms(group or "") if t[0] == "person"]
     keys: list[str] = []
     ordered = True
@@ -185,7 +186,7 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
                     ordered = False
         if persons and not attrs:
             # A person alone ("Người đi khai"): any of that person's fields; the detector chooses.
-            part_keys += [f.key for p in persons for f in get_book(book).fields_of(p) if f.key in fields]
+            part_keys += [f.key for p in persons for f in register.fields_of(p) if f.key in fields]
             ordered = False
         for p in persons:
             for kind, *names in attrs:
@@ -202,14 +203,11 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
 
 def book_of_title(text: str) -> str | None:
     """The book a page title names ("SỔ ĐĂNG KÝ KẾT HÔN" → ``ket_hon``), or ``None``."""
-    folded = fold(text or "")
-    for phrase, book in _BOOK_TITLES:
-        if fold(phrase) in folded:
-            return book
-    folded = bare(text or "")
-    for phrase, book in _BOOK_TITLES:
-        if bare(phrase) in folded:
-            return book
+    for normal in (fold, bare):  # with diacritics first, then without, as a recognizer may drop them
+        folded = normal(text or "")
+        for phrase, book in _BOOK_TITLES:
+            if normal(phrase) in folded:
+                return book
     return None
 
 

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from data.pages.dataset import page_specs, write_pages
 from data.pages.templates import heldout_template, templates
-from data.pages.truth import PageTruth
+from data.pages.truth import HEADING_CELL_LEVELS, PageTruth
 from data.schema import BOOKS
 from models.detection import INSTANCE_MAPS, LayoutDetector, LayoutDetectorConfig, decode_logits, match_f1, \
     paint_targets, prepare_page
@@ -84,16 +84,12 @@ def load_page(gt_path: Path) -> tuple[Image.Image, PageTruth]:
     return Image.open(images[0]).convert("RGB"), truth
 
 
-#: The printed headings the ``heading`` map paints.
-HEADING_LEVELS = ("title", "group", "column")
-
-
 def truth_boxes(truth: PageTruth) -> dict[str, list]:
     """``{"entry": [box], "field": [(box, key)], "line": [box], "heading": [box]}`` of the filled page."""
     fields = [(b.bbox, f.key) for f in truth.fields() for b in f.boxes]
     return {"entry": [e.region.bbox for e in truth.entries if not e.blank], "field": fields,
             "line": [ln.region.bbox for ln in truth.lines()],
-            "heading": [h.region.bbox for h in truth.headings if h.level in HEADING_LEVELS]}
+            "heading": [h.region.bbox for h in truth.headings if h.level in HEADING_CELL_LEVELS]}
 
 
 def make_example(image: Image.Image, truth: PageTruth, config: dict, key_index: dict[str, int],

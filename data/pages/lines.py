@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from data.manifest import LineRecord, write_manifest
+from data.pages.truth import HEADING_CELL_LEVELS
 
 LINE_PAD = 0.15  # of the line's height, on every side: detected boxes hug the ink tightly
 #: Printed headings cut into lines for the recognizer (``write_page_lines(..., headings=True)``).
@@ -119,16 +120,15 @@ def _heading_lines(truth, image: Image.Image) -> Iterator[tuple[tuple, str, str]
     """``(box, text, level)`` of the printed lines of every heading; a heading wrapped over several lines is
     split where :func:`split_by_widths` reads its breaks. A printed label repeated on every row (the
     sub-labels inside cells, the column numbers) is written once per page."""
-    seen, seen_numbers = set(), []
+    seen, numbers = set(), 0
     for h in truth.headings:
         if h.level not in HEADING_LINE_LEVELS or not h.text.strip():
             continue
-        if h.level in ("label", "number"):
-            if (h.level, h.text) in seen or (h.level == "number" and len(seen_numbers) >= 3):
+        if h.level not in HEADING_CELL_LEVELS:
+            if (h.level, h.text) in seen or (h.level == "number" and numbers >= 3):
                 continue
             seen.add((h.level, h.text))
-            if h.level == "number":
-                seen_numbers.append(h.text)
+            numbers += h.level == "number"
             yield h.region.bbox, h.text, h.level
             continue
         boxes = heading_line_boxes(image, h.region.bbox)
@@ -161,33 +161,36 @@ def write_page_lines(pages: str | Path, out: str | Path, limit: int | None = Non
     for gt, image_path in tqdm(found, desc="page lines", unit="page", disable=not progress):
         truth = PageTruth.from_dict(json.loads(gt.read_text(encoding="utf-8")))
         image = None
+
+        def page_image() -> Image.Image:
+            nonlocal image
+            if image is None:
+                image = Image.open(image_path).convert("RGB")
+            return image
+
+        # (where the crop comes from, box, text, metadata), or None for a line too small to read
         if headings:
-            image = Image.open(image_path).convert("RGB")
-            for i, (box, text, level) in enumerate(_heading_lines(truth, image)):
-                if box[3] - box[1] < min_height:
-                    skipped += 1
-                    continue
-                name = hashlib.sha256(f"{gt.stem}/heading/{i}".encode()).hexdigest()[:20] + ".png"
-                target = out / "images" / name
-                if not target.exists():
-                    crop_line(image, box).save(target)
-                records.append(LineRecord(target, text, {"source": "page-print", "book": truth.book,
-                                                         "field": level, "page": gt.stem}))
-            continue
-        for i, line in enumerate(truth.lines()):
-            x0, y0, x1, y1 = line.region.bbox
-            if not line.text.strip() or y1 - y0 < min_height or x1 - x0 < min_height:
+            lines = [(f"heading/{i}", box, text, {"source": "page-print", "field": level})
+                     if box[3] - box[1] >= min_height else None
+                     for i, (box, text, level) in enumerate(_heading_lines(truth, page_image()))]
+        else:
+            lines = [(str(i), line.region.bbox, line.text, {"source": f"page-{line.source}", "field": line.field})
+                     if line.text.strip() and min(line.region.bbox[2] - line.region.bbox[0],
+                                                  line.region.bbox[3] - line.region.bbox[1]) >= min_height
+                     else None
+                     for i, line in enumerate(truth.lines())]
+        for item in lines:
+            if item is None:
                 skipped += 1
                 continue
+            origin, box, text, meta = item
             # The crop's name is a hash of where it comes from: stable across re-runs, no text in it.
-            name = hashlib.sha256(f"{gt.stem}/{i}".encode()).hexdigest()[:20] + ".png"
+            name = hashlib.sha256(f"{gt.stem}/{origin}".encode()).hexdigest()[:20] + ".png"
             target = out / "images" / name
             if not target.exists():
-                if image is None:
-                    image = Image.open(image_path).convert("RGB")
-                crop_line(image, line.region.bbox).save(target)
-            records.append(LineRecord(target, line.text, {"source": f"page-{line.source}", "book": truth.book,
-                                                          "field": line.field, "page": gt.stem}))
+                crop_line(page_image(), box).save(target)
+            records.append(LineRecord(target, text, {"source": meta["source"], "book": truth.book,
+                                                     "field": meta["field"], "page": gt.stem}))
     if shuffle is not None:
         import random
 

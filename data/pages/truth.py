@@ -160,6 +160,11 @@ class EntryTruth:
                    cells=[CellTruth.from_dict(c) for c in d.get("cells", [])])
 
 
+#: The headings printed as ruled cells of the table header (and the title): what the detector's heading map
+#: paints; the other levels are single printed words or numbers.
+HEADING_CELL_LEVELS = ("title", "group", "column")
+
+
 @dataclass
 class Heading:
     """Printed text: the title (``title``), a group heading (``group``), a column heading (``column``), a
