@@ -115,15 +115,24 @@ class MicroBatcher:
             opened = last = loop.time()
             while len(batch) < self.max_batch:
                 now = loop.time()
+                if self._arriving:
+                    # The wait for the next line counts from the end of the hold, not from the line before it:
+                    # the request that was arriving submits its lines just after it stops arriving.
+                    last = now
                 # max_wait counts from the latest line, not the first: under load, lines come in a burst as the
                 # previous batch's answers go out, and the batch takes the whole burst (bounded by max_hold).
                 closes = opened + self.max_hold if self._arriving else min(opened + self.max_hold, last + self.max_wait)
                 timeout = closes - now
-                if timeout <= 0:
-                    break
                 try:
-                    # Short waits while holding, so that the hold ends soon after the last arrival does.
-                    item = await asyncio.wait_for(self._queue.get(), min(timeout, self.max_wait))
+                    if timeout <= 0:
+                        # Lines already queued still join: a wait that timed out in the same loop turn as a put
+                        # leaves the line in the queue.
+                        item = self._queue.get_nowait()
+                    else:
+                        # Short waits while holding, so that the hold ends soon after the last arrival does.
+                        item = await asyncio.wait_for(self._queue.get(), min(timeout, self.max_wait))
+                except asyncio.QueueEmpty:
+                    break
                 except asyncio.TimeoutError:
                     continue
                 if item is None:

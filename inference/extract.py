@@ -57,6 +57,8 @@ def draw_overlay(image: Image.Image, result: dict, show_text: bool = True) -> Im
         font = pil_font(print_font_path("sans"), size)
     except Exception:  # the overlay is still useful without a Vietnamese font
         font = ImageFont.load_default()
+    for cell in result["page"].get("headings", []):  # the printed headings that named the columns
+        draw.rectangle(cell["bbox"], outline=(120, 120, 120, 255), width=1)
     for entry in result["page"]["entries"]:
         draw.rectangle(entry["bbox"], outline=(40, 90, 220, 255), width=3)
     fields = result["page"]["page_fields"] + [f for e in result["page"]["entries"] for f in e["fields"]]

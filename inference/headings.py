@@ -18,6 +18,7 @@ diacritic-free pass for words the recognizer read without their marks.
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -97,6 +98,8 @@ _MAX_WORDS = max(len(p.split()) for p in _PHRASES)
 _BARE = {}
 for _phrase, _kind in _PHRASES.items():
     _BARE.setdefault(bare(_phrase), _kind)  # first wins: a mark-less collision keeps the commoner reading
+#: A misread phrase is matched when its mark-less letters agree this well (difflib ratio) and it is this long.
+_NEAR_RATIO, _NEAR_MIN_CHARS = 0.75, 7
 _GENDER_SLASH = re.compile(r"nam\s*/\s*n[ữu]", re.IGNORECASE)
 _BOOK_TITLES = (("khai sinh", "khai_sinh"), ("khai tử", "khai_tu"), ("kết hôn", "ket_hon"),
                 ("nhận cha", "nhan_cha_me_con"), ("nhận con", "nhan_cha_me_con"))
@@ -114,8 +117,25 @@ class HeadingKeys:
         return bool(self.keys)
 
 
+def _near(chunk: str, n: int) -> tuple | None:
+    """The phrase of ``n`` words (n ≥ 2) that ``chunk`` is a slight misreading of ("quối tính" for "giới tính",
+    "ngày đăng" for "ngày đăng ký"), on mark-less text; ``None`` when none is near enough. Single words are
+    never guessed: too many short ones differ by a letter ("số", "sổ")."""
+    plain = bare(chunk)
+    if n < 2 or len(plain) < _NEAR_MIN_CHARS:
+        return None
+    best, kind = _NEAR_RATIO, None
+    for phrase, candidate in _BARE.items():
+        if abs(phrase.count(" ") + 1 - n) <= 1:
+            ratio = difflib.SequenceMatcher(None, plain, phrase).ratio()
+            if ratio > best:
+                best, kind = ratio, candidate
+    return kind
+
+
 def _terms(text: str) -> list[tuple]:
-    """Longest-first phrase matching over the words of folded ``text``; unknown words are passed over."""
+    """Longest-first phrase matching over the words of folded ``text``, exact first, then (where nothing
+    matches) a near phrase of two or more words; unknown words are passed over."""
     words = fold(text).split()
     out, i = [], 0
     while i < len(words):
@@ -123,10 +143,16 @@ def _terms(text: str) -> list[tuple]:
             chunk = " ".join(words[i:i + n])
             kind = _PHRASES.get(chunk) or _BARE.get(bare(chunk))
             if kind:
-                if kind[0] != "skip":
-                    out.append(kind)
-                i += n
                 break
+        else:
+            for n in range(min(_MAX_WORDS, len(words) - i), 1, -1):
+                kind = _near(" ".join(words[i:i + n]), n)
+                if kind:
+                    break
+        if kind:
+            if kind[0] != "skip":
+                out.append(kind)
+            i += n
         else:
             i += 1
     return out

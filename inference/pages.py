@@ -4,7 +4,7 @@ The result is one document tree (page → entries → fields → lines, every no
 the page as sent, and a confidence) plus the validated records of :func:`inference.records.build_record`::
 
     {"page": {"width", "height", "book", "book_score", "skew_degrees", "entries": [...], "page_fields": [...],
-              "models": {...}},
+              "headings": [...], "models": {...}},
      "records": [{"book", "entry", "fields": [{"key", "text", "value", "confidence", "bbox", "flags"}],
                   "flags", "needs_review"}]}
 
@@ -16,18 +16,29 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from data.pages.lines import crop_line
+from data.pages.lines import crop_line, heading_line_boxes
 from data.schema import BOOKS, get_book
+from inference.headings import HeadingKeys, book_of_title, parse_heading
 from inference.layout import LayoutPredictor, estimate_skew, map_box, rotate_page, skew_is_significant
 from inference.records import build_record, default_review_threshold
 from models.detection.layout import Region
 
 log = logging.getLogger("hotich.pages")
+
+#: A heading read with less confidence than this names no field: the detector's keys stand.
+MIN_HEADING_CONFIDENCE = 0.2
+#: With at least this many headings read and naming keys, the page's header counts as read: a detector key
+#: that none of its headings names has its key score multiplied by ``UNCONFIRMED_KEY_FACTOR``.
+MIN_HEADINGS_READ = 3
+UNCONFIRMED_KEY_FACTOR = 0.25
+#: Heading lines shorter than this (page pixels) are specks or rules, not print (as for the training crops).
+HEADING_MIN_HEIGHT = 6
 
 DEFAULT_DETECTOR = Path(__file__).resolve().parents[1] / "models" / "zoo" / "hotich-layout-base"
 
@@ -41,6 +52,14 @@ def default_detector_dir() -> Path:
         raise FileNotFoundError(f"no layout detector under {zoo}; train one with `hotich train detector` "
                                 "or pass --detector")
     return found[-1]
+
+
+@cache
+def page_header_keys() -> frozenset[str]:
+    """The keys the training layouts print once per page, in the page header (volume, page, office)."""
+    from data.pages.templates import templates
+
+    return frozenset(h.key for t in templates() if t.split == "train" for h in t.header)
 
 
 def book_of_key(key: str) -> str | None:
@@ -68,6 +87,11 @@ class FieldResult:
     key_score: float
     detection_score: float
     lines: list[LineResult] = field(default_factory=list)
+    #: the detector's mean probability of each of its field keys over the region (``None`` without one)
+    key_probs: np.ndarray | None = None
+    #: where the key came from: ``heading`` when the printed column heading chose it; ``detector``; or
+    #: ``detector-unconfirmed`` when the page's headings were read and none names it (its key score is cut)
+    key_source: str = "detector"
 
     @property
     def text(self) -> str:
@@ -82,12 +106,64 @@ class FieldResult:
     def to_dict(self) -> dict:
         return {"key": self.key, "bbox": [round(v, 1) for v in self.bbox], "text": self.text,
                 "confidence": round(self.confidence, 4), "key_score": round(self.key_score, 4),
-                "lines": [line.to_dict() for line in self.lines]}
+                "key_source": self.key_source, "lines": [line.to_dict() for line in self.lines]}
+
+
+@dataclass
+class HeadingResult:
+    """A printed heading cell (a column or group heading, or the title) and the printed lines read in it."""
+
+    bbox: tuple[float, float, float, float]
+    detection_score: float
+    lines: list[LineResult] = field(default_factory=list)
+    keys: HeadingKeys | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(line.text for line in self.lines if line.text)
+
+    @property
+    def confidence(self) -> float:
+        return min((line.confidence for line in self.lines), default=0.0)
+
+    def to_dict(self) -> dict:
+        keys = self.keys or HeadingKeys((), False)
+        return {"bbox": [round(v, 1) for v in self.bbox], "text": self.text, "confidence": round(self.confidence, 4),
+                "keys": list(keys.keys), "ordered": keys.ordered, "lines": [line.to_dict() for line in self.lines]}
 
 
 def _center_inside(inner, outer, slack: float = 0.0) -> bool:
     cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
     return outer[0] - slack <= cx <= outer[2] + slack and outer[1] - slack <= cy <= outer[3] + slack
+
+
+def _reading_order(fields: list) -> list:
+    """Fields or lines (anything with a ``bbox``): rows top to bottom, left to right inside a row; two boxes
+    share a row when they overlap vertically by half the smaller height (a value flowing "name, year,
+    ethnicity" along one line is one row)."""
+    rows: list[list] = []
+    for f in sorted(fields, key=lambda f: (f.bbox[1] + f.bbox[3]) / 2):
+        row = rows[-1] if rows else None
+        if row is not None:
+            r0, r1 = min(g.bbox[1] for g in row), max(g.bbox[3] for g in row)
+            overlap = min(r1, f.bbox[3]) - max(r0, f.bbox[1])
+            if overlap >= 0.5 * min(r1 - r0, f.bbox[3] - f.bbox[1]):
+                row.append(f)
+                continue
+        rows.append([f])
+    return [f for row in rows for f in sorted(row, key=lambda f: f.bbox[0])]
+
+
+def _field_of(key: str, lines: list[LineResult], parent: dict[int, FieldResult], key_score: float,
+              source: str = "heading") -> FieldResult:
+    """A field made of ``lines`` (its box: theirs together); ``parent`` maps each line to the detected field it
+    came from, whose detection score and key probabilities the new field inherits."""
+    parents = list({id(parent[id(line)]): parent[id(line)] for line in lines}.values())
+    box = (min(ln.bbox[0] for ln in lines), min(ln.bbox[1] for ln in lines),
+           max(ln.bbox[2] for ln in lines), max(ln.bbox[3] for ln in lines))
+    return FieldResult(key, box, key_score, float(np.mean([f.detection_score for f in parents])),
+                       sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0])), key_probs=parents[0].key_probs,
+                       key_source=source)
 
 
 def _overlap(a, b) -> float:
@@ -105,8 +181,9 @@ class PagePipeline:
     """
 
     def __init__(self, layout: LayoutPredictor, recognizer, review_threshold: float | None = None,
-                 batch_size: int = 32, deskew: bool = True):
+                 batch_size: int = 32, deskew: bool = True, heading_confidence: float = MIN_HEADING_CONFIDENCE):
         self.layout = layout
+        self.heading_confidence = heading_confidence
         self.recognizer = recognizer
         self.review_threshold = default_review_threshold() if review_threshold is None else review_threshold
         self.batch_size = batch_size
@@ -134,7 +211,8 @@ class PagePipeline:
     def group(regions: dict[str, list[Region]]) -> tuple[list[tuple[Region, list[FieldResult]]], list[FieldResult]]:
         """Lines → the field holding most of each line; fields → the entry holding their centre; fields outside
         every entry are page-header fields. Entries and fields come out top to bottom."""
-        fields = [FieldResult(r.key or "", r.bbox, r.key_score, r.score) for r in regions.get("field", [])]
+        fields = [FieldResult(r.key or "", r.bbox, r.key_score, r.score, key_probs=r.key_probs)
+                  for r in regions.get("field", [])]
         for line in regions.get("line", []):
             best = max(fields, key=lambda f: _overlap(line.bbox, f.bbox), default=None)
             if best is not None and _overlap(line.bbox, best.bbox) > 0.5:
@@ -155,19 +233,39 @@ class PagePipeline:
             members.sort(key=lambda f: (f.bbox[1], f.bbox[0]))
         return grouped, page_fields
 
-    def recognize_fields(self, work: Image.Image, fields: list[FieldResult]) -> None:
-        lines = [line for f in fields for line in f.lines]
+    @staticmethod
+    def heading_cells(work: Image.Image, regions: dict[str, list[Region]]) -> list[HeadingResult]:
+        """The detector's heading cells (a detector without the heading map finds none), each cut into its
+        printed lines (:func:`heading_line_boxes`), top to bottom."""
+        cells = []
+        for region in sorted(regions.get("heading", []), key=lambda r: (r.bbox[1], r.bbox[0])):
+            boxes = [b for b in heading_line_boxes(work, region.bbox) if b[3] - b[1] >= HEADING_MIN_HEIGHT]
+            cells.append(HeadingResult(region.bbox, region.score, [LineResult(b, detection_score=region.score)
+                                                                    for b in boxes]))
+        return cells
+
+    def recognize_lines(self, work: Image.Image, lines: list[LineResult]) -> None:
+        """Every line of the page in one batched call: field lines and heading lines alike."""
         if not lines:
             return
         crops = [np.asarray(crop_line(work, line.bbox).convert("RGB")) for line in lines]
         for line, result in zip(lines, self.recognizer.recognize(crops, batch_size=self.batch_size)):
             line.text, line.confidence = result.text, float(result.confidence)
 
+    def recognize_fields(self, work: Image.Image, fields: list[FieldResult]) -> None:
+        self.recognize_lines(work, [line for f in fields for line in f.lines])
+
     @staticmethod
-    def choose_book(fields: list[FieldResult], requested: str | None) -> tuple[str, float]:
-        """The requested book, or the book most detected field keys belong to (weighted by key scores)."""
+    def choose_book(fields: list[FieldResult], requested: str | None,
+                    headings: list[HeadingResult] = ()) -> tuple[str, float]:
+        """The requested book; else the book the page title names (its reading's confidence as the score);
+        else the book most detected field keys belong to (weighted by key scores)."""
         if requested:
             return get_book(requested).key, 1.0
+        for cell in headings:  # top to bottom: the title comes first
+            titled = book_of_title(cell.text)
+            if titled:
+                return titled, cell.confidence
         votes: Counter = Counter()
         for f in fields:
             book = book_of_key(f.key)
@@ -178,6 +276,124 @@ class PagePipeline:
         book, score = votes.most_common(1)[0]
         return book, score / sum(votes.values())
 
+    def name_fields(self, grouped: list[tuple[Region, list[FieldResult]]], headings: list[HeadingResult],
+                    book: str) -> None:
+        """Rebuild each entry's fields from its text lines and the printed headings above them, where they
+        can be read (in place: ``grouped``'s member lists are replaced).
+
+        A line's column heading is the lowest heading cell above it whose width holds the line's centre; the
+        next one up holding it is the group heading ("Mẹ" over "Họ tên", "Năm sinh"). The heading gives the
+        keys the column can mean (:func:`parse_heading`); the lines of one entry under it then make:
+
+        - the detector's fields, where they agree with the heading: one field for a heading naming one key, as
+          many as an ordered heading names values (taken in writing order);
+        - else, for a heading naming one key, one field of all the lines (a value the detector split);
+        - else, for an ordered heading naming as many values as there are lines, one field per line in
+          writing order ("Họ tên mẹ / cha" over two stacked names the detector saw as one);
+        - else the detector's fields, each with the heading's key the detector finds likeliest.
+
+        A detected field reaching past its column is cut to its lines under each heading: the text lines are
+        what the detector finds best on layouts it never saw. The key score becomes the heading reading's
+        confidence (times the detector's share among the heading's keys in the last case), so that a doubtful
+        heading sends its fields to review. Lines under no heading read with at least ``heading_confidence``,
+        or under one naming none of the book's keys, stay in the detector's fields with the detector's keys;
+        where the page's header was read (``MIN_HEADINGS_READ`` headings naming keys), such a key that no
+        heading names keeps a fraction of its score (``UNCONFIRMED_KEY_FACTOR``): the layout has no such
+        column, or its heading was not read."""
+        field_keys = list(getattr(getattr(self.layout, "config", None), "field_keys", None) or [])
+        index = {k: i for i, k in enumerate(field_keys)}
+        # The title names no column; a heading read too doubtfully names nothing.
+        cells = [c for c in headings if c.text and c.confidence >= self.heading_confidence
+                 and book_of_title(c.text) is None]
+        if not cells:
+            return
+        alone = [parse_heading(c.text, book) for c in cells]
+        parsed: dict[tuple[int, int | None], tuple[HeadingKeys, float]] = {}
+
+        def column_of(box) -> tuple[int, int | None] | None:
+            """The (column heading, group heading) over ``box`` when they name keys, else ``None``."""
+            cx, slack = (box[0] + box[2]) / 2, 4.0
+            above = sorted((i for i, c in enumerate(cells)
+                            if c.bbox[3] <= box[1] + slack and c.bbox[0] - slack <= cx <= c.bbox[2] + slack),
+                           key=lambda i: -cells[i].bbox[3])
+            if not above:
+                return None
+            column, group = above[0], (above[1] if len(above) > 1 else None)
+            if (column, group) not in parsed:
+                keys = alone[column] if group is None else parse_heading(cells[column].text, book, cells[group].text)
+                # A heading above that changes nothing (a wide header cell, the title misread) is no group.
+                readings = [cells[column]] + ([cells[group]] if keys != alone[column] else [])
+                parsed[(column, group)] = (keys, min(c.confidence for c in readings))
+                cells[column].keys = keys
+            return (column, group) if parsed[(column, group)][0] else None
+
+        # The keys the page's headings name: where the header was read, a detector key none of them names
+        # (a signer column on a layout without one) is doubtful, and its key score says so.
+        named_keys = {key for keys in alone for key in keys.keys}
+        header_read = sum(map(bool, alone)) >= MIN_HEADINGS_READ
+        for _, members in grouped:
+            kept: list[FieldResult] = []
+            columns: dict[tuple[int, int | None], list[tuple[LineResult, FieldResult]]] = {}
+            for f in members:
+                unnamed = []
+                for line in f.lines:
+                    column = column_of(line.bbox)
+                    if column is None:
+                        unnamed.append(line)
+                    else:
+                        columns.setdefault(column, []).append((line, f))
+                if len(unnamed) == len(f.lines):
+                    kept.append(f)
+                elif unnamed:
+                    kept.append(_field_of(f.key, unnamed, {id(line): f for line in unnamed}, f.key_score,
+                                          source="detector"))
+            for column, pairs in columns.items():
+                allowed, trust = parsed[column]
+                kept += self._fields_under(allowed, trust, pairs, index)
+                named_keys.update(allowed.keys)
+            if header_read:
+                for f in kept:
+                    if f.key_source == "detector" and f.key not in named_keys:
+                        f.key_score *= UNCONFIRMED_KEY_FACTOR
+                        f.key_source = "detector-unconfirmed"
+            members[:] = sorted(kept, key=lambda f: (f.bbox[1], f.bbox[0]))
+
+    def _fields_under(self, allowed: HeadingKeys, trust: float, pairs: list[tuple[LineResult, FieldResult]],
+                      index: dict[str, int]) -> list[FieldResult]:
+        """The fields that the lines of one entry under one heading make (see :meth:`name_fields`); ``pairs``
+        are ``(line, the detected field it came from)``."""
+        parent = {id(line): f for line, f in pairs}
+        lines = _reading_order([line for line, _ in pairs])
+        by_field: dict[int, list[LineResult]] = {}
+        for line in lines:
+            by_field.setdefault(id(parent[id(line)]), []).append(line)
+        # A detected field wholly under this heading keeps its own box; one reaching past it is cut to its lines.
+        pieces = _reading_order([parent[id(group[0])] if len(group) == len(parent[id(group[0])].lines)
+                                 else _field_of("", group, parent, 0.0) for group in by_field.values()])
+        count = len(allowed.keys)
+        if (count == 1 and len(pieces) == 1) or (allowed.ordered and len(pieces) == count):
+            chosen = list(zip(pieces, allowed.keys))  # the detector's fields agree with the heading
+        elif count == 1:
+            chosen = [(_field_of("", lines, parent, 0.0), allowed.keys[0])]  # a value the detector split
+        elif allowed.ordered and len(lines) == count:
+            chosen = [(_field_of("", [line], parent, 0.0), key) for key, line in zip(allowed.keys, lines)]
+        else:
+            for piece in pieces:
+                piece.key, piece.key_score = self._likeliest(piece, allowed.keys, index, trust)
+                piece.key_source = "heading"
+            return pieces
+        for piece, key in chosen:
+            piece.key, piece.key_score, piece.key_source = key, trust, "heading"
+        return [piece for piece, _ in chosen]
+
+    @staticmethod
+    def _likeliest(f: FieldResult, keys: tuple[str, ...], index: dict[str, int], trust: float) -> tuple[str, float]:
+        probs = np.array([f.key_probs[index[k]] if f.key_probs is not None and k in index else 0.0 for k in keys])
+        if probs.sum() <= 0:
+            return keys[0], trust / len(keys)
+        best = int(probs.argmax())
+        return keys[best], trust * float(probs[best] / probs.sum())
+
     # -- the whole page ------------------------------------------------------------------------------------
     def __call__(self, image: Image.Image, book: str | None = None) -> dict:
         t0 = time.perf_counter()
@@ -185,21 +401,26 @@ class PagePipeline:
         t_layout = time.perf_counter()
         grouped, page_fields = self.group(regions)
         all_fields = page_fields + [f for _, members in grouped for f in members]
-        self.recognize_fields(work, all_fields)
+        headings = self.heading_cells(work, regions)
+        self.recognize_lines(work, [line for f in all_fields for line in f.lines]
+                             + [line for cell in headings for line in cell.lines])
         t_recognize = time.perf_counter()
-        book_key, book_score = self.choose_book(all_fields, book)
+        book_key, book_score = self.choose_book(all_fields, book, headings)
+        self.name_fields(grouped, headings, book_key)
         book_obj = get_book(book_key)
 
         def original(box):
             return map_box(box, back)
 
-        for f in all_fields:
+        for f in [*all_fields, *headings]:
             f.bbox = original(f.bbox)
             for line in f.lines:
                 line.bbox = original(line.bbox)
 
         records, entries = [], []
-        header = [f for f in page_fields if f.key in book_obj]
+        # A field outside every entry row applies to every record only if it is a page-header key: a value of
+        # a row the detector missed, or a footer signature, must not be copied into every record of the page.
+        header = [f for f in page_fields if f.key in book_obj and f.key in page_header_keys()]
         for number, (entry, members) in enumerate(grouped, start=1):
             own = [f for f in members if f.key in book_obj and f.text]
             if not own:
@@ -218,10 +439,12 @@ class PagePipeline:
         page = {"width": w, "height": h, "book": book_key, "book_score": round(book_score, 4),
                 "skew_degrees": round(skew, 2), "entries": entries,
                 "page_fields": [f.to_dict() for f in page_fields],
+                "headings": [cell.to_dict() for cell in headings],
                 "timing_s": {"layout": round(t_layout - t0, 3), "recognition": round(t_recognize - t_layout, 3),
                              "total": round(t_end - t0, 3)},
                 "review_threshold": self.review_threshold}
         return {"page": page, "records": records}
 
 
-__all__ = ["FieldResult", "LineResult", "PagePipeline", "book_of_key", "crop_line", "default_detector_dir"]
+__all__ = ["FieldResult", "HeadingResult", "LineResult", "PagePipeline", "book_of_key", "crop_line",
+           "default_detector_dir", "page_header_keys"]

@@ -127,13 +127,12 @@ def test_pipeline_groups_truth_regions_into_records(tmp_path):
     image, truth = render_page("khai_sinh", seed=3, long_side=900, degradation=0.0)
     pipeline = PagePipeline(TruthLayout(truth), None, deskew=False)
 
-    def read(work, fields):  # each detected line gets the text of the truth line with the same box
+    def read(work, lines):  # each detected line gets the text of the truth line with the same box
         by_box = {tuple(round(v, 1) for v in ln.region.bbox): ln.text for ln in truth.lines()}
-        for f in fields:
-            for line in f.lines:
-                line.text, line.confidence = by_box.get(tuple(round(v, 1) for v in line.bbox), ""), 0.99
+        for line in lines:
+            line.text, line.confidence = by_box.get(tuple(round(v, 1) for v in line.bbox), ""), 0.99
 
-    pipeline.recognize_fields = read
+    pipeline.recognize_lines = read
     result = pipeline(image)
     assert result["page"]["book"] == "khai_sinh"
     filled = [e for e in truth.entries if not e.blank and e.fields]
@@ -143,6 +142,34 @@ def test_pipeline_groups_truth_regions_into_records(tmp_path):
         for f in entry.fields:
             assert texts.get(f.key) == f.text
         assert {"book", "entry", "fields", "flags", "needs_review"} <= set(record)
+
+
+def test_only_page_header_keys_outside_the_rows_go_into_every_record():
+    """A volume number above the table applies to every entry; a signature in the footer (or a row the detector
+    missed) stays a page field and goes into no record."""
+    from types import SimpleNamespace
+
+    from inference.pages import PagePipeline
+
+    class Layout:
+        def __call__(self, image):
+            field = lambda key, box: Region("field", box, 0.9, key, 0.9)  # noqa: E731
+            return {"entry": [Region("entry", (0, 100, 400, 140), 0.9), Region("entry", (0, 140, 400, 180), 0.9)],
+                    "field": [field("quyenSo", (10, 10, 90, 30)), field("nguoiKy", (200, 300, 390, 330)),
+                              field("nksHoTen", (10, 105, 190, 135)), field("nksHoTen", (10, 145, 190, 175))],
+                    "line": []}
+
+    class Reader:
+        def recognize(self, images, batch_size=32):
+            return [SimpleNamespace(text="01/2008" if i == 0 else "Nguyễn Văn An", confidence=0.95)
+                    for i in range(len(images))]
+
+    result = PagePipeline(Layout(), Reader(), deskew=False)(Image.new("RGB", (400, 400), "white"), book="khai_sinh")
+    assert [f["key"] for f in result["page"]["page_fields"]] == ["quyenSo", "nguoiKy"]
+    assert len(result["records"]) == 2
+    for record in result["records"]:
+        keys = [f["key"] for f in record["fields"]]
+        assert "quyenSo" in keys and "nguoiKy" not in keys and "nksHoTen" in keys
 
 
 def test_detector_training_runs_evaluates_and_resumes(tmp_path):

@@ -9,10 +9,11 @@ from PIL import Image, ImageDraw
 
 from data.pages.generated import generated_id, generated_template
 from data.pages.lines import heading_line_boxes, split_by_widths
+from data.pages.truth import HEADING_CELL_LEVELS
 from data.pages.templates import templates
 from data.schema import BOOKS
 from inference.headings import book_of_title, parse_heading
-from models.detection import LayoutDetector, LayoutDetectorConfig, decode_maps, paint_targets
+from models.detection import LayoutDetector, LayoutDetectorConfig, Region, decode_maps, paint_targets
 
 KEYS = ["nksHoTen", "nksNgaySinh", "ngayDangKy"]
 
@@ -33,6 +34,14 @@ KEYS = ["nksHoTen", "nksNgaySinh", "ngayDangKy"]
 def test_a_heading_that_names_every_value_gives_the_keys_in_writing_order(heading, book, group, keys, ordered):
     parsed = parse_heading(heading, book, group)
     assert parsed.keys == keys and parsed.ordered is ordered
+
+
+def test_a_slightly_misread_heading_still_names_its_keys_but_a_name_names_none():
+    assert parse_heading("Số ngày đăng", "khai_sinh") == parse_heading("Số, ngày đăng ký", "khai_sinh")
+    assert "nksGioiTinh" in parse_heading("Họ tên, quối tính", "khai_sinh").keys
+    assert parse_heading("Dân tộc, quóc tịch", "khai_sinh", "Người được khai sinh").keys == ("nksDanToc", "nksQuocTich")
+    for handwriting in ("Trần Văn Hồ", "Nguyễn Thị Lan", "12/03/1990", "xã Đông Hòa"):
+        assert not parse_heading(handwriting, "khai_sinh"), handwriting
 
 
 def test_a_heading_naming_a_person_or_no_person_gives_a_set_to_choose_from():
@@ -126,3 +135,153 @@ def test_the_heading_map_is_painted_decoded_and_grown_from_a_three_map_detector(
         assert torch.allclose(child(x).instance_logits[:, :3], parent(x).instance_logits, atol=1e-6)
     with pytest.raises(Exception, match="instance_maps must be"):  # huggingface_hub wraps the ValueError
         LayoutDetectorConfig(**small, instance_maps=["entry", "heading"])
+
+
+class _HeadingsOnlyLayout:
+    """The page's true entries, fields, lines and heading cells, but the field keys a detector gives on a layout
+    it never saw: each field's likeliest key belongs to no book, and its own key is only the likeliest among
+    the keys of its book."""
+
+    def __init__(self, truth, field_keys):
+        self.truth = truth
+        self.config = type("Config", (), {"field_keys": field_keys})()
+        self.index = {k: i for i, k in enumerate(field_keys)}
+
+    def probs(self, key):
+        p = np.full(len(self.index), 0.3 / len(self.index))
+        p[self.index[key]] += 0.2
+        p[self.index["bpHoTen"]] += 0.5  # a key of no book wins
+        return p
+
+    def __call__(self, image):
+        fields = []
+        for f in self.truth.fields():
+            probs = self.probs(f.key)
+            wrong = list(self.index)[int(probs.argmax())]
+            fields += [Region("field", b.bbox, 1.0, wrong, 0.5, key_probs=probs) for b in f.boxes]
+        return {"entry": [Region("entry", e.region.bbox, 1.0) for e in self.truth.entries if not e.blank],
+                "field": fields, "line": [Region("line", ln.region.bbox, 1.0) for ln in self.truth.lines()],
+                "heading": [Region("heading", h.region.bbox, 1.0) for h in self.truth.headings
+                            if h.level in HEADING_CELL_LEVELS]}
+
+
+@pytest.mark.parametrize("book", list(BOOKS))
+def test_the_pipeline_names_fields_and_the_book_after_the_printed_headings(book):
+    """On each book's held-out layout: the title gives the book, and the column headings rename every field of
+    every record that the (simulated) detector named after another book."""
+    from data.pages.render import render_page
+    from data.pages.templates import heldout_template
+    from inference.pages import PagePipeline
+
+    image, truth = render_page(book, heldout_template(book).id, seed=11, split="heldout", long_side=1200,
+                               degradation=0.0)
+    field_keys = sorted({f.key for b in BOOKS.values() for f in b.register_fields} | {"bpHoTen"})
+    pipeline = PagePipeline(_HeadingsOnlyLayout(truth, field_keys), None, deskew=False)
+    cells = [h for h in truth.headings if h.level in HEADING_CELL_LEVELS]
+    by_box = {tuple(round(v, 1) for v in ln.region.bbox): ln.text for ln in truth.lines()}
+
+    def read(work, lines):
+        """Field lines read as written; a heading cell's first printed line reads as the whole heading."""
+        done = set()
+        for line in lines:
+            text = by_box.get(tuple(round(v, 1) for v in line.bbox))
+            if text is None:
+                cx, cy = (line.bbox[0] + line.bbox[2]) / 2, (line.bbox[1] + line.bbox[3]) / 2
+                cell = next(i for i, h in enumerate(cells) if h.region.bbox[0] <= cx <= h.region.bbox[2]
+                            and h.region.bbox[1] <= cy <= h.region.bbox[3])
+                text = "" if cell in done else cells[cell].text
+                done.add(cell)
+            line.text, line.confidence = text, 0.99
+
+    pipeline.recognize_lines = read
+    result = pipeline(image)
+    assert result["page"]["book"] == book and result["page"]["book_score"] == pytest.approx(0.99)
+    assert result["page"]["headings"] and all(h["text"] for h in result["page"]["headings"])
+    filled = [e for e in truth.entries if not e.blank and e.fields]
+    assert len(result["records"]) == len(filled)
+    for record, entry in zip(result["records"], filled):
+        got = {f["key"]: f["text"] for f in record["fields"]}
+        for f in entry.fields:
+            assert got.get(f.key) == f.text, f.key
+    named = [f for e in result["page"]["entries"] for f in e["fields"]]
+    assert {f["key_source"] for f in named} == {"heading"}
+    assert all(f["key_score"] <= 0.99 + 1e-6 for f in named)
+
+
+def _field(key, box, *line_boxes, key_score=0.8):
+    """A detected field holding one line per box in ``line_boxes`` (its own box when none are given)."""
+    from inference.pages import FieldResult, LineResult
+
+    return FieldResult(key, box, key_score, 1.0, [LineResult(b, "x", 0.9) for b in (line_boxes or [box])])
+
+
+def _heading(box, text, confidence):
+    from inference.pages import HeadingResult, LineResult
+
+    return HeadingResult(box, 1.0, [LineResult(box, text, confidence)])
+
+
+def _named(pipeline, members, headings, book):
+    entry = (None, list(members))
+    pipeline.name_fields([entry], headings, book)
+    return {(f.bbox[0], f.bbox[1]): (f.key, round(f.key_score, 4), f.key_source) for f in entry[1]}
+
+
+def test_fields_under_no_heading_keep_the_detectors_keys():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    under, beside = _field("nksHoTen", (10, 100, 90, 120)), _field("nksHoTen", (300, 100, 390, 120))
+    heading = _heading((0, 20, 100, 60), "Họ tên mẹ", 0.9)
+    assert _named(pipeline, [under, beside], [heading], "khai_sinh") == {
+        (10, 100): ("meHoTen", 0.9, "heading"), (300, 100): ("nksHoTen", 0.8, "detector")}
+    misread = _heading((0, 20, 100, 60), "Họ tên mẹ", 0.1)  # below heading_confidence (0.2)
+    again = _field("nksHoTen", (10, 100, 90, 120))
+    assert _named(pipeline, [again], [misread], "khai_sinh") == {(10, 100): ("nksHoTen", 0.8, "detector")}
+
+
+def test_an_ordered_heading_names_stacked_lines_in_reading_order_and_a_group_heading_names_the_person():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    group = _heading((0, 0, 400, 30), "Người đi khai", 0.95)
+    column = _heading((0, 30, 200, 60), "Họ và tên", 0.9)
+    parents = _heading((200, 30, 400, 60), "Năm sinh mẹ / cha", 0.97)
+    name = _field("nksHoTen", (10, 100, 190, 120))
+    # The detector saw the two stacked years as one field: its two lines become the two values.
+    years = _field("x", (210, 100, 390, 143), (210, 125, 390, 143), (210, 100, 390, 118))
+    named = _named(pipeline, [name, years], [group, column, parents], "khai_tu")
+    assert named[(10, 100)] == ("nycHoTen", 0.9, "heading")  # the weaker of the two headings' readings
+    # "Năm sinh mẹ / cha" names no khai_tu field: the detector's field and key stand.
+    assert named[(210, 100)] == ("x", 0.8, "detector") and len(named) == 2
+    named = _named(pipeline, [years], [parents], "khai_sinh")
+    assert named == {(210, 100): ("meNgaySinh", 0.97, "heading"), (210, 125): ("chaNgaySinh", 0.97, "heading")}
+
+
+def test_a_one_key_heading_joins_a_value_wrapped_over_several_detected_fields():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    heading = _heading((0, 20, 200, 60), "Nơi sinh", 0.9)
+    top, bottom = _field("nksNoiCuTru", (10, 100, 190, 118)), _field("ghiChu", (10, 121, 120, 139))
+    entry = (None, [top, bottom])
+    pipeline.name_fields([entry], [heading], "khai_sinh")
+    (field,) = entry[1]
+    assert (field.key, field.bbox, len(field.lines)) == ("nksNoiSinh", (10, 100, 190, 139), 2)
+
+
+def test_where_the_header_was_read_a_detector_key_no_heading_names_is_doubted():
+    from inference.pages import UNCONFIRMED_KEY_FACTOR, PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    headings = [_heading((0, 20, 100, 60), "Họ tên mẹ", 0.9), _heading((100, 20, 200, 60), "Năm sinh mẹ", 0.9),
+                _heading((200, 20, 300, 60), "Số", 0.9), _heading((300, 20, 400, 60), "Người ký", 0.1)]
+    signer, number = _field("nguoiKy", (310, 100, 390, 120)), _field("so", (310, 130, 390, 150))
+    named = _named(pipeline, [signer, number], headings, "khai_sinh")
+    # "Người ký" was read too doubtfully to name its column, so the detector's keys stay under it; the signer
+    # key is doubted (no heading read names a signer), the entry number is not (the "Số" heading names it).
+    assert named[(310, 100)] == ("nguoiKy", round(0.8 * UNCONFIRMED_KEY_FACTOR, 4), "detector-unconfirmed")
+    assert named[(310, 130)] == ("so", 0.8, "detector")
+    # With fewer headings read than that, nothing is doubted.
+    alone = _field("nguoiKy", (310, 100, 390, 120))
+    assert _named(pipeline, [alone], headings[:2], "khai_sinh")[(310, 100)] == ("nguoiKy", 0.8, "detector")

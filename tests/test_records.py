@@ -221,9 +221,31 @@ def test_entry_volume_page_numbers_and_names():
     assert "name_has_digits" in normalize_value("person_name", "Nguyễn V4n An").flags
     assert "name_incomplete" in normalize_value("person_name", "An").flags
     # Offices, authorities and titles are free text, but a bare number or date there was read into the wrong column.
-    for kind in ("registration_office", "issuing_authority", "officer_title"):
+    for kind, valid in (("registration_office", "UBND xã Đông Hòa"), ("issuing_authority", "Công an tỉnh Nghệ An"),
+                        ("officer_title", "Phó Chủ tịch UBND")):
         assert normalize_value(kind, "01/2008").flags == ("no_letters",)
-        assert normalize_value(kind, "UBND xã Đông Hòa").flags == ()
+        assert normalize_value(kind, valid).flags == ()
+
+
+def test_an_office_or_title_must_name_one_and_every_generated_one_does():
+    """A registering office names a committee, unit or department, a signer's title a post: a page-header label
+    or another column's value read there is an error, while every office and title the generator writes (in
+    every era, abbreviated or not) passes."""
+    for text in ("Quyển 01", "Con trai", "Nguyễn Văn An"):
+        assert normalize_value("registration_office", text).flags == ("not_an_office",)
+        assert normalize_value("officer_title", text).flags == ("not_a_title",)
+    assert normalize_value("registration_office", "UB P. Minh Tân").flags == ()
+    assert normalize_value("officer_title", "Cong chuc TP-HT").flags == ()  # read without its marks
+    written = 0
+    for book in BOOKS:
+        rng = random.Random(11)
+        for _ in range(400):
+            record = generate_record(book, rng, complete=True)
+            for key, kind in (("noiDangKy", "registration_office"), ("chucVuNguoiKy", "officer_title")):
+                if record.get(key):
+                    written += 1
+                    assert normalize_value(kind, record[key]).flags == (), record[key]
+    assert written > 1000
 
 
 def test_places_match_the_gazetteer():

@@ -102,6 +102,14 @@ def test_release_carries_the_lineage_of_an_init_chain(tmp_path, monkeypatch):
     assert f"{sum(st['cpu_hours'] for st in stages):.2f} CPU-hours" in card
     assert (second / "curve.png").stat().st_size > 1000
 
+    # A stage started from another run's best checkpoint (never released) still carries the whole chain.
+    assert main(["train", "recognizer", "--config", TINY, "--runs-dir", str(tmp_path / "c"), "--max-steps", "2",
+                 "--init", str(tmp_path / "b" / "tiny" / "best")]) == 0
+    third = release_module.release(tmp_path / "c" / "tiny", "tiny-chain")
+    chain = json.loads((third / "metrics.json").read_text())["lineage"]
+    assert [st["init"] for st in chain] == [None, str(first), str(tmp_path / "b" / "tiny" / "best")]
+    assert [st["best_step"] for st in chain[:2]] == [st["best_step"] for st in stages]
+
 
 def test_steps_to_target_solves_a_power_law():
     from training.release import steps_to_target

@@ -40,6 +40,10 @@ def lineage(run: Path, metrics: dict, config: dict, history: list[dict]) -> list
         init = parent["path"]
         parent_metrics = parent.get("metrics") or {}
         stages = list(parent_metrics.get("lineage") or [])
+        parent_run = Path(init).parent
+        if not stages and parent_metrics and Path(init).name == "best" and (parent_run / "checkpoint.pt").is_file():
+            # A parent that is another run's best checkpoint, never released: that run's own lineage.
+            stages = lineage(parent_run, parent_metrics, _run_config(parent_run), _run_history(parent_run))
         if not stages and parent_metrics:  # a parent released before lineages were recorded: its best point only
             stages = [{"run": "unknown", "config": None, "init": None, "steps": parent_metrics["step"],
                        "best_step": parent_metrics["step"], "cpu_hours": parent_metrics["cpu_hours"],
@@ -51,6 +55,14 @@ def lineage(run: Path, metrics: dict, config: dict, history: list[dict]) -> list
                    "steps": metrics["step"], "best_step": metrics["step"], "cpu_hours": metrics["cpu_hours"],
                    "evals": evals})
     return stages
+
+
+def _run_config(run: Path) -> dict:
+    return torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")["config"]
+
+
+def _run_history(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
 
 
 def cumulative_evals(stages: list[dict]) -> list[dict]:
@@ -216,8 +228,8 @@ def release(run: Path, name: str, peers: Path | None = None, speed: Path | None 
     best = run / "best"
     model, tokenizer, processor = load_recognizer(best)
     metrics = json.loads((best / "metrics.json").read_text())
-    config = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")["config"]
-    history = [json.loads(l) for l in (run / "history.jsonl").read_text().splitlines() if l.strip()]
+    config = _run_config(run)
+    history = _run_history(run)
     # Read before the zoo folder is replaced: the parent of this run may be the release it replaces.
     stages = lineage(run, metrics, config, history)
     points = cumulative_evals(stages)

@@ -63,6 +63,10 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("name_incomplete", _W, "a person's name of a single word"),
     Flag("no_letters", _E, "an office, authority or title without a single letter: a number or date in the "
                            "wrong column"),
+    Flag("not_an_office", _E, "a registering office that names no committee, administrative unit or department: "
+                              "a label or another column read in its place"),
+    Flag("not_a_title", _E, "a signer's title that names no post (chủ tịch, cán bộ tư pháp…): another column read "
+                            "in its place"),
     Flag("number_unreadable", _E, "an entry, volume or page number without digits"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
     Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "
@@ -98,8 +102,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
          "disagree with the holder's birth date or gender", True),
     Flag("id_issued_before_birth", _E, "an identity document issued before its holder was born", True),
     Flag("id_issued_after_registration", _E, "an identity document issued after the registration", True),
-    Flag("entry_year_mismatch", _W, "the year in the entry or volume number is not the registration year",
-         True),
+    Flag("entry_year_mismatch", _E, "the year in the entry or volume number is not the registration year: one of "
+         "them is misread", True),
     Flag("death_notice_date_order", _W, "the death notice is dated before the death or after the registration",
          True),
     Flag("birth_case_inconsistent", _W, "nksLoaiKhaiSinh says a parent is unknown but that parent's columns "

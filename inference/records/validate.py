@@ -24,7 +24,7 @@ it certain (``spouse_age_uncertain`` is the one rule that reports a possibility)
 | id_number_holder_mismatch | warning | all | CCCD / personal ID century-gender or year digits contradict the holder |
 | id_issued_before_birth | error | all | NgayCapGiayToTuyThan before the holder's birth |
 | id_issued_after_registration | error | all | NgayCapGiayToTuyThan after ngayDangKy |
-| entry_year_mismatch | warning | all | the year in ``so`` ("125/2008") or ``quyenSo`` is not the registration year |
+| entry_year_mismatch | error | all | the year in ``so`` ("125/2008") or ``quyenSo`` is not the registration year |
 | death_notice_date_order | warning | deaths | gbtNgay before the death or after the registration |
 | later_date_before_registration | warning | births | an annotation date (NgayGhiChu...) before the registration |
 

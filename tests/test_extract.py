@@ -1,0 +1,141 @@
+"""Pages → records through the released layout detector: `hotich extract` over a folder (per-page JSON, overlay,
+PAGE-XML, import workbooks; resumable; bad files reported, not fatal) and `POST /v1/pages:extract` on a real
+server. Recognition is a stand-in (a fixed reading, or a tiny random recognizer): what is tested is the
+plumbing around it, not reading accuracy (benchmarks/pages_pipeline.py measures that)."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import openpyxl
+import pytest
+from PIL import Image
+
+from data.pages.export import read_page_xml
+from data.pages.render import render_page
+
+ROOT = Path(__file__).resolve().parents[1]
+FIELD_KEYS = {"key", "text", "value", "confidence", "bbox", "flags"}
+RECORD_KEYS = {"book", "entry", "fields", "flags", "needs_review"}
+
+
+class FixedReading:
+    """A recognizer that reads every line as the same confident text."""
+
+    def __init__(self, text: str = "Nguyễn Văn An", confidence: float = 0.95):
+        self.text, self.confidence, self.lines = text, confidence, 0
+
+    def recognize(self, images, batch_size: int = 32):
+        self.lines += len(images)
+        return [SimpleNamespace(text=self.text, confidence=self.confidence) for _ in images]
+
+
+@pytest.fixture(scope="module")
+def page_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("scans")
+    for n, book in enumerate(("khai_sinh", "ket_hon")):
+        image, _ = render_page(book, seed=40 + n, long_side=1200)
+        image.save(folder / f"page-{n}.jpg", quality=90)
+    (folder / "torn.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return folder
+
+
+def _assert_page_result(result: dict) -> None:
+    page = result["page"]
+    assert {"width", "height", "book", "entries", "page_fields", "headings"} <= set(page)
+    assert page["entries"], "the released detector finds the entry rows of a clean synthetic page"
+    for record in result["records"]:
+        assert RECORD_KEYS <= set(record)
+        for f in record["fields"]:
+            assert FIELD_KEYS <= set(f) and len(f["bbox"]) == 4
+
+
+def test_extract_folder_writes_every_output_resumes_and_reports_bad_files(page_folder, tmp_path):
+    from inference.extract import extract_folder
+    from inference.pages import PagePipeline, default_detector_dir
+    from inference.layout import LayoutPredictor
+
+    reading = FixedReading()
+    pipeline = PagePipeline(LayoutPredictor(default_detector_dir()), reading, review_threshold=0.9)
+    out = tmp_path / "out"
+    summary = extract_folder(pipeline, [page_folder], out, book="khai_sinh", progress=False)
+
+    assert summary["pages"] == 3 and summary["skipped_done"] == 0
+    assert list(summary["failed"]) == ["torn.jpg"] and summary["failed"]["torn.jpg"]
+    records = 0
+    for stem in ("page-0", "page-1"):
+        result = json.loads((out / "pages" / f"{stem}.json").read_text(encoding="utf-8"))
+        _assert_page_result(result)
+        assert result["page"]["book"] == "khai_sinh" and result["page"]["source"] == f"{stem}.jpg"
+        records += len(result["records"])
+        assert Image.open(out / "overlays" / f"{stem}.png").size == (result["page"]["width"], result["page"]["height"])
+        tree = read_page_xml(out / "page-xml" / f"{stem}.xml")
+        assert len(tree.filled_entries) == len(result["page"]["entries"])
+    assert not (out / "pages" / "torn.json").exists()
+    assert records > 0 and reading.lines > 0
+
+    workbook = openpyxl.load_workbook(summary["workbooks"]["khai_sinh"])
+    sheet = workbook.worksheets[0]
+    data_rows = [row for row in sheet.iter_rows(min_row=2, values_only=True) if any(v is not None for v in row)]
+    assert len(data_rows) >= records  # one row per record (below a header of one or more rows)
+
+    # Resumable: finished pages are skipped, not read again; the bad file is reported again.
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "pages").iterdir()}
+    reading.lines = 0
+    again = extract_folder(pipeline, [page_folder], out, book="khai_sinh", progress=False)
+    assert again["skipped_done"] == 2 and list(again["failed"]) == ["torn.jpg"] and reading.lines == 0
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "pages").iterdir()} == before
+    assert json.loads((out / "summary.json").read_text())["skipped_done"] == 2
+
+
+def test_the_extract_command_runs_over_a_folder_and_exits_2_on_a_bad_page(page_folder, tmp_path, tiny_onnx_model):
+    out = tmp_path / "cli-out"
+    command = [sys.executable, "-m", "hotich", "extract", str(page_folder / "page-0.jpg"), str(page_folder / "torn.jpg"),
+               "--out", str(out), "--model", tiny_onnx_model, "--threads", "1", "--no-overlay-text"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["pages"] == 2 and list(summary["failed"]) == ["torn.jpg"]
+    _assert_page_result(json.loads((out / "pages" / "page-0.json").read_text(encoding="utf-8")))
+    bad = subprocess.run([*command[:4], str(tmp_path / "missing"), "--out", str(out)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no such file or folder" in bad.stderr
+
+
+def test_the_pages_endpoint_extracts_a_page_and_refuses_bad_requests(server_factory, tiny_onnx_model, page_folder):
+    server = server_factory("--model", tiny_onnx_model)
+    page = (page_folder / "page-0.jpg").read_bytes()
+    url = server.url + "/v1/pages:extract"
+    answer = httpx.post(url, files={"file": ("page-0.jpg", page, "image/jpeg")}, data={"book": "khai_sinh"},
+                        timeout=120)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    _assert_page_result(result)
+    assert result["page"]["book"] == "khai_sinh" and result["page"]["models"]["layout"]["version"]
+
+    detected = httpx.post(url, files={"file": ("page-0.jpg", page, "image/jpeg")}, timeout=120)
+    assert detected.status_code == 200 and detected.json()["page"]["book"] in ("khai_sinh", "khai_tu", "ket_hon",
+                                                                                "nhan_cha_me_con")
+    refused = {
+        "unknown_book": httpx.post(url, files={"file": ("p.jpg", page, "image/jpeg")}, data={"book": "sổ ma"}),
+        "missing_file": httpx.post(url, data={"book": "khai_sinh"}, files={"other": ("x.txt", b"x", "text/plain")}),
+        "not_an_image": httpx.post(url, files={"file": ("torn.jpg", b"\xff\xd8 nope", "image/jpeg")}),
+        "truncated": httpx.post(url, files={"file": ("cut.jpg", page[:3000], "image/jpeg")}),
+        "not_multipart": httpx.post(url, content=page, headers={"content-type": "image/jpeg"}),
+    }
+    assert refused["unknown_book"].status_code == 422
+    assert refused["unknown_book"].json()["error"]["code"] == "unknown_book"
+    assert refused["missing_file"].status_code == 400
+    assert refused["not_an_image"].status_code == 415 and refused["not_an_image"].json()["error"]["code"] == "not_an_image"
+    assert refused["truncated"].status_code == 400 and refused["truncated"].json()["error"]["code"] == "corrupt_image"
+    assert refused["not_multipart"].status_code == 415
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(buffer, format="PNG")
+    blank = httpx.post(url, files={"file": ("blank.png", buffer.getvalue(), "image/png")}, timeout=60)
+    assert blank.status_code == 200 and blank.json()["records"] == []  # an image with nothing on it: no records
+    assert httpx.get(server.url + "/healthz").status_code == 200  # still up after all of it
