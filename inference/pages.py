@@ -34,8 +34,9 @@ log = logging.getLogger("hotich.pages")
 #: A heading read with less confidence than this names no field: the detector's keys stand.
 MIN_HEADING_CONFIDENCE = 0.2
 #: With at least this many headings read and naming keys, the page's header counts as read: a detector key
-#: that none of its headings names has its key score multiplied by ``UNCONFIRMED_KEY_FACTOR``.
-MIN_HEADINGS_READ = 3
+#: that none of its headings names has its key score multiplied by ``UNCONFIRMED_KEY_FACTOR``. One routed best
+#: against 2 and 3 on the held-out pages of benchmarks/pages_pipeline.py, and against 3 on a second set.
+MIN_HEADINGS_READ = 1
 UNCONFIRMED_KEY_FACTOR = 0.25
 #: Heading lines shorter than this (page pixels) are specks or rules, not print (as for the training crops).
 HEADING_MIN_HEIGHT = 6
@@ -210,7 +211,8 @@ class PagePipeline:
     @staticmethod
     def group(regions: dict[str, list[Region]]) -> tuple[list[tuple[Region, list[FieldResult]]], list[FieldResult]]:
         """Lines → the field holding most of each line; fields → the entry holding their centre; fields outside
-        every entry are page-header fields. Entries and fields come out top to bottom."""
+        every entry are page fields (of which only page-header keys reach the records). Entries and fields come
+        out top to bottom."""
         fields = [FieldResult(r.key or "", r.bbox, r.key_score, r.score, key_probs=r.key_probs)
                   for r in regions.get("field", [])]
         for line in regions.get("line", []):
@@ -251,9 +253,6 @@ class PagePipeline:
         crops = [np.asarray(crop_line(work, line.bbox).convert("RGB")) for line in lines]
         for line, result in zip(lines, self.recognizer.recognize(crops, batch_size=self.batch_size)):
             line.text, line.confidence = result.text, float(result.confidence)
-
-    def recognize_fields(self, work: Image.Image, fields: list[FieldResult]) -> None:
-        self.recognize_lines(work, [line for f in fields for line in f.lines])
 
     @staticmethod
     def choose_book(fields: list[FieldResult], requested: str | None,
@@ -297,7 +296,7 @@ class PagePipeline:
         confidence (times the detector's share among the heading's keys in the last case), so that a doubtful
         heading sends its fields to review. Lines under no heading read with at least ``heading_confidence``,
         or under one naming none of the book's keys, stay in the detector's fields with the detector's keys;
-        where the page's header was read (``MIN_HEADINGS_READ`` headings naming keys), such a key that no
+        where the page's header was read (``MIN_HEADINGS_READ`` heading naming keys), such a key that no
         heading names keeps a fraction of its score (``UNCONFIRMED_KEY_FACTOR``): the layout has no such
         column, or its heading was not read."""
         field_keys = list(getattr(getattr(self.layout, "config", None), "field_keys", None) or [])

@@ -233,8 +233,9 @@ def test_fields_under_no_heading_keep_the_detectors_keys():
     pipeline = PagePipeline(None, None, deskew=False)
     under, beside = _field("nksHoTen", (10, 100, 90, 120)), _field("nksHoTen", (300, 100, 390, 120))
     heading = _heading((0, 20, 100, 60), "Họ tên mẹ", 0.9)
+    # The field beside keeps its key, doubted: the one heading read names no nksHoTen column.
     assert _named(pipeline, [under, beside], [heading], "khai_sinh") == {
-        (10, 100): ("meHoTen", 0.9, "heading"), (300, 100): ("nksHoTen", 0.8, "detector")}
+        (10, 100): ("meHoTen", 0.9, "heading"), (300, 100): ("nksHoTen", 0.2, "detector-unconfirmed")}
     misread = _heading((0, 20, 100, 60), "Họ tên mẹ", 0.1)  # below heading_confidence (0.2)
     again = _field("nksHoTen", (10, 100, 90, 120))
     assert _named(pipeline, [again], [misread], "khai_sinh") == {(10, 100): ("nksHoTen", 0.8, "detector")}
@@ -252,8 +253,9 @@ def test_an_ordered_heading_names_stacked_lines_in_reading_order_and_a_group_hea
     years = _field("x", (210, 100, 390, 143), (210, 125, 390, 143), (210, 100, 390, 118))
     named = _named(pipeline, [name, years], [group, column, parents], "khai_tu")
     assert named[(10, 100)] == ("nycHoTen", 0.9, "heading")  # the weaker of the two headings' readings
-    # "Năm sinh mẹ / cha" names no khai_tu field: the detector's field and key stand.
-    assert named[(210, 100)] == ("x", 0.8, "detector") and len(named) == 2
+    # "Năm sinh mẹ / cha" names no khai_tu field: the detector's field and key stand, doubted (no heading read
+    # on the page names "x").
+    assert named[(210, 100)] == ("x", 0.2, "detector-unconfirmed") and len(named) == 2
     named = _named(pipeline, [years], [parents], "khai_sinh")
     assert named == {(210, 100): ("meNgaySinh", 0.97, "heading"), (210, 125): ("chaNgaySinh", 0.97, "heading")}
 
@@ -282,6 +284,7 @@ def test_where_the_header_was_read_a_detector_key_no_heading_names_is_doubted():
     # key is doubted (no heading read names a signer), the entry number is not (the "Số" heading names it).
     assert named[(310, 100)] == ("nguoiKy", round(0.8 * UNCONFIRMED_KEY_FACTOR, 4), "detector-unconfirmed")
     assert named[(310, 130)] == ("so", 0.8, "detector")
-    # With fewer headings read than that, nothing is doubted.
+    # Where no heading could be read, nothing is doubted: the header tells nothing.
     alone = _field("nguoiKy", (310, 100, 390, 120))
-    assert _named(pipeline, [alone], headings[:2], "khai_sinh")[(310, 100)] == ("nguoiKy", 0.8, "detector")
+    unread = [_heading((0, 20, 100, 60), "Họ tên mẹ", 0.1), _heading((100, 20, 200, 60), "Xqzv", 0.9)]
+    assert _named(pipeline, [alone], unread, "khai_sinh")[(310, 100)] == ("nguoiKy", 0.8, "detector")
