@@ -154,9 +154,8 @@ def main() -> int:
                 "record_accuracy": round(sum(p["records_right"] for p in pages) / max(1, sum(p["records"] for p in pages)), 4)}
 
     def summarize_both(key_filter) -> dict:
-        row = summarize([p for key, pages in sorted(groups.items()) if key_filter(key) for p in pages])
-        ceiling = summarize([p for key, pages in sorted(true_layout.items()) if key_filter(key) for p in pages])
-        before = summarize([p for key, pages in sorted(keys_only.items()) if key_filter(key) for p in pages])
+        row, ceiling, before = (summarize([p for key, pages in sorted(passes.items()) if key_filter(key) for p in pages])
+                                for passes in (groups, true_layout, keys_only))
         row.update(detector_keys_field_f1=before["field_f1"], detector_keys_field_exact_match=before["field_exact_match"],
                    detector_keys_book_found=before["book_found"])
         row.update(true_layout_field_exact_match=ceiling["field_exact_match"],

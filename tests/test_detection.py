@@ -153,7 +153,9 @@ def test_only_page_header_keys_outside_the_rows_go_into_every_record():
 
     class Layout:
         def __call__(self, image):
-            field = lambda key, box: Region("field", box, 0.9, key, 0.9)  # noqa: E731
+            def field(key, box):
+                return Region("field", box, 0.9, key, 0.9)
+
             return {"entry": [Region("entry", (0, 100, 400, 140), 0.9), Region("entry", (0, 140, 400, 180), 0.9)],
                     "field": [field("quyenSo", (10, 10, 90, 30)), field("nguoiKy", (200, 300, 390, 330)),
                               field("nksHoTen", (10, 105, 190, 135)), field("nksHoTen", (10, 145, 190, 175))],

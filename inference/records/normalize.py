@@ -52,7 +52,7 @@ from inference.records.dates import (
     _CONFUSABLE_CHARS, _CONFUSABLE_DIGITS, normalize_date, normalize_date_in_words, normalize_time,
 )
 from inference.records.identity import normalize_id_number, normalize_personal_id
-from inference.records.matching import Match, Vocabulary, fold
+from inference.records.matching import Match, Vocabulary, bare, fold
 from inference.records.normalized import Normalized
 from inference.records.places import normalize_place
 
@@ -271,9 +271,9 @@ def _named_text(text: str, ctx: dict) -> Normalized:
     return out
 
 
-# What a registering office and a signer's title are made of (folded, and bare for a reading without marks):
-# an office names a committee, a unit or a department; a title names a post. Anything else there (a volume
-# label "Quyển 01", a relationship "Con trai") was read from another column or from the page header.
+# What a registering office and a signer's title are made of (compared without marks, for a reading that lost
+# them): an office names a committee, a unit or a department; a title names a post. Anything else there (a
+# volume label "Quyển 01", a relationship "Con trai") was read from another column or from the page header.
 _OFFICE_WORDS = ("ubnd", "ubhc", "uy ban", "xa", "phuong", "thi tran", "huyen", "quan", "thi xa", "thanh pho",
                  "tp", "tinh", "so", "tu phap", "dai su quan", "lanh su", "co quan", "ho tich",
                  "ub", "p", "tt", "tx", "x", "h", "q")  # and their abbreviations: "UB P. Minh Tân", "UB TT Nam Sách"
@@ -281,25 +281,17 @@ _TITLE_WORDS = ("chu tich", "ct", "pct", "pho", "can bo", "cong chuc", "tu phap"
                 "thu ky", "truong", "kt", "giam doc", "dai su", "lanh su")
 
 
-def _names_one_of(text: str, words: tuple[str, ...]) -> bool:
-    from inference.records.matching import bare
+def _naming(words: tuple[str, ...], flag: str) -> Callable[[str, dict], Normalized]:
+    """An office or a title (:func:`_named_text`) that must also contain one of ``words``, else ``flag``."""
 
-    padded = f" {' '.join(re.sub(r'[^0-9a-z]+', ' ', bare(text)).split())} "
-    return any(f" {w} " in padded for w in words)
+    def normalize(text: str, ctx: dict) -> Normalized:
+        out = _named_text(text, ctx)
+        padded = f" {' '.join(re.sub(r'[^0-9a-z]+', ' ', bare(out.value or '')).split())} "
+        if out.value and not out.flags and not any(f" {w} " in padded for w in words):
+            return Normalized(out.value, 0.5, (flag,))
+        return out
 
-
-def _office(text: str, ctx: dict) -> Normalized:
-    out = _named_text(text, ctx)
-    if out.value and not out.flags and not _names_one_of(out.value, _OFFICE_WORDS):
-        return Normalized(out.value, 0.5, ("not_an_office",))
-    return out
-
-
-def _officer_title(text: str, ctx: dict) -> Normalized:
-    out = _named_text(text, ctx)
-    if out.value and not out.flags and not _names_one_of(out.value, _TITLE_WORDS):
-        return Normalized(out.value, 0.5, ("not_a_title",))
-    return out
+    return normalize
 
 
 _NORMALIZERS: dict[ValueKind, Callable[[str, dict], Normalized]] = {
@@ -324,8 +316,8 @@ _NORMALIZERS: dict[ValueKind, Callable[[str, dict], Normalized]] = {
     K.DOCUMENT_NUMBER: _document_number,
     K.REGISTRATION_TYPE: _closed("registration_type", "code_unknown"),
     K.BIRTH_CASE: _closed("birth_case", "code_unknown"),
-    K.REGISTRATION_OFFICE: _office,
-    K.OFFICER_TITLE: _officer_title,
+    K.REGISTRATION_OFFICE: _naming(_OFFICE_WORDS, "not_an_office"),
+    K.OFFICER_TITLE: _naming(_TITLE_WORDS, "not_a_title"),
     K.CAUSE_OF_DEATH: _open("cause_of_death"),
     K.DEATH_NOTICE_TYPE: _open("death_notice_type"),
     K.RECOGNITION_TYPE: _closed("recognition_type", "code_unknown"),
