@@ -94,6 +94,9 @@ _GBT_ENTRY = {"so": "So", "ngayDangKy": "Ngay"}
 _DEFAULT_PERSON = {"khai_sinh": ("nks",), "khai_tu": ("nkt",), "ket_hon": (), "nhan_cha_me_con": ()}
 _PERSON_BY_BOOK = {("child", "khai_sinh"): "nks", ("child", "nhan_cha_me_con"): "nc",
                    ("me", "nhan_cha_me_con"): "cm", ("cha", "nhan_cha_me_con"): "cm"}
+# The two persons a column may stack one above the other under a heading naming neither (generated layouts'
+# pair columns; the first is the first one in the book's order).
+_PAIRS = {"khai_sinh": ("me", "cha"), "ket_hon": ("chong", "vo"), "nhan_cha_me_con": ("cm", "nc")}
 _MAX_WORDS = max(len(p.split()) for p in _PHRASES)
 _BARE = {}
 for _phrase, _kind in _PHRASES.items():
@@ -112,6 +115,11 @@ class HeadingKeys:
 
     keys: tuple[str, ...]
     ordered: bool
+    #: the ordered readings the heading allows, each one ``keys[i]`` = the i-th value of the cell: the keys
+    #: themselves when ``ordered``; for a heading naming attributes and no person ("Ngày sinh, nơi sinh"),
+    #: one per person having every attribute, and for one attribute both persons of a pair stacked, in
+    #: either order ("Ngày sinh" over a husband's and a wife's). Empty: only the set ``keys``.
+    readings: tuple[tuple[str, ...], ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.keys)
@@ -158,8 +166,11 @@ def _terms(text: str) -> list[tuple]:
     return out
 
 
-def _person(prefix: str, book: str) -> str:
-    return _PERSON_BY_BOOK.get((prefix, book), prefix)
+def _persons(terms: list[tuple], book: str, roles: tuple[str, ...]) -> list[str]:
+    """The book's persons that ``terms`` name; a person the book has no fields for ("con" read on a death
+    register) names nothing."""
+    found = (_PERSON_BY_BOOK.get((t[1], book), t[1]) for t in terms if t[0] == "person")
+    return [p for p in found if p in roles]
 
 
 def _resolve(person: str, attrs: tuple[str, ...], fields: set[str]) -> str | None:
@@ -177,18 +188,23 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
     book = register.key
     fields = {f.key for f in register.register_fields}
     book_persons = tuple(r for r in register.roles if r and r != "gbt")
-    group_persons = [_person(t[1], book) for t in _terms(group or "") if t[0] == "person"]
+    group_persons = _persons(_terms(group or ""), book, register.roles)
     keys: list[str] = []
     ordered = True
+    named_person, named_other = bool(group_persons), False
+    attr_terms: list[tuple] = []
     previous_attrs: list[tuple] = []
     previous_persons: list[str] = []
     for part in _GENDER_SLASH.sub("nam nữ", text or "").split("/"):
         terms = _terms(part)
-        persons = [_person(t[1], book) for t in terms if t[0] == "person"]
+        persons = _persons(terms, book, register.roles)
         if "gbt" in persons or (not persons and "gbt" in group_persons):
             # "Giấy báo tử (loại, số, ngày, nơi cấp)": "số" and "ngày" are the notice's number and date.
             terms = [("attr", _GBT_ENTRY[t[1]]) if t[0] == "entry" and t[1] in _GBT_ENTRY else t for t in terms]
         attrs = [t for t in terms if t[0] in ("attr", "group")]
+        named_person |= bool(persons)
+        named_other |= any(t[0] in ("entry", "signer", "group") for t in terms)
+        attr_terms += [t for t in attrs if t[0] == "attr"]
         part_keys: list[str] = []
         for t in terms:
             if t[0] == "entry" and t[1] in fields:
@@ -224,7 +240,19 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
         keys += part_keys
         previous_attrs, previous_persons = attrs or previous_attrs, persons or previous_persons
     unique = tuple(dict.fromkeys(keys))  # "năm sinh (bằng số, …)" names one value twice
-    return HeadingKeys(unique, ordered and bool(unique))
+    ordered = ordered and bool(unique)
+    readings: list[tuple[str, ...]] = [unique] if ordered else []
+    if unique and not ordered and attr_terms and not named_person and not named_other:
+        names = [tuple(t[1:]) for t in attr_terms]
+        for p in dict.fromkeys(_DEFAULT_PERSON[book] + book_persons):
+            found = [_resolve(p, n, fields) for n in names]
+            if all(found):
+                readings.append(tuple(dict.fromkeys(found)))
+        if len(set(names)) == 1 and book in _PAIRS:
+            first, second = (_resolve(p, names[0], fields) for p in _PAIRS[book])
+            if first and second:
+                readings += [(first, second), (second, first)]
+    return HeadingKeys(unique, ordered, tuple(dict.fromkeys(readings)))
 
 
 def book_of_title(text: str) -> str | None:

@@ -136,10 +136,66 @@ class LayoutPredictor:
                              list(self.config.field_keys), threshold=self.threshold)
 
 
+def ruled_cells(image: Image.Image, zone) -> list[tuple[float, float, float, float]]:
+    """The ruled cells inside ``zone`` (page pixels) of a deskewed page: the blank areas the printed rules
+    enclose, each as the box of its rules.
+
+    Rules are the ink that survives an opening with a long thin kernel (horizontal: 1/40 of the page's long
+    side, vertical: 1/90, which print letters do not reach); the cells are the connected areas between them
+    that do not reach the zone's edge.
+    A rule broken by a tear or fading merges two cells into one, which :func:`snap_to_cells` then declines."""
+    x0, y0 = max(0, int(zone[0])), max(0, int(zone[1]))
+    x1, y1 = min(image.width, int(math.ceil(zone[2]))), min(image.height, int(math.ceil(zone[3])))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return []
+    long_side = max(image.size)
+    gray = np.asarray(image.convert("L"), dtype=np.uint8)[y0:y1, x0:x1]
+    block = max(15, long_side // 64) | 1
+    ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
+    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
+                                  cv2.getStructuringElement(cv2.MORPH_RECT, (max(10, long_side // 40), 1)))
+    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
+                                cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(8, long_side // 90))))
+    rules = cv2.dilate(horizontal | vertical, np.ones((3, 3), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats((rules == 0).astype(np.uint8), connectivity=4)
+    min_w, min_h = max(8, long_side // 100), max(6, long_side // 160)
+    cells = []
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        enclosed = x > 0 and y > 0 and x + w < rules.shape[1] and y + h < rules.shape[0]
+        if enclosed and w >= min_w and h >= min_h and area >= 0.5 * w * h:
+            # The dilation took a pixel or two off each side: the cell reaches to the middle of its rules.
+            cells.append((float(x0 + x - 1), float(y0 + y - 1), float(x0 + x + w + 1), float(y0 + y + h + 1)))
+    return cells
+
+
+def snap_to_cells(boxes: list, cells: list) -> list[list[tuple[float, float, float, float]]]:
+    """For each detected box (a printed heading), the ruled cells it stands for: those lying mostly (≥ 60%)
+    inside it (a box the detector drew over two neighbouring headings gives both), else the one cell holding
+    its centre when they overlap well (IoU ≥ 0.4: a box drawn a few pixels off its rules), else the box
+    itself (no ruling there, as for a title, or the rules broken)."""
+    from models.detection.layout import box_iou
+
+    def inside(a, b) -> float:
+        ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        return ix * iy / max(1e-6, (a[2] - a[0]) * (a[3] - a[1]))
+
+    out = []
+    for box in boxes:
+        within = [c for c in cells if inside(c, box) >= 0.6]
+        if not within:
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            holding = [c for c in cells if c[0] <= cx <= c[2] and c[1] <= cy <= c[3] and box_iou(c, box) >= 0.4]
+            within = holding[:1]
+        out.append(within or [tuple(box)])
+    return out
+
+
 def skew_is_significant(degrees: float) -> bool:
     # Below ~0.2° a rotation only blurs the strokes; a 1,600 px row drifts by under 6 px.
     return math.fabs(degrees) >= 0.2
 
 
 __all__ = ["LayoutPredictor", "estimate_skew", "export_detector", "exported_detector", "map_box", "rotate_page",
-           "skew_is_significant"]
+           "ruled_cells", "skew_is_significant", "snap_to_cells"]

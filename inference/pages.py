@@ -25,7 +25,8 @@ from PIL import Image
 from data.pages.lines import crop_line, heading_line_boxes
 from data.schema import BOOKS, get_book
 from inference.headings import HeadingKeys, book_of_title, parse_heading
-from inference.layout import LayoutPredictor, estimate_skew, map_box, rotate_page, skew_is_significant
+from inference.layout import (LayoutPredictor, estimate_skew, map_box, rotate_page, ruled_cells, skew_is_significant,
+                              snap_to_cells)
 from inference.records import build_record, default_review_threshold
 from models.detection.layout import Region
 
@@ -40,6 +41,11 @@ MIN_HEADINGS_READ = 1
 UNCONFIRMED_KEY_FACTOR = 0.25
 #: Heading lines shorter than this (page pixels) are specks or rules, not print (as for the training crops).
 HEADING_MIN_HEIGHT = 6
+#: How far around the detector's heading boxes (page pixels) the rules of their cells are looked for.
+HEADING_ZONE_MARGIN = 12
+#: Choosing among a heading's readings (:meth:`PagePipeline._best_reading`): the log-probability each value
+#: a reading explains is worth (log 4: one person's value over two stacked persons' needs the detector 75% sure).
+READING_BONUS = float(np.log(4.0))
 
 DEFAULT_DETECTOR = Path(__file__).resolve().parents[1] / "models" / "zoo" / "hotich-layout-base"
 
@@ -240,14 +246,28 @@ class PagePipeline:
 
     @staticmethod
     def heading_cells(work: Image.Image, regions: dict[str, list[Region]]) -> list[HeadingResult]:
-        """The detector's heading cells (a detector without the heading map finds none), each cut into its
-        printed lines (:func:`heading_line_boxes`), top to bottom."""
-        cells = []
-        for region in sorted(regions.get("heading", []), key=lambda r: (r.bbox[1], r.bbox[0])):
-            boxes = [b for b in heading_line_boxes(work, region.bbox) if b[3] - b[1] >= HEADING_MIN_HEIGHT]
-            cells.append(HeadingResult(region.bbox, region.score, [LineResult(b, detection_score=region.score)
-                                                                    for b in boxes]))
-        return cells
+        """The printed heading cells the detector found (one without the heading map finds none), each as the
+        ruled cell(s) it stands for (:func:`inference.layout.snap_to_cells`) and cut into its printed lines
+        (:func:`heading_line_boxes`), top to bottom."""
+        detected = regions.get("heading", [])
+        if not detected:
+            return []
+        # The detector's boxes sit a few pixels off the rules, or span two neighbouring headings; the ruled
+        # cells are exact, and a cell cut on its rules reads as the recognizer learned print.
+        m = HEADING_ZONE_MARGIN
+        zone = (min(r.bbox[0] for r in detected) - m, min(r.bbox[1] for r in detected) - m,
+                max(r.bbox[2] for r in detected) + m, max(r.bbox[3] for r in detected) + m)
+        snapped = snap_to_cells([r.bbox for r in detected], ruled_cells(work, zone))
+        seen, cells = set(), []
+        for region, boxes in zip(detected, snapped):
+            for box in boxes:
+                if box in seen:
+                    continue
+                seen.add(box)
+                lines = [b for b in heading_line_boxes(work, box) if b[3] - b[1] >= HEADING_MIN_HEIGHT]
+                cells.append(HeadingResult(box, region.score, [LineResult(b, detection_score=region.score)
+                                                               for b in lines]))
+        return sorted(cells, key=lambda c: (c.bbox[1], c.bbox[0]))
 
     def recognize_lines(self, work: Image.Image, lines: list[LineResult]) -> None:
         """Every line of the page in one batched call: field lines and heading lines alike."""
@@ -287,12 +307,13 @@ class PagePipeline:
         next one up holding it is the group heading ("Mẹ" over "Họ tên", "Năm sinh"). The heading gives the
         keys the column can mean (:func:`parse_heading`); the lines of one entry under it then make:
 
-        - the detector's fields, where they agree with the heading: one field for a heading naming one key, as
-          many as an ordered heading names values (taken in writing order);
-        - else, for a heading naming one key, one field of all the lines (a value the detector split);
-        - else, for an ordered heading naming as many values as there are lines, one field per line in
-          writing order ("Họ tên mẹ / cha" over two stacked names the detector saw as one);
-        - else the detector's fields, each with the heading's key the detector finds likeliest.
+        - by the heading's reading that fits them best (:meth:`_best_reading`; a heading naming no person has
+          one reading per person, and two stacked persons): the detector's fields, where they are as many
+          as the reading's values (taken in writing order); else one field per line, where the lines are as
+          many ("Họ tên mẹ / cha" over two stacked names the detector saw as one); else, for one value, one
+          field of all the lines (a value the detector split);
+        - else (no reading fits) the detector's fields, each with the heading's key the detector finds
+          likeliest.
 
         A detected field reaching past its column is cut to its lines under each heading: the text lines are
         what the detector finds best on layouts it never saw. The key score becomes the heading reading's
@@ -372,21 +393,53 @@ class PagePipeline:
         # A detected field wholly under this heading keeps its own box; one reaching past it is cut to its lines.
         pieces = _reading_order([parent[id(group[0])] if len(group) == len(parent[id(group[0])].lines)
                                  else _field_of("", group, parent, 0.0) for group in by_field.values()])
-        count = len(allowed.keys)
-        if (count == 1 and len(pieces) == 1) or (allowed.ordered and len(pieces) == count):
-            chosen = list(zip(pieces, allowed.keys))  # the detector's fields agree with the heading
-        elif count == 1:
-            chosen = [(_field_of("", lines, parent, 0.0), allowed.keys[0])]  # a value the detector split
-        elif allowed.ordered and len(lines) == count:
-            chosen = [(_field_of("", [line], parent, 0.0), key) for key, line in zip(allowed.keys, lines)]
-        else:
+        chosen = self._best_reading(allowed, pieces, lines, parent, index)
+        if chosen is None:
             for piece in pieces:
                 piece.key, piece.key_score = self._likeliest(piece, allowed.keys, index, trust)
                 piece.key_source = "heading"
             return pieces
-        for piece, key in chosen:
-            piece.key, piece.key_score, piece.key_source = key, trust, "heading"
-        return [piece for piece, _ in chosen]
+        fields, reading, belief = chosen
+        for piece, key in zip(fields, reading):
+            piece.key, piece.key_score, piece.key_source = key, trust * belief, "heading"
+        return fields
+
+    @staticmethod
+    def _best_reading(allowed: HeadingKeys, pieces: list[FieldResult], lines: list[LineResult],
+                      parent: dict[int, FieldResult], index: dict[str, int]
+                      ) -> tuple[list[FieldResult], tuple[str, ...], float] | None:
+        """The fields one entry's lines under a heading make, by the reading of the heading they fit best:
+        ``(fields, reading, belief)``, or ``None`` when no reading fits.
+
+        A reading fits the detector's fields when it names as many values (they agree), else the lines when
+        it names as many (stacked values the detector saw as one), else, naming one value, all the lines
+        together (a value the detector split). Fitting readings are scored by the detector's key
+        probabilities (among the heading's keys) plus ``READING_BONUS`` per value explained, so that two
+        stacked persons win over one unless the detector is sure of one. ``belief`` is the chosen reading's
+        share of the scores (softmax: 1 for a heading with one reading)."""
+        candidates = []
+        for reading in allowed.readings:
+            if len(reading) == len(pieces):
+                fields = pieces
+            elif len(reading) == len(lines):
+                fields = [_field_of("", [line], parent, 0.0) for line in lines]
+            elif len(reading) == 1:
+                fields = [_field_of("", lines, parent, 0.0)]
+            else:
+                continue
+            score = READING_BONUS * len(reading)
+            for f, key in zip(fields, reading):
+                probs = [f.key_probs[index[k]] if f.key_probs is not None and k in index else 1.0
+                         for k in allowed.keys]
+                share = probs[allowed.keys.index(key)] / sum(probs) if sum(probs) > 0 else 1 / len(probs)
+                score += float(np.log(max(share, 1e-6)))
+            candidates.append((score, fields, reading))
+        if not candidates:
+            return None
+        scores = np.array([c[0] for c in candidates])
+        weights = np.exp(scores - scores.max())
+        best = int(scores.argmax())
+        return candidates[best][1], candidates[best][2], float(weights[best] / weights.sum())
 
     @staticmethod
     def _likeliest(f: FieldResult, keys: tuple[str, ...], index: dict[str, int], trust: float) -> tuple[str, float]:

@@ -598,3 +598,12 @@ def test_births_header_matches_the_ministry_template(tmp_path):
     wb, _, header, rows = read_sheet(out)
     assert header == KHAI_SINH_IMPORT_HEADER and len(rows) == 3
     assert CODES_SHEET in wb.sheetnames
+
+
+def test_a_name_ending_in_a_middle_name_is_incomplete_and_doubted():
+    for cut in ("Nguyễn Văn", "NGUYỄN THỊ", "An"):
+        result = normalize_value("person_name", cut)
+        assert "name_incomplete" in result.flags and result.score < 1.0, cut
+    for whole in ("Nguyễn Văn An", "Lê Thị Vân", "Trần Thị Thu Hà"):
+        result = normalize_value("person_name", whole)
+        assert not result.flags and result.score == 1.0, whole

@@ -60,7 +60,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("id_number_province", _E, "a 12-digit ID number whose first three digits are no province code"),
     Flag("personal_id_format", _E, "a personal ID number (số định danh) that is not 12 digits with a province code"),
     Flag("name_has_digits", _E, "a person's name with digits in it"),
-    Flag("name_incomplete", _W, "a person's name of a single word"),
+    Flag("name_incomplete", _W, "a person's name of a single word, or ending in a middle name (Văn, Thị): a "
+                                "word or line of it missing"),
     Flag("no_letters", _E, "an office, authority or title without a single letter: a number or date in the "
                            "wrong column"),
     Flag("not_an_office", _E, "a registering office that names no committee, administrative unit or department: "

@@ -194,6 +194,12 @@ def _title_word(word: str) -> str:
     return "-".join(p[:1].upper() + p[1:].lower() for p in word.split("-"))
 
 
+#: The words that start a given name, never end one.
+_MIDDLE_NAMES = frozenset({"văn", "thị"})
+#: The normalizer's score of an incomplete name (it multiplies the recognizer's confidence).
+INCOMPLETE_NAME_SCORE = 0.5
+
+
 def normalize_name(text: str) -> Normalized:
     """A person's name in Title Case ("NGUYỄN VĂN AN" → "Nguyễn Văn An"); digits are an error."""
     s = normalize_text(text).strip(" .,;:")
@@ -203,9 +209,13 @@ def normalize_name(text: str) -> Normalized:
     flags: list[str] = []
     if any(c.isdigit() for c in s):
         flags.append("name_has_digits")
-    if len(words) < 2:
+    # A name of one word, or one ending in a middle name ("Nguyễn Văn", "Trần Thị"), has lost a line or a
+    # word: a doubtful reading, whatever the recognizer's confidence.
+    incomplete = len(words) < 2 or fold(words[-1]) in _MIDDLE_NAMES
+    if incomplete:
         flags.append("name_incomplete")
-    return Normalized(" ".join(_title_word(w) for w in words), 1.0, tuple(flags))
+    return Normalized(" ".join(_title_word(w) for w in words), INCOMPLETE_NAME_SCORE if incomplete else 1.0,
+                      tuple(flags))
 
 
 def _fix_digits(s: str) -> str:
