@@ -12,22 +12,24 @@ No recognized text is logged.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from data.pages.lines import crop_line, heading_line_boxes
-from data.schema import BOOKS, get_book
+from data.schema import BOOKS, ValueKind, get_book
 from inference.headings import HeadingKeys, book_of_title, parse_heading
 from inference.layout import (LayoutPredictor, estimate_skew, map_box, rotate_page, ruled_cells, skew_is_significant,
                               snap_to_cells)
 from inference.records import build_record, default_review_threshold
+from inference.records.normalize import normalize_value
 from models.detection.layout import Region
 
 log = logging.getLogger("hotich.pages")
@@ -46,6 +48,13 @@ HEADING_ZONE_MARGIN = 12
 #: Choosing among a heading's readings (:meth:`PagePipeline._best_reading`): the log-probability each value
 #: a reading explains is worth (log 4: one person's value over two stacked persons' needs the detector 75% sure).
 READING_BONUS = float(np.log(4.0))
+#: ... and the cost of a cut of the lines that is neither the detector's fields nor one value per line.
+RECUT_PENALTY = float(np.log(4.0))
+MAX_CUT_LINES = 8
+#: A value the normalizer cannot read as its key at all still keeps this score (its log is the evidence).
+MIN_READS_AS = 0.05
+_FREE_KINDS = frozenset({ValueKind.PLACE, ValueKind.FREE_TEXT, ValueKind.ISSUING_AUTHORITY,
+                         ValueKind.REGISTRATION_OFFICE, ValueKind.CAUSE_OF_DEATH})
 
 DEFAULT_DETECTOR = Path(__file__).resolve().parents[1] / "models" / "zoo" / "hotich-layout-base"
 
@@ -174,6 +183,31 @@ def _field_of(key: str, lines: list[LineResult], parent: dict[int, FieldResult],
     return FieldResult(key, box, key_score, float(np.mean([f.detection_score for f in parents])),
                        sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0])), key_probs=parents[0].key_probs,
                        key_source=source)
+
+
+def _key_shares(key_probs: np.ndarray | None, keys: tuple[str, ...], index: dict[str, int]) -> np.ndarray:
+    """The detector's probabilities of ``keys`` (a field's ``key_probs``), as shares summing to 1. A key the
+    detector does not know takes the least of the others' (it has no opinion of it); no probabilities at
+    all: equal shares."""
+    known = [key_probs[index[k]] for k in keys if key_probs is not None and k in index]
+    if not known or sum(known) <= 0:
+        return np.full(len(keys), 1 / len(keys))
+    floor = min(known)
+    probs = np.array([key_probs[index[k]] if k in index else floor for k in keys], dtype=np.float64)
+    return probs / probs.sum()
+
+
+@lru_cache(maxsize=4096)
+def _reads_as(book: str, key: str, text: str) -> float:
+    """How well ``text`` reads as a value of ``key``: the log of the normalizer's score (floored at
+    ``MIN_READS_AS``), 0 for text that anything may hold (places, offices, notes: free wording) or none."""
+    try:
+        kind = get_book(book).field(key).kind
+    except KeyError:
+        return 0.0
+    if not text or kind in _FREE_KINDS:
+        return 0.0
+    return float(np.log(max(normalize_value(kind, text).score, MIN_READS_AS)))
 
 
 def _overlap(a, b) -> float:
@@ -372,7 +406,7 @@ class PagePipeline:
                                           source="detector"))
             for column, pairs in columns.items():
                 allowed, trust = parsed[column]
-                kept += self._fields_under(allowed, trust, pairs, index)
+                kept += self._fields_under(allowed, trust, pairs, index, book)
                 named_keys.update(allowed.keys)
             if header_read:
                 for f in kept:
@@ -382,7 +416,7 @@ class PagePipeline:
             members[:] = sorted(kept, key=lambda f: (f.bbox[1], f.bbox[0]))
 
     def _fields_under(self, allowed: HeadingKeys, trust: float, pairs: list[tuple[LineResult, FieldResult]],
-                      index: dict[str, int]) -> list[FieldResult]:
+                      index: dict[str, int], book: str) -> list[FieldResult]:
         """The fields that the lines of one entry under one heading make (see :meth:`name_fields`); ``pairs``
         are ``(line, the detected field it came from)``."""
         parent = {id(line): f for line, f in pairs}
@@ -393,10 +427,10 @@ class PagePipeline:
         # A detected field wholly under this heading keeps its own box; one reaching past it is cut to its lines.
         pieces = _reading_order([parent[id(group[0])] if len(group) == len(parent[id(group[0])].lines)
                                  else _field_of("", group, parent, 0.0) for group in by_field.values()])
-        chosen = self._best_reading(allowed, pieces, lines, parent, index)
+        chosen = self._best_reading(allowed, pieces, lines, parent, index, book)
         if chosen is None:
             for piece in pieces:
-                piece.key, piece.key_score = self._likeliest(piece, allowed.keys, index, trust)
+                piece.key, piece.key_score = self._likeliest(piece, allowed.keys, index, trust, book)
                 piece.key_source = "heading"
             return pieces
         fields, reading, belief = chosen
@@ -406,48 +440,66 @@ class PagePipeline:
 
     @staticmethod
     def _best_reading(allowed: HeadingKeys, pieces: list[FieldResult], lines: list[LineResult],
-                      parent: dict[int, FieldResult], index: dict[str, int]
+                      parent: dict[int, FieldResult], index: dict[str, int], book: str
                       ) -> tuple[list[FieldResult], tuple[str, ...], float] | None:
-        """The fields one entry's lines under a heading make, by the reading of the heading they fit best:
-        ``(fields, reading, belief)``, or ``None`` when no reading fits.
+        """The fields one entry's lines under a heading make, by the reading of the heading and the cut of
+        its lines into values that fit best: ``(fields, reading, belief)``, or ``None`` when none fits.
 
-        A reading fits the detector's fields when it names as many values (they agree), else the lines when
-        it names as many (stacked values the detector saw as one), else, naming one value, all the lines
-        together (a value the detector split). Fitting readings are scored by the detector's key
-        probabilities (among the heading's keys) plus ``READING_BONUS`` per value explained, so that two
-        stacked persons win over one unless the detector is sure of one. ``belief`` is the chosen reading's
-        share of the scores (softmax: 1 for a heading with one reading)."""
-        candidates = []
+        A reading fits the detector's fields when it names as many values (they agree); the lines, one value
+        each, when it names as many (stacked values the detector saw as one); all the lines together when it
+        names one value (a value the detector split); and, for up to ``MAX_CUT_LINES`` lines, any cut of the
+        lines (in writing order) into as many runs, at a cost of ``RECUT_PENALTY`` (a value wrapped onto a
+        second line beside a value of one line: "203" above "ngày 01 / tháng 01 năm 2004").
+
+        Each fit is scored by the detector's key probabilities (among the heading's keys), by how well each
+        value's text reads as its key (:func:`_reads_as`: "203" is no date, "Nam" no name), and by
+        ``READING_BONUS`` per value explained, so that two stacked persons win over one unless the detector
+        is sure of one. ``belief`` is the chosen fit's share of the scores (softmax)."""
+        n = len(lines)
+        fits: dict[tuple, tuple[tuple[str, ...], list[list[LineResult]], list[FieldResult] | None, float]] = {}
+
+        def fit(reading, runs, detected=None, penalty=0.0):
+            # The same cut reached two ways (one detected field of one line is also "all the lines") counts once.
+            fits.setdefault((reading, tuple(tuple(map(id, run)) for run in runs)), (reading, runs, detected, penalty))
+
         for reading in allowed.readings:
-            if len(reading) == len(pieces):
-                fields = pieces
-            elif len(reading) == len(lines):
-                fields = [_field_of("", [line], parent, 0.0) for line in lines]
-            elif len(reading) == 1:
-                fields = [_field_of("", lines, parent, 0.0)]
-            else:
-                continue
-            score = READING_BONUS * len(reading)
-            for f, key in zip(fields, reading):
-                probs = [f.key_probs[index[k]] if f.key_probs is not None and k in index else 1.0
-                         for k in allowed.keys]
-                share = probs[allowed.keys.index(key)] / sum(probs) if sum(probs) > 0 else 1 / len(probs)
-                score += float(np.log(max(share, 1e-6)))
-            candidates.append((score, fields, reading))
-        if not candidates:
+            size = len(reading)
+            if size == len(pieces):
+                fit(reading, [p.lines for p in pieces], pieces)
+            if size == n:
+                fit(reading, [[ln] for ln in lines])
+            if size == 1:
+                fit(reading, [lines])
+            if 1 < size < n <= MAX_CUT_LINES:
+                for cuts in itertools.combinations(range(1, n), size - 1):
+                    bounds = [0, *cuts, n]
+                    fit(reading, [lines[a:b] for a, b in zip(bounds, bounds[1:])], penalty=RECUT_PENALTY)
+        if not fits:
             return None
+        candidates = []
+        for reading, runs, detected, penalty in fits.values():
+            score = READING_BONUS * len(reading) - penalty
+            for run, key in zip(runs, reading):
+                share = _key_shares(parent[id(run[0])].key_probs, allowed.keys, index)[allowed.keys.index(key)]
+                score += float(np.log(max(share, 1e-6)))
+                score += _reads_as(book, key, " ".join(ln.text for ln in run if ln.text))
+            candidates.append((score, reading, runs, detected))
         scores = np.array([c[0] for c in candidates])
         weights = np.exp(scores - scores.max())
         best = int(scores.argmax())
-        return candidates[best][1], candidates[best][2], float(weights[best] / weights.sum())
+        _, reading, runs, detected = candidates[best]
+        fields = detected or [_field_of("", run, parent, 0.0) for run in runs]
+        return fields, reading, float(weights[best] / weights.sum())
 
     @staticmethod
-    def _likeliest(f: FieldResult, keys: tuple[str, ...], index: dict[str, int], trust: float) -> tuple[str, float]:
-        probs = np.array([f.key_probs[index[k]] if f.key_probs is not None and k in index else 0.0 for k in keys])
-        if probs.sum() <= 0:
-            return keys[0], trust / len(keys)
-        best = int(probs.argmax())
-        return keys[best], trust * float(probs[best] / probs.sum())
+    def _likeliest(f: FieldResult, keys: tuple[str, ...], index: dict[str, int], trust: float,
+                   book: str) -> tuple[str, float]:
+        """The key of ``keys`` that the detector's probabilities and the field's text together make likeliest
+        (:func:`_reads_as`), with ``trust`` times its share."""
+        reads = np.array([np.exp(_reads_as(book, k, f.text)) for k in keys])
+        odds = _key_shares(f.key_probs, keys, index) * reads
+        best = int(odds.argmax())
+        return keys[best], trust * float(odds[best] / odds.sum())
 
     # -- the whole page ------------------------------------------------------------------------------------
     def __call__(self, image: Image.Image, book: str | None = None) -> dict:

@@ -384,6 +384,7 @@ def test_a_stacked_pair_under_a_heading_naming_no_person_becomes_both_persons_in
     heading = _heading((200, 30, 400, 60), "Ngày sinh", 0.9)
     # The detector saw the husband's and the wife's dates as one field and cannot tell whose they are.
     stacked = _field("x", (210, 100, 390, 143), (210, 100, 390, 118), (210, 125, 390, 143))
+    stacked.lines[0].text, stacked.lines[1].text = "12/03/1990", "05/07/1992"
     named = _named(pipeline, [stacked], [heading], "ket_hon")
     assert [named[k][0] for k in sorted(named)] == ["chongNgaySinh", "voNgaySinh"]
     # Two readings fit equally (husband first, or wife first): the key score says so.
@@ -400,7 +401,22 @@ def test_a_detector_sure_of_one_person_keeps_one_value_under_a_heading_naming_no
     pipeline = PagePipeline(Layout(), None, deskew=False)
     heading = _heading((200, 30, 400, 60), "Ngày sinh", 0.9)
     wrapped = _field("x", (210, 100, 390, 143), (210, 100, 390, 118), (210, 125, 390, 143))
+    wrapped.lines[0].text, wrapped.lines[1].text = "ngày 12 tháng 03", "năm 1990"
     wrapped.key_probs = np.array([0.02, 0.97])
     named = _named(pipeline, [wrapped], [heading], "ket_hon")
     ((key, score, source),) = named.values()
     assert (key, source) == ("voNgaySinh", "heading") and 0.5 < score < 0.9
+
+
+def test_the_text_read_says_where_one_value_ends_and_the_next_begins():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    heading = _heading((0, 30, 200, 60), "Số, ngày đăng ký", 0.9)
+    # One detected field of three lines: the number, then a date wrapped over two lines.
+    cell = _field("x", (10, 100, 190, 160), (10, 100, 60, 118), (10, 121, 190, 139), (10, 142, 120, 160))
+    for line, text in zip(cell.lines, ("203", "ngày 01 tháng 01", "năm 2004")):
+        line.text = text
+    entry = (None, [cell])
+    pipeline.name_fields([entry], [heading], "khai_tu")
+    assert [(f.key, f.text) for f in entry[1]] == [("so", "203"), ("ngayDangKy", "ngày 01 tháng 01 năm 2004")]
