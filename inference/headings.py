@@ -251,6 +251,10 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
         if len(set(names)) == 1 and book in _PAIRS:
             first, second = (_resolve(p, names[0], fields) for p in _PAIRS[book])
             if first and second:
+                if not _DEFAULT_PERSON[book]:
+                    # A book of two persons (husband and wife…) prints one column per person under headings
+                    # that name them; a column naming neither holds both.
+                    readings = [r for r in readings if r not in ((first,), (second,))]
                 readings += [(first, second), (second, first)]
     return HeadingKeys(unique, ordered, tuple(dict.fromkeys(readings)))
 
