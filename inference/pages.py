@@ -90,6 +90,8 @@ class LineResult:
     text: str = ""
     confidence: float = 0.0
     detection_score: float = 0.0
+    #: the detector's mean probability of each of its field keys over the line (``None`` without one)
+    key_probs: np.ndarray | None = None
 
     def to_dict(self) -> dict:
         return {"bbox": [round(v, 1) for v in self.bbox], "text": self.text,
@@ -197,6 +199,16 @@ def _key_shares(key_probs: np.ndarray | None, keys: tuple[str, ...], index: dict
     return probs / probs.sum()
 
 
+def _run_shares(run: list[LineResult], parent: dict[int, "FieldResult"], keys: tuple[str, ...],
+                index: dict[str, int]) -> np.ndarray:
+    """:func:`_key_shares` of a run of lines: the mean of its lines' own (where the detector gave them), else
+    of the fields they came from."""
+    own = [line.key_probs for line in run if line.key_probs is not None]
+    if own:
+        return np.mean([_key_shares(p, keys, index) for p in own], axis=0)
+    return _key_shares(parent[id(run[0])].key_probs, keys, index)
+
+
 @lru_cache(maxsize=4096)
 def _reads_as(book: str, key: str, text: str) -> float:
     """How well ``text`` reads as a value of ``key``: the log of the normalizer's score (floored at
@@ -261,7 +273,7 @@ class PagePipeline:
         for line in regions.get("line", []):
             best = max(fields, key=lambda f: _overlap(line.bbox, f.bbox), default=None)
             if best is not None and _overlap(line.bbox, best.bbox) > 0.5:
-                best.lines.append(LineResult(line.bbox, detection_score=line.score))
+                best.lines.append(LineResult(line.bbox, detection_score=line.score, key_probs=line.key_probs))
         for f in fields:
             f.lines.sort(key=lambda ln: (ln.bbox[1], ln.bbox[0]))
             if not f.lines:
@@ -480,7 +492,7 @@ class PagePipeline:
         for reading, runs, detected, penalty in fits.values():
             score = READING_BONUS * len(reading) - penalty
             for run, key in zip(runs, reading):
-                share = _key_shares(parent[id(run[0])].key_probs, allowed.keys, index)[allowed.keys.index(key)]
+                share = _run_shares(run, parent, allowed.keys, index)[allowed.keys.index(key)]
                 score += float(np.log(max(share, 1e-6)))
                 score += _reads_as(book, key, " ".join(ln.text for ln in run if ln.text))
             candidates.append((score, reading, runs, detected))

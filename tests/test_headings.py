@@ -424,3 +424,28 @@ def test_the_text_read_says_where_one_value_ends_and_the_next_begins():
     entry = (None, [cell])
     pipeline.name_fields([entry], [heading], "khai_tu")
     assert [(f.key, f.text) for f in entry[1]] == [("so", "203"), ("ngayDangKy", "ngày 01 tháng 01 năm 2004")]
+
+
+def test_lines_carry_the_detectors_key_probabilities_and_they_tell_stacked_values_apart():
+    keys = ["nksNgaySinh", "meNgaySinh", "chaNgaySinh"]
+    instances = np.full((3, 40, 40), 0.05)
+    instances[2, 5:10, 5:30] = instances[2, 20:25, 5:30] = 0.9  # two lines
+    key_prob = np.zeros((4, 40, 40))
+    key_prob[2, :15] = key_prob[3, 15:] = 1.0  # the top line the mother's, the bottom one the father's
+    lines = sorted(decode_maps(instances, key_prob, 1.0, 0.0, keys)["line"], key=lambda r: r.bbox[1])
+    assert [int(np.argmax(r.key_probs)) for r in lines] == [1, 2] and all(r.key is None for r in lines)
+
+    from inference.pages import PagePipeline
+
+    class Layout:
+        class config:
+            field_keys = keys
+
+    pipeline = PagePipeline(Layout(), None, deskew=False)
+    heading = _heading((200, 30, 400, 60), "Ngày sinh", 0.9)
+    cell = _field("x", (210, 100, 390, 143), (210, 100, 390, 118), (210, 125, 390, 143))
+    cell.key_probs = np.array([0.5, 0.25, 0.25])  # over the whole field: the child's, by a little
+    for line, text, probs in zip(cell.lines, ("1975", "1972"), ([0.1, 0.8, 0.1], [0.1, 0.1, 0.8])):
+        line.text, line.key_probs = text, np.array(probs)
+    named = _named(pipeline, [cell], [heading], "khai_sinh")
+    assert [named[k][0] for k in sorted(named)] == ["meNgaySinh", "chaNgaySinh"]

@@ -86,8 +86,9 @@ class Region:
     score: float
     key: str | None = None
     key_score: float = 0.0
-    #: fields only: the mean probability of every key over the region, ``(K,)`` in ``field_keys`` order, so
-    #: that later steps can choose among the keys a column's heading allows.
+    #: fields and lines: the mean probability of every key over the region, ``(K,)`` in ``field_keys`` order,
+    #: so that later steps can choose among the keys a column's heading allows (a line's: which value of a
+    #: cell the line belongs to).
     key_probs: np.ndarray | None = None
     children: list["Region"] = field(default_factory=list)
 
@@ -113,11 +114,12 @@ def decode_maps(instance_prob: np.ndarray, key_prob: np.ndarray, scale: float, s
             d = shrink * min(w, h) / (1 - 2 * shrink)
             box = tuple(float(v) * 2 / scale for v in (x - d, y - d, x + w + d, y + h + d))
             region = Region(kind, box, score)
-            if kind == "field" and field_keys:
+            if kind in ("field", "line") and field_keys:
                 mean_key = key_prob[1:, y:y + h, x:x + w][:, component].mean(axis=1)
-                best = int(mean_key.argmax())
-                region.key, region.key_score = field_keys[best], float(mean_key[best])
                 region.key_probs = mean_key
+                if kind == "field":
+                    best = int(mean_key.argmax())
+                    region.key, region.key_score = field_keys[best], float(mean_key[best])
             regions.append(region)
         out[kind] = regions
     return out
