@@ -607,3 +607,9 @@ def test_a_name_ending_in_a_middle_name_is_incomplete_and_doubted():
     for whole in ("Nguyễn Văn An", "Lê Thị Vân", "Trần Thị Thu Hà"):
         result = normalize_value("person_name", whole)
         assert not result.flags and result.score == 1.0, whole
+
+
+def test_a_year_alone_where_the_books_write_the_full_date_is_doubted_but_not_for_a_parent():
+    fields = fields_of(build("khai_sinh", {"ngayDangKy": "năm 1994", "meNgaySinh": "1968", "nksHoTen": "Lê Văn An"}))
+    assert "date_incomplete" in fields["ngayDangKy"]["flags"] and fields["ngayDangKy"]["confidence"] < 0.9
+    assert "date_incomplete" not in fields["meNgaySinh"]["flags"] and fields["meNgaySinh"]["confidence"] > 0.9

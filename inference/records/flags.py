@@ -44,6 +44,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("date_unreadable", _E, "not a date in any written form the books use"),
     Flag("date_invalid", _E, "a day or month out of range (e.g. 31/2)"),
     Flag("date_partial", _I, "only the year (or month and year) is written"),
+    Flag("date_incomplete", _W, "only the year (or month and year) of a date the books always write in full "
+                                "(the registration, a child's birth, a death): a line of it missing or misread"),
     Flag("date_two_digit_year", _W, "a two-digit year; the century was inferred"),
     Flag("date_in_future", _E, "a date after today"),
     Flag("date_too_old", _W, "a year before 1850"),

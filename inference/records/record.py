@@ -32,6 +32,10 @@ from inference.records.validate import validate_record
 DEFAULT_REVIEW_THRESHOLD = 0.9
 REVIEW_THRESHOLD_ENV = "HOTICH_REVIEW_THRESHOLD"
 
+#: Dates the books always write in full; a year alone there is a reading that lost a line.
+FULL_DATE_KEYS = frozenset({"ngayDangKy", "nksNgaySinh", "nktNgayChet"})
+INCOMPLETE_DATE_SCORE = 0.5
+
 # Dates written after the registration (annotations) resolve two-digit years against the books' end, not
 # against the registration year.
 _LATER_DATE_MARKERS = ("NgayGhiChu",)
@@ -184,6 +188,9 @@ def build_record(book: str, entry: Any, recognized_fields: Iterable[Any],
             result = normalize_value(f.kind, cell.text, max_year=DEFAULT_MAX_YEAR if later else context["max_year"],
                                      reference_year=context["reference_year"], **extra)
             result_value, score, flags = result.value, result.score, list(result.flags)
+            if "date_partial" in flags and key in FULL_DATE_KEYS:
+                add_flag(flags, "date_incomplete")
+                score *= INCOMPLETE_DATE_SCORE
         values[key] = result_value
         if len(cell.texts) > 1:
             add_flag(flags, "merged_lines")
