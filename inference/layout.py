@@ -142,8 +142,8 @@ def ruled_cells(image: Image.Image, zone) -> list[tuple[float, float, float, flo
 
     Rules are the ink that survives an opening with a long thin kernel (horizontal: 1/40 of the page's long
     side, vertical: 1/90, which print letters do not reach); the cells are the connected areas between them
-    that do not reach the zone's edge.
-    A rule broken by a tear or fading merges two cells into one, which :func:`snap_to_cells` then declines."""
+    that do not reach the zone's edge. A rule broken by a tear or fading merges two cells into one, which
+    :func:`snap_to_cells` then declines."""
     x0, y0 = max(0, int(zone[0])), max(0, int(zone[1]))
     x1, y1 = min(image.width, int(math.ceil(zone[2]))), min(image.height, int(math.ceil(zone[3])))
     if x1 - x0 < 8 or y1 - y0 < 8:
