@@ -15,8 +15,8 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
 from data.files import atomic_write
-from data.pages.export import to_page_xml
-from data.pages.truth import EntryTruth, FieldTruth, PageTruth, Region, TextLine
+from data.pages.export import HEADING, to_page_xml
+from data.pages.truth import EntryTruth, FieldTruth, Heading, PageTruth, Region, TextLine
 from inference.images import BadImage, decode_image
 from inference.records import write_import_workbook
 
@@ -85,7 +85,11 @@ def result_to_truth(result: dict, page_id: str) -> PageTruth:
                           [field_truth(f, e["entry"]) for f in e["fields"]]) for e in page["entries"]]
     return PageTruth(book=page["book"], template="predicted", template_split="", split="", seed=0,
                      width=page["width"], height=page["height"], entries=entries,
-                     page_fields=[field_truth(f, None) for f in page["page_fields"]], meta={"page_id": page_id})
+                     page_fields=[field_truth(f, None) for f in page["page_fields"]],
+                     # The pipeline does not tell a title from a column heading: every cell is level "heading".
+                     headings=[Heading(h["text"], Region.from_box(*h["bbox"]), HEADING)
+                               for h in page.get("headings", [])],
+                     meta={"page_id": page_id})
 
 
 #: A 600 dpi A3 spread is ~70 Mpx; anything far larger is not a page scan.

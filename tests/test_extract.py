@@ -76,6 +76,7 @@ def test_extract_folder_writes_every_output_resumes_and_reports_bad_files(page_f
         assert Image.open(out / "overlays" / f"{stem}.png").size == (result["page"]["width"], result["page"]["height"])
         tree = read_page_xml(out / "page-xml" / f"{stem}.xml")
         assert len(tree.filled_entries) == len(result["page"]["entries"])
+        assert tree.headings and [h.text for h in tree.headings] == [h["text"] for h in result["page"]["headings"]]
     assert not (out / "pages" / "torn.json").exists()
     assert records > 0 and reading.lines > 0
 

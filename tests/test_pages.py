@@ -284,8 +284,12 @@ def test_page_xml_is_valid_and_round_trips(every_variant):
         assert page.get("imageFilename") == f"{truth.page_id}.jpg"
         regions = page.findall(f"{{{PAGE_NS}}}TextRegion")
         n_boxes = sum(len(f.boxes) for f in truth.fields())
-        assert len(regions) == n_boxes + len(truth.filled_entries)
+        assert len(regions) == n_boxes + len(truth.filled_entries) + len(truth.headings)
+        assert sum(r.get("type") == "heading" for r in regions) == len(truth.headings) > 0
         again = read_page_xml(xml)
+        assert [(h.text, h.level, h.column) for h in again.headings] == \
+            [(h.text, h.level, h.column) for h in truth.headings]
+        assert np.allclose(again.headings[0].region.bbox, truth.headings[0].region.bbox, atol=1.01)
         assert (again.book, again.template, again.seed) == (truth.book, truth.template, truth.seed)
         assert [e.index for e in again.entries] == [e.index for e in truth.filled_entries]
         for a, b in zip(again.entries, truth.filled_entries, strict=True):

@@ -10,7 +10,9 @@ PAGE-XML: per page a ``TextRegion`` for each entry row (``custom="structure {typ
 and for each field box (``type="other"``, ``custom="structure {type:<field key>;} entry {index:N;} field
 {box:K; boxes:M;}"``; page-header fields have ``type="header"`` and no entry) holding its ``TextLine`` elements
 (``Coords`` + ``TextEquiv/Unicode``) and the box's text; seals and signatures as ``GraphicRegion`` of type
-``stamp`` / ``signature``; the boxes of one field joined by ``Relation type="join"``; and a reading order
+``stamp`` / ``signature``; the printed headings as ``TextRegion type="heading"`` (``custom="structure
+{type:heading;} heading {level:L; column:C;}"``, the printed text as ``TextEquiv``); the boxes of one field
+joined by ``Relation type="join"``; and a reading order
 with one indexed group per entry. :func:`validate_page_xml` checks a document against the element structure
 of the 2019 schema (names, namespace, order and multiplicity of children, required attributes, point syntax,
 enumerations, references) without needing the XSD.
@@ -25,10 +27,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable
 
-from data.pages.truth import EntryTruth, FieldTruth, Mark, PageTruth, Region, TextLine
+from data.pages.truth import EntryTruth, FieldTruth, Heading, Mark, PageTruth, Region, TextLine
 from data.schema import BOOKS
 
-ENTRY, TEXT_LINE = "entry", "text_line"
+ENTRY, TEXT_LINE, HEADING = "entry", "text_line", "heading"
 
 
 # -- COCO ---------------------------------------------------------------------------------------------
@@ -230,6 +232,13 @@ def to_page_xml(truth: PageTruth, image_filename: str, created: dt.datetime | No
                 k += 1
         if k == 0:  # an OrderedGroupIndexed needs a member: the entry region itself
             ET.SubElement(group, _q("RegionRefIndexed"), {"index": "0", "regionRef": eid})
+    for n, heading in enumerate(truth.headings):
+        level = {"level": heading.level} | ({} if heading.column is None else {"column": heading.column})
+        region = ET.Element(_q("TextRegion"), {"id": f"t{n}", "type": "heading",
+                                               "custom": _custom(structure={"type": HEADING}, heading=level)})
+        ET.SubElement(region, _q("Coords"), {"points": _points(heading.region, w, h)})
+        _text_equiv(region, heading.text)
+        regions.append(region)
     for n, mark in enumerate(truth.marks):
         attrs = {"id": f"m{n}", "type": "stamp" if mark.kind == "seal" else "signature"}
         if mark.entry is not None:
@@ -263,7 +272,7 @@ def _unicode(element: ET.Element) -> str:
 
 def read_page_xml(source: str | Path) -> PageTruth:
     """A page written by :func:`to_page_xml`: entries (filled), fields with boxes and lines, header fields,
-    marks. Records are rebuilt from the fields; headings are not part of the export."""
+    marks, printed headings. Records are rebuilt from the fields."""
     text = Path(source).read_text(encoding="utf-8") if isinstance(source, Path) or (
         isinstance(source, str) and not source.lstrip().startswith("<")) else source
     root = ET.fromstring(text)
@@ -273,7 +282,7 @@ def read_page_xml(source: str | Path) -> PageTruth:
     entries: dict[int, EntryTruth] = {}
     fields: dict[tuple, dict[int, tuple[Region, list[TextLine]]]] = defaultdict(dict)
     hands: dict[tuple, str] = {}
-    marks = []
+    marks, headings = [], []
     for element in page:
         tag = element.tag.split("}")[-1]
         attrs = parse_custom(element.get("custom", ""))
@@ -286,6 +295,12 @@ def read_page_xml(source: str | Path) -> PageTruth:
         kind = attrs.get("structure", {}).get("type")
         if kind == ENTRY:
             entries[entry] = EntryTruth(entry, _region_of(element), False, {})
+            continue
+        if kind == HEADING:
+            info = attrs.get("heading", {})
+            column = info.get("column")
+            headings.append(Heading(_unicode(element), _region_of(element), info.get("level", HEADING),
+                                    None if column is None else int(column)))
             continue
         box = int(attrs["field"]["box"])
         lines = []
@@ -311,7 +326,7 @@ def read_page_xml(source: str | Path) -> PageTruth:
                      template_split=custom.get("template", {}).get("split", ""),
                      split=custom.get("page", {}).get("split", ""), seed=int(custom.get("page", {}).get("seed", 0)),
                      width=width, height=height, entries=[entries[i] for i in sorted(entries)],
-                     page_fields=page_fields, marks=marks)
+                     page_fields=page_fields, marks=marks, headings=headings)
 
 
 # -- PAGE-XML structure check ----------------------------------------------------------------------------

@@ -168,7 +168,8 @@ HEADING_CELL_LEVELS = ("title", "group", "column")
 @dataclass
 class Heading:
     """Printed text: the title (``title``), a group heading (``group``), a column heading (``column``), a
-    column number (``number``), a printed label in the header or inside a cell (``label``), or the footer."""
+    column number (``number``), a printed label in the header or inside a cell (``label``), or the footer;
+    ``heading`` for a heading cell the page pipeline found, which does not tell those apart."""
 
     text: str
     region: Region
