@@ -20,7 +20,7 @@ from PIL import Image
 from data.settings import cache_dir
 from inference.onnx_export import sha256_file as _sha256
 from models.detection.configuration_layout_detector import LayoutDetectorConfig
-from models.detection.layout import Region, decode_logits, prepare_page
+from models.detection.layout import Region, box_inside, box_iou, decode_logits, prepare_page
 
 OPSET = 18
 CONFIG_FILE = "onnx_config.json"
@@ -174,16 +174,9 @@ def snap_to_cells(boxes: list, cells: list) -> list[list[tuple[float, float, flo
     inside it (a box the detector drew over two neighbouring headings gives both), else the one cell holding
     its centre when they overlap well (IoU ≥ 0.4: a box drawn a few pixels off its rules), else the box
     itself (no ruling there, as for a title, or the rules broken)."""
-    from models.detection.layout import box_iou
-
-    def inside(a, b) -> float:
-        ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-        iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-        return ix * iy / max(1e-6, (a[2] - a[0]) * (a[3] - a[1]))
-
     out = []
     for box in boxes:
-        within = [c for c in cells if inside(c, box) >= 0.6]
+        within = [c for c in cells if box_inside(c, box) >= 0.6]
         if not within:
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             holding = [c for c in cells if c[0] <= cx <= c[2] and c[1] <= cy <= c[3] and box_iou(c, box) >= 0.4]

@@ -30,7 +30,7 @@ from inference.layout import (LayoutPredictor, estimate_skew, map_box, rotate_pa
                               snap_to_cells)
 from inference.records import build_record, default_review_threshold
 from inference.records.normalize import normalize_value
-from models.detection.layout import Region
+from models.detection.layout import Region, box_inside
 
 log = logging.getLogger("hotich.pages")
 
@@ -222,13 +222,6 @@ def _reads_as(book: str, key: str, text: str) -> float:
     return float(np.log(max(normalize_value(kind, text).score, MIN_READS_AS)))
 
 
-def _overlap(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    area = max(1e-6, (a[2] - a[0]) * (a[3] - a[1]))
-    return ix * iy / area
-
-
 class PagePipeline:
     """Chains the layout predictor, the recognition runtime and the domain rules.
 
@@ -271,8 +264,8 @@ class PagePipeline:
         fields = [FieldResult(r.key or "", r.bbox, r.key_score, r.score, key_probs=r.key_probs)
                   for r in regions.get("field", [])]
         for line in regions.get("line", []):
-            best = max(fields, key=lambda f: _overlap(line.bbox, f.bbox), default=None)
-            if best is not None and _overlap(line.bbox, best.bbox) > 0.5:
+            best = max(fields, key=lambda f: box_inside(line.bbox, f.bbox), default=None)
+            if best is not None and box_inside(line.bbox, best.bbox) > 0.5:
                 best.lines.append(LineResult(line.bbox, detection_score=line.score, key_probs=line.key_probs))
         for f in fields:
             f.lines.sort(key=lambda ln: (ln.bbox[1], ln.bbox[0]))

@@ -135,12 +135,19 @@ def decode_logits(instance_logits: np.ndarray, key_logits: np.ndarray, scale: fl
                        threshold=threshold)
 
 
+def _intersection(a: Box, b: Box) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
 def box_iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
+    inter = _intersection(a, b)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def box_inside(a: Box, b: Box) -> float:
+    """The share of ``a``'s area that lies inside ``b`` (1: wholly inside)."""
+    return _intersection(a, b) / max(1e-6, (a[2] - a[0]) * (a[3] - a[1]))
 
 
 def match_f1(predicted: list[tuple[Box, str | None]], truth: list[tuple[Box, str | None]],
@@ -165,5 +172,5 @@ def match_f1(predicted: list[tuple[Box, str | None]], truth: list[tuple[Box, str
     return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}
 
 
-__all__ = ["Box", "PageInput", "Region", "box_iou", "collate_pages", "decode_maps", "match_f1", "paint_targets",
-           "prepare_page"]
+__all__ = ["Box", "PageInput", "Region", "box_inside", "box_iou", "collate_pages", "decode_maps", "match_f1",
+           "paint_targets", "prepare_page"]
