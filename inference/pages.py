@@ -524,10 +524,15 @@ class PagePipeline:
         def original(box):
             return map_box(box, back)
 
+        # Naming rebuilt some fields (and cut some lines): the final ones, each box mapped once.
+        all_fields = page_fields + [f for _, members in grouped for f in members]
+        mapped: set[int] = set()
         for f in [*all_fields, *headings]:
             f.bbox = original(f.bbox)
             for line in f.lines:
-                line.bbox = original(line.bbox)
+                if id(line) not in mapped:
+                    mapped.add(id(line))
+                    line.bbox = original(line.bbox)
 
         records, entries = [], []
         # A field outside every entry row applies to every record only if it is a page-header key: a value of

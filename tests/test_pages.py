@@ -227,6 +227,15 @@ def _font_writer(text: str, height: int) -> np.ndarray:
     return render_font_mask(text, fallback_fonts()[0], height)
 
 
+def test_signatures_draw_for_every_seed():
+    # Seed 854 draws a signature that loops back past its start, which once crashed page rendering.
+    from data.pages.marks import signature_mask
+
+    for seed in range(1000):
+        mask = signature_mask(np.random.default_rng(seed), 80, 30)
+        assert mask.shape == (30, 80) and mask.max() > 0
+
+
 @pytest.mark.parametrize("mode", ["stack", "flow"])
 def test_cell_writer_wraps_and_never_leaves_the_cell(mode):
     box = Box(10, 20, 170, 100)

@@ -128,7 +128,10 @@ def signature_mask(rng: np.random.Generator, width: int, height: int, pen: float
         strokes.append(_catmull_rom(sweep))
     if rng.random() < 0.3:  # a stroke across, or a dot
         y = rng.uniform(0.3, 0.7)
-        strokes.append(np.array([(rng.uniform(0, x * 0.4), y), (rng.uniform(x * 0.5, x), y + rng.uniform(-0.1, 0.1))]))
+        # A signature that looped back past its start has x < 0: the stroke still needs a length.
+        reach = max(x, 0.2)
+        strokes.append(np.array([(rng.uniform(0, reach * 0.4), y),
+                                 (rng.uniform(reach * 0.5, reach), y + rng.uniform(-0.1, 0.1))]))
     allpts = np.vstack(strokes)
     lo, hi = allpts.min(axis=0), allpts.max(axis=0)
     span = np.maximum(hi - lo, 1e-6)
