@@ -59,8 +59,10 @@ def has_error(flags) -> bool:
 def score_page(truth, result) -> dict:
     """Per-page counts: detection TP/FP/FN for fields, fields right, records right, and (confidence, right,
     error-flagged) for every predicted field."""
-    fields_pred = [(tuple(f["bbox"]), f["key"]) for e in result["page"]["entries"] for f in e["fields"]]
-    fields_pred += [(tuple(f["bbox"]), f["key"]) for f in result["page"]["page_fields"]]
+    # A field wrapped around another one's line takes several boxes, as in the ground truth.
+    fields_pred = [(tuple(box), f["key"]) for e in result["page"]["entries"] for f in e["fields"]
+                   for box in f.get("boxes") or [f["bbox"]]]
+    fields_pred += [(tuple(box), f["key"]) for f in result["page"]["page_fields"] for box in f.get("boxes") or [f["bbox"]]]
     fields_true = [(b.bbox, f.key) for f in truth.fields() for b in f.boxes]
     detection = match_f1(fields_pred, fields_true)
 

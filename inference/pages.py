@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,6 +52,12 @@ READING_BONUS = float(np.log(4.0))
 #: ... and the cost of a cut of the lines that is neither the detector's fields nor one value per line.
 RECUT_PENALTY = float(np.log(4.0))
 MAX_CUT_LINES = 8
+#: ... and of each cut inside a line, where the text shows one value ending and the next beginning
+#: (:func:`_break_points`), which the detector saw as one line: "Nguyễn Thị Giang 1971 Kinh" under
+#: "Mẹ: họ tên, năm sinh, dân tộc". A line cut at its text has its box cut in proportion to the characters.
+SPLIT_PENALTY = float(np.log(2.0))
+#: Lines cut inside are looked for only while the lines' pieces are at most this many.
+MAX_CUT_UNITS = 10
 #: A value the normalizer cannot read as its key at all still keeps this score (its log is the evidence).
 MIN_READS_AS = 0.05
 _FREE_KINDS = frozenset({ValueKind.PLACE, ValueKind.FREE_TEXT, ValueKind.ISSUING_AUTHORITY,
@@ -110,6 +117,9 @@ class FieldResult:
     #: where the key came from: ``heading`` when the printed column heading chose it; ``detector``; or
     #: ``detector-unconfirmed`` when the page's headings were read and none names it (its key score is cut)
     key_source: str = "detector"
+    #: the rectangles the field takes (:func:`_field_boxes`): one, ``bbox``, unless that would cover another
+    #: field's line (a value wrapped in a merged cell); empty until the page is done
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -124,7 +134,9 @@ class FieldResult:
     def to_dict(self) -> dict:
         return {"key": self.key, "bbox": [round(v, 1) for v in self.bbox], "text": self.text,
                 "confidence": round(self.confidence, 4), "key_score": round(self.key_score, 4),
-                "key_source": self.key_source, "lines": [line.to_dict() for line in self.lines]}
+                "key_source": self.key_source,
+                "boxes": [[round(v, 1) for v in box] for box in (self.boxes or [self.bbox])],
+                "lines": [line.to_dict() for line in self.lines]}
 
 
 @dataclass
@@ -156,6 +168,39 @@ class HeadingResult:
 def _center_inside(inner, outer, slack: float = 0.0) -> bool:
     cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
     return outer[0] - slack <= cx <= outer[2] + slack and outer[1] - slack <= cy <= outer[3] + slack
+
+
+#: A field's box covers another field's line when it holds this share of the line: detected lines of
+#: neighbouring values touch.
+COVERED_LINE_SHARE = 0.5
+
+
+def _covers(box, line) -> bool:
+    return box_inside(line, box) > COVERED_LINE_SHARE
+
+
+def _union(boxes) -> tuple[float, float, float, float]:
+    boxes = list(boxes)
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _field_boxes(fields: list[FieldResult]) -> None:
+    """Give each of ``fields`` (one entry's, or the page header's) its ``boxes``: its own box, unless that
+    covers another field's line; then its lines, in writing order, grouped into as few rectangles as cover
+    none (a value wrapped in a merged cell, whose second line starts at the cell's edge under the next value),
+    as the ground truth draws them (:func:`data.pages.render.field_boxes`)."""
+    for f in fields:
+        others = [line.bbox for g in fields if g is not f for line in g.lines]
+        if not any(_covers(f.bbox, other) for other in others):
+            f.boxes = [f.bbox]
+            continue
+        groups: list[list[LineResult]] = []
+        for line in _reading_order(f.lines):
+            if groups and not any(_covers(_union(ln.bbox for ln in groups[-1] + [line]), other) for other in others):
+                groups[-1].append(line)
+            else:
+                groups.append([line])
+        f.boxes = [_union(ln.bbox for ln in group) for group in groups]
 
 
 def _reading_order(fields: list) -> list:
@@ -207,6 +252,39 @@ def _run_shares(run: list[LineResult], parent: dict[int, "FieldResult"], keys: t
     if own:
         return np.mean([_key_shares(p, keys, index) for p in own], axis=0)
     return _key_shares(parent[id(run[0])].key_probs, keys, index)
+
+
+_WORD = re.compile(r"[^\s,;]+")
+#: Words that hold a number in a date, time or address ("ngày 3 tháng 6", "10 giờ", "số 113"): no value ends there.
+_NUMBER_WORDS = frozenset({"ngày", "tháng", "năm", "lúc", "giờ", "phút", "số", "thôn", "ấp", "xóm", "tổ", "khu",
+                           "khóm", "đội", "bản", "phường", "quận", "đường", "phố", "ngõ", "hẻm", "kiệt", "lô"})
+
+
+def _break_points(text: str) -> list[tuple[int, int]]:
+    """Where one value may end and the next begin inside a line's ``text``, as ``(end of the left value,
+    start of the right one)``: at a comma or semicolon between words, and where a word with digits meets one
+    without ("Nguyễn Thị Giang | 1971 | Kinh", "tháng 9 năm 1912 | nữ"), except beside a word that holds a
+    number in a date, time or address ("ngày 3 tháng 6", "số 113")."""
+    words = list(_WORD.finditer(text))
+    points = []
+    for left, right in zip(words, words[1:]):
+        between = text[left.end():right.start()]
+        a, b = left.group(), right.group()
+        digits_meet = any(c.isdigit() for c in a) != any(c.isdigit() for c in b)
+        if "," in between or ";" in between or (
+                digits_meet and a.lower() not in _NUMBER_WORDS and b.lower() not in _NUMBER_WORDS):
+            points.append((left.end(), right.start()))
+    return points
+
+
+def _line_piece(line: LineResult, start: int, end: int) -> LineResult:
+    """The part of ``line`` that its text's characters ``start:end`` take, its box cut in proportion to the
+    characters (the recognizer gives no character positions)."""
+    text = line.text
+    x0, y0, x1, y1 = line.bbox
+    width = (x1 - x0) / max(1, len(text))
+    return LineResult((x0 + start * width, y0, x0 + end * width, y1), text[start:end].strip(" ,;"),
+                      line.confidence, line.detection_score, line.key_probs)
 
 
 @lru_cache(maxsize=4096)
@@ -336,6 +414,21 @@ class PagePipeline:
             return "khai_sinh", 0.0
         book, score = votes.most_common(1)[0]
         return book, score / sum(votes.values())
+
+    def keys_of_book(self, fields: list[FieldResult], book: str) -> None:
+        """Each field's detector key becomes the likeliest of ``book``'s keys (in place): on a layout it never
+        saw, the detector's likeliest key is often another book's ("nktHoTen" on a marriage page), which no
+        record of this page could hold. The key score stays the detector's probability of the new key."""
+        field_keys = list(getattr(getattr(self.layout, "config", None), "field_keys", None) or [])
+        register = get_book(book)
+        mine = [i for i, k in enumerate(field_keys) if k in register]
+        if not mine:
+            return
+        for f in fields:
+            if f.key_probs is None or f.key in register:
+                continue
+            best = max(mine, key=lambda i: f.key_probs[i])
+            f.key, f.key_score = field_keys[best], float(f.key_probs[best])
 
     def name_fields(self, grouped: list[tuple[Region, list[FieldResult]]], headings: list[HeadingResult],
                     book: str) -> None:
@@ -479,6 +572,8 @@ class PagePipeline:
                 for cuts in itertools.combinations(range(1, n), size - 1):
                     bounds = [0, *cuts, n]
                     fit(reading, [lines[a:b] for a, b in zip(bounds, bounds[1:])], penalty=RECUT_PENALTY)
+        for reading, runs, inside in PagePipeline._cuts_inside_lines(allowed, lines, parent):
+            fit(reading, runs, penalty=RECUT_PENALTY + SPLIT_PENALTY * inside)
         if not fits:
             return None
         candidates = []
@@ -495,6 +590,46 @@ class PagePipeline:
         _, reading, runs, detected = candidates[best]
         fields = detected or [_field_of("", run, parent, 0.0) for run in runs]
         return fields, reading, float(weights[best] / weights.sum())
+
+    @staticmethod
+    def _cuts_inside_lines(allowed: HeadingKeys, lines: list[LineResult], parent: dict[int, FieldResult]):
+        """The cuts of ``lines`` into as many values as a reading names that cut at least one line inside, at
+        its text's break points (:func:`_break_points`): ``(reading, runs of lines, cuts inside)``. A line cut
+        inside is replaced in its runs by its pieces (:func:`_line_piece`, added to ``parent``)."""
+        units = []  # (line index, start, end) in writing order
+        for i, line in enumerate(lines):
+            starts = [0] + [b for _, b in _break_points(line.text)]
+            ends = [a for a, _ in _break_points(line.text)] + [len(line.text)]
+            units += [(i, a, b) for a, b in zip(starts, ends)]
+        n = len(units)
+        if n == len(lines) or n > MAX_CUT_UNITS:
+            return
+        inside_at = {k for k in range(1, n) if units[k][0] == units[k - 1][0]}
+        pieces: dict[tuple[int, int, int], LineResult] = {}
+
+        def run_of(part):
+            run = []
+            for i, group in itertools.groupby(part, key=lambda u: u[0]):
+                group = list(group)
+                start, end = group[0][1], group[-1][2]
+                if start == 0 and end == len(lines[i].text):
+                    run.append(lines[i])
+                    continue
+                if (i, start, end) not in pieces:
+                    piece = pieces[(i, start, end)] = _line_piece(lines[i], start, end)
+                    parent[id(piece)] = parent[id(lines[i])]
+                run.append(pieces[(i, start, end)])
+            return run
+
+        for reading in allowed.readings:
+            size = len(reading)
+            if not 1 < size <= n:
+                continue
+            for cuts in itertools.combinations(range(1, n), size - 1):
+                inside = len(inside_at.intersection(cuts))
+                if inside:
+                    bounds = [0, *cuts, n]
+                    yield reading, [run_of(units[a:b]) for a, b in zip(bounds, bounds[1:])], inside
 
     @staticmethod
     def _likeliest(f: FieldResult, keys: tuple[str, ...], index: dict[str, int], trust: float,
@@ -518,6 +653,7 @@ class PagePipeline:
                              + [line for cell in headings for line in cell.lines])
         t_recognize = time.perf_counter()
         book_key, book_score = self.choose_book(all_fields, book, headings)
+        self.keys_of_book(all_fields, book_key)
         self.name_fields(grouped, headings, book_key)
         book_obj = get_book(book_key)
 
@@ -533,6 +669,8 @@ class PagePipeline:
                 if id(line) not in mapped:
                     mapped.add(id(line))
                     line.bbox = original(line.bbox)
+        for fields in [page_fields] + [members for _, members in grouped]:
+            _field_boxes(fields)
 
         records, entries = [], []
         # A field outside every entry row applies to every record only if it is a page-header key: a value of

@@ -449,3 +449,101 @@ def test_lines_carry_the_detectors_key_probabilities_and_they_tell_stacked_value
         line.text, line.key_probs = text, np.array(probs)
     named = _named(pipeline, [cell], [heading], "khai_sinh")
     assert [named[k][0] for k in sorted(named)] == ["meNgaySinh", "chaNgaySinh"]
+
+
+def test_break_points_are_where_the_text_shows_one_value_ending():
+    from inference.pages import _break_points
+
+    def cut(text):
+        return [(text[:a], text[b:]) for a, b in _break_points(text)]
+
+    assert cut("Nguyễn Thị Giang 1971 Kinh") == [("Nguyễn Thị Giang", "1971 Kinh"), ("Nguyễn Thị Giang 1971", "Kinh")]
+    assert cut("1962,Kinh") == [("1962", "Kinh")]
+    assert cut("tháng 9 năm 1912 nữ") == [("tháng 9 năm 1912", "nữ")]
+    # A date in words, a house number or a hamlet hold their numbers: no value ends inside them.
+    assert cut("ngày 01 tháng 01 năm 2004") == [] and cut("số 113 đường") == [] and cut("thôn 7") == []
+    assert cut("Kinh") == [] and cut("") == []
+
+
+def test_a_line_holding_several_values_is_cut_where_its_text_says():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    heading = _heading((0, 30, 260, 60), "Mẹ: họ tên, năm sinh, dân tộc", 0.9)
+    # The detector saw "name year ethnicity", written along one line, as one field of one line.
+    cell = _field("x", (10, 100, 250, 118))
+    cell.lines[0].text = "Nguyễn Thị Giang 1971 Kinh"
+    entry = (None, [cell])
+    pipeline.name_fields([entry], [heading], "khai_sinh")
+    assert [(f.key, f.text) for f in entry[1]] == [("meHoTen", "Nguyễn Thị Giang"), ("meNgaySinh", "1971"),
+                                                   ("meDanToc", "Kinh")]
+    # Each value's box is its share of the line, left to right, inside the line's box.
+    boxes = [f.bbox for f in entry[1]]
+    assert boxes[0][0] == 10 and boxes[-1][2] == pytest.approx(250) and all(b[1:4:2] == (100, 118) for b in boxes)
+    assert all(a[2] <= b[0] for a, b in zip(boxes, boxes[1:]))
+    # One value alone on its line stays whole: no cut is needed where the lines are as many as the values.
+    name, year, ethnicity = _field("x", (10, 100, 250, 118)), _field("x", (10, 121, 80, 139)), _field("x", (10, 142, 80, 160))
+    for f, text in zip((name, year, ethnicity), ("Nguyễn Thị Giang", "1971", "Kinh")):
+        f.lines[0].text = text
+    entry = (None, [name, year, ethnicity])
+    pipeline.name_fields([entry], [heading], "khai_sinh")
+    assert [(f.key, f.bbox) for f in entry[1]] == [("meHoTen", (10, 100, 250, 118)), ("meNgaySinh", (10, 121, 80, 139)),
+                                                   ("meDanToc", (10, 142, 80, 160))]
+
+
+def test_a_field_wrapped_around_another_ones_line_takes_two_boxes():
+    from inference.pages import FieldResult, LineResult, _field_boxes
+
+    # "Kinh" ends the first line of a merged cell; the residence starts after it and wraps to the cell's edge.
+    ethnicity = FieldResult("meDanToc", (10, 100, 60, 118), 1.0, 1.0, [LineResult((10, 100, 60, 118), "Kinh")])
+    residence = FieldResult("meNoiCuTru", (10, 100, 250, 139), 1.0, 1.0,
+                            [LineResult((70, 100, 250, 118), "xã Phú Thủy,"), LineResult((10, 121, 200, 139), "Quảng Bình")])
+    alone = FieldResult("so", (300, 100, 340, 118), 1.0, 1.0, [LineResult((300, 100, 340, 118), "12")])
+    fields = [ethnicity, residence, alone]
+    _field_boxes(fields)
+    # One rectangle round the residence would cover "Kinh": it takes one box per line, as the ground truth does.
+    assert residence.boxes == [(70, 100, 250, 118), (10, 121, 200, 139)]
+    assert ethnicity.boxes == [(10, 100, 60, 118)] and alone.boxes == [(300, 100, 340, 118)]
+    assert residence.to_dict()["boxes"] == [[70, 100, 250, 118], [10, 121, 200, 139]]
+
+
+def test_a_detector_key_of_another_book_becomes_the_likeliest_key_of_the_pages_book():
+    from inference.pages import PagePipeline
+
+    class Layout:
+        class config:
+            field_keys = ["chongHoTen", "nktHoTen", "voHoTen"]
+
+    pipeline = PagePipeline(Layout(), None, deskew=False)
+    husband = _field("nktHoTen", (10, 100, 90, 120))
+    husband.key_probs = np.array([0.3, 0.6, 0.1])
+    wife = _field("voHoTen", (10, 130, 90, 150))
+    wife.key_probs = np.array([0.2, 0.5, 0.3])
+    pipeline.keys_of_book([husband, wife], "ket_hon")
+    # A death register's key cannot be on a marriage page; a key of the book stays as the detector gave it.
+    assert (husband.key, husband.key_score) == ("chongHoTen", pytest.approx(0.3)) and wife.key == "voHoTen"
+
+
+def test_fields_rebuilt_from_the_headings_come_back_in_the_coordinates_of_the_page_as_sent():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None)
+    regions = {"entry": [Region("entry", (0, 90, 400, 170), 1.0)],
+               "field": [Region("field", (10, 100, 190, 143), 1.0, "x", 0.8)],
+               "line": [Region("line", (10, 100, 190, 118), 1.0), Region("line", (10, 125, 190, 143), 1.0)]}
+    shift = np.array([[1.0, 0.0, 50.0], [0.0, 1.0, 7.0]])  # the deskewed frame → the page as sent
+    image = Image.new("RGB", (500, 300), "white")
+    pipeline.detect = lambda page: (regions, page, shift, 1.5)
+    pipeline.heading_cells = lambda work, found: [_heading((0, 30, 200, 60), "Năm sinh mẹ / cha", 0.97)]
+
+    def read(work, lines):
+        for line, text in zip(lines, ("1975", "1972")):
+            line.text, line.confidence = text, 0.99
+
+    pipeline.recognize_lines = read
+    (entry,) = pipeline(image, book="khai_sinh")["page"]["entries"]
+    # The heading split the detected field into its two lines; both new fields moved with their lines.
+    assert [(f["key"], f["bbox"], f["boxes"]) for f in entry["fields"]] == [
+        ("meNgaySinh", [60, 107, 240, 125], [[60, 107, 240, 125]]),
+        ("chaNgaySinh", [60, 132, 240, 150], [[60, 132, 240, 150]])]
+    assert [f["lines"][0]["bbox"] for f in entry["fields"]] == [[60, 107, 240, 125], [60, 132, 240, 150]]
