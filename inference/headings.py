@@ -141,6 +141,11 @@ def _near(chunk: str, n: int) -> tuple | None:
     return kind
 
 
+def _starts_phrase(words: list[str], i: int) -> bool:
+    return any(_PHRASES.get(" ".join(words[i:i + n])) or _BARE.get(bare(" ".join(words[i:i + n])))
+               for n in range(1, min(_MAX_WORDS, len(words) - i) + 1))
+
+
 def _terms(text: str) -> list[tuple]:
     """Longest-first phrase matching over the words of folded ``text``, exact first, then (where nothing
     matches) a near phrase of two or more words; unknown words are passed over."""
@@ -157,6 +162,12 @@ def _terms(text: str) -> list[tuple]:
                 kind = _near(" ".join(words[i:i + n]), n)
                 if kind:
                     break
+        if kind and n == 1 and i + 1 < len(words) and not _starts_phrase(words, i + 1):
+            # One word read exactly, then a word that starts nothing: the two may be a phrase slightly
+            # misread ("giờ tính" is "giới tính", not "giờ", the hour of death, and a stray word).
+            near = _near(" ".join(words[i:i + 2]), 2)
+            if near:
+                kind, n = near, 2
         if kind:
             if kind[0] != "skip":
                 out.append(kind)

@@ -547,3 +547,11 @@ def test_fields_rebuilt_from_the_headings_come_back_in_the_coordinates_of_the_pa
         ("meNgaySinh", [60, 107, 240, 125], [[60, 107, 240, 125]]),
         ("chaNgaySinh", [60, 132, 240, 150], [[60, 132, 240, 150]])]
     assert [f["lines"][0]["bbox"] for f in entry["fields"]] == [[60, 107, 240, 125], [60, 132, 240, 150]]
+
+
+def test_a_word_read_exactly_beside_a_stray_word_may_be_a_misread_phrase():
+    # "giờ" alone is the hour of death; "giờ tính" is "giới tính" misread.
+    assert parse_heading("Họ tên, năm sinh, giờ tính người chết", "khai_tu").keys == (
+        "nktHoTen", "nktNgaySinh", "nktGioiTinh")
+    # Followed by a word that starts a phrase of its own, the word read stays what it says.
+    assert "nktGioPhutChet" in parse_heading("Chết ngày, giờ", "khai_tu").keys
