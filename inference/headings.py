@@ -19,6 +19,7 @@ diacritic-free pass for words the recognizer read without their marks.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -206,6 +207,7 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
     attr_terms: list[tuple] = []
     previous_attrs: list[tuple] = []
     previous_persons: list[str] = []
+    group_runs: list[tuple[str, ...]] = []
     for part in _GENDER_SLASH.sub("nam nữ", text or "").split("/"):
         terms = _terms(part)
         persons = _persons(terms, book, register.roles)
@@ -244,7 +246,9 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
         for p in persons:
             for kind, *names in attrs:
                 if kind == "group":  # "giấy tờ tùy thân": its type, number, date and place of issue
-                    part_keys += [p + n for n in names if p + n in fields]
+                    run = tuple(p + n for n in names if p + n in fields)
+                    part_keys += run
+                    group_runs.append(run)
                     ordered = False
                 elif (key := _resolve(p, tuple(names), fields)) is not None:
                     part_keys.append(key)
@@ -267,6 +271,12 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
                     # that name them; a column naming neither holds both.
                     readings = [r for r in readings if r not in ((first,), (second,))]
                 readings += [(first, second), (second, first)]
+    if group_runs and set(unique) == {k for run in group_runs for k in run}:
+        # A heading naming only a group ("Giấy tờ tùy thân"): one person's documents, any of its parts
+        # written, in the group's order (type, number, date, place of issue).
+        for run in group_runs:
+            readings += [tuple(run[i] for i in chosen) for size in range(1, len(run) + 1)
+                         for chosen in itertools.combinations(range(len(run)), size)]
     return HeadingKeys(unique, ordered, tuple(dict.fromkeys(readings)))
 
 

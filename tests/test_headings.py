@@ -555,3 +555,26 @@ def test_a_word_read_exactly_beside_a_stray_word_may_be_a_misread_phrase():
         "nktHoTen", "nktNgaySinh", "nktGioiTinh")
     # Followed by a word that starts a phrase of its own, the word read stays what it says.
     assert "nktGioPhutChet" in parse_heading("Chết ngày, giờ", "khai_tu").keys
+
+
+def test_a_heading_naming_only_a_document_group_reads_any_of_its_parts_in_order():
+    from inference.pages import PagePipeline
+
+    parsed = parse_heading("Giấy tờ tùy thân", "ket_hon")
+    assert ("voLoaiGiayToTuyThan", "voSoGiayToTuyThan") in parsed.readings
+    assert ("voSoGiayToTuyThan", "voLoaiGiayToTuyThan") not in parsed.readings  # the group's order
+    assert not parsed.ordered
+
+    class Layout:
+        class config:
+            field_keys = list(parsed.keys)
+
+    pipeline = PagePipeline(Layout(), None, deskew=False)
+    heading = _heading((200, 30, 400, 60), "Giấy tờ tùy thân", 0.9)
+    # The detector saw the wife's document type and number, stacked, as one field.
+    cell = _field("x", (210, 100, 390, 143), (210, 100, 390, 118), (210, 125, 390, 143))
+    cell.key_probs = np.array([0.02] * 4 + [0.3, 0.5, 0.1, 0.02])
+    for line, text in zip(cell.lines, ("CMND", "354855774")):
+        line.text = text
+    named = _named(pipeline, [cell], [heading], "ket_hon")
+    assert [named[k][0] for k in sorted(named)] == ["voLoaiGiayToTuyThan", "voSoGiayToTuyThan"]
