@@ -354,7 +354,12 @@ class PagePipeline:
         grouped: list[tuple[Region, list[FieldResult]]] = [(e, []) for e in entries]
         page_fields = []
         for f in fields:
-            holder = next((g for g in grouped if _center_inside(f.bbox, g[0].bbox)), None)
+            # Rows of a tilted or warped page overlap as boxes: a field belongs to the row holding most of it,
+            # and of two holding it whole, to the one whose middle is nearest.
+            cy = (f.bbox[1] + f.bbox[3]) / 2
+            holders = [g for g in grouped if _center_inside(f.bbox, g[0].bbox)]
+            holder = max(holders, key=lambda g: (round(box_inside(f.bbox, g[0].bbox), 2),
+                                                 -abs((g[0].bbox[1] + g[0].bbox[3]) / 2 - cy)), default=None)
             (holder[1] if holder else page_fields).append(f)
         for _, members in grouped:
             # Top to bottom: the pieces of one wrapped value (same key, several boxes) join in reading order.

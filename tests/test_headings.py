@@ -578,3 +578,16 @@ def test_a_heading_naming_only_a_document_group_reads_any_of_its_parts_in_order(
         line.text = text
     named = _named(pipeline, [cell], [heading], "ket_hon")
     assert [named[k][0] for k in sorted(named)] == ["voLoaiGiayToTuyThan", "voSoGiayToTuyThan"]
+
+
+def test_a_field_in_two_overlapping_rows_belongs_to_the_one_whose_middle_is_nearest():
+    from inference.pages import PagePipeline
+
+    # Rows of a tilted page overlap as axis-aligned boxes; the second row's first line lies in both.
+    regions = {"entry": [Region("entry", (0, 200, 1000, 390), 1.0), Region("entry", (0, 350, 1000, 530), 1.0)],
+               "field": [Region("field", (190, 260, 300, 290), 1.0, "nktHoTen", 0.9),
+                         Region("field", (190, 360, 300, 385), 1.0, "nktHoTen", 0.9),
+                         Region("field", (190, 400, 300, 430), 1.0, "nktNgaySinh", 0.9)],
+               "line": []}
+    grouped, page_fields = PagePipeline.group(regions)
+    assert [[f.bbox[1] for f in members] for _, members in grouped] == [[260], [360, 400]] and not page_fields
