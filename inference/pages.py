@@ -31,6 +31,7 @@ from inference.layout import (LayoutPredictor, estimate_skew, map_box, rotate_pa
                               snap_to_cells)
 from inference.records import build_record, default_review_threshold
 from inference.records.normalize import normalize_value
+from inference.records.sequence import entry_numbers_from_sequence
 from models.detection.layout import Region, box_inside
 
 log = logging.getLogger("hotich.pages")
@@ -646,6 +647,23 @@ class PagePipeline:
         best = int(odds.argmax())
         return keys[best], trust * float(odds[best] / odds.sum())
 
+    @staticmethod
+    def _entry_numbers(entries: list[list[FieldResult]]) -> list[tuple[str | None, float]]:
+        """Per filled entry (its fields), top to bottom: the entry number its neighbours fix
+        (:func:`inference.records.sequence.entry_numbers_from_sequence`) with the weaker of the two
+        neighbours' readings as its confidence, or ``(None, 0.0)`` to keep the number read."""
+        so = [[f for f in fields if f.key == "so"] for fields in entries]
+        values = [normalize_value(ValueKind.ENTRY_NUMBER, " ".join(f.text for f in fs)).value if fs else None
+                  for fs in so]
+        out = []
+        for fs, fixed in zip(so, entry_numbers_from_sequence(values)):
+            if fixed is None or not fs:  # an entry whose number was not found keeps none
+                out.append((None, 0.0))
+            else:
+                number, (a, b) = fixed
+                out.append((number, min(f.confidence for f in so[a] + so[b])))
+        return out
+
     # -- the whole page ------------------------------------------------------------------------------------
     def __call__(self, image: Image.Image, book: str | None = None) -> dict:
         t0 = time.perf_counter()
@@ -681,12 +699,21 @@ class PagePipeline:
         # A field outside every entry row applies to every record only if it is a page-header key: a value of
         # a row the detector missed, or a footer signature, must not be copied into every record of the page.
         header = [f for f in page_fields if f.key in book_obj and f.key in page_header_keys()]
-        for number, (entry, members) in enumerate(grouped, start=1):
-            own = [f for f in members if f.key in book_obj and f.text]
-            if not own:
-                continue  # a blank row
-            items = [(f.key, f.text, f.confidence, list(f.bbox)) for f in header + own]
+        filled = [(number, entry, members, [f for f in members if f.key in book_obj and f.text])
+                  for number, (entry, members) in enumerate(grouped, start=1)]
+        filled = [row for row in filled if row[3]]  # blank rows make no record
+        numbers = self._entry_numbers([own for *_, own in filled])
+        for (number, entry, members, own), (so_text, so_confidence) in zip(filled, numbers):
+            items = [(f.key, f.text, f.confidence, list(f.bbox)) for f in header + own if so_text is None or f.key != "so"]
+            if so_text is not None:
+                so = [f for f in own if f.key == "so"]
+                items.append(("so", so_text, so_confidence, list(_union(f.bbox for f in so))))
             record = build_record(book_key, number, items, review_threshold=self.review_threshold)
+            if so_text is not None:
+                for f in record["fields"]:
+                    if f["key"] == "so":
+                        f["read_text"] = " ".join(g.text for g in so)
+                        f["flags"].append("entry_number_from_sequence")
             record["bbox"] = [round(v, 1) for v in original(entry.bbox)]
             records.append(record)
             entries.append({"entry": number, "bbox": record["bbox"], "score": round(entry.score, 4),

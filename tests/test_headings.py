@@ -591,3 +591,31 @@ def test_a_field_in_two_overlapping_rows_belongs_to_the_one_whose_middle_is_near
                "line": []}
     grouped, page_fields = PagePipeline.group(regions)
     assert [[f.bbox[1] for f in members] for _, members in grouped] == [[260], [360, 400]] and not page_fields
+
+
+def test_the_page_keeps_the_entry_number_its_neighbours_say_and_flags_it():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    rows = [(100 * i, 100 * i + 90) for i in range(1, 4)]
+    regions = {"entry": [Region("entry", (0, y0, 600, y1), 1.0) for y0, y1 in rows],
+               "field": [Region("field", (10, y0 + 10, 90, y0 + 30), 1.0, "so", 0.9) for y0, _ in rows]
+               + [Region("field", (100, y0 + 10, 300, y0 + 30), 1.0, "nksHoTen", 0.9) for y0, _ in rows],
+               "line": []}
+    pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+    pipeline.heading_cells = lambda work, found: []
+
+    def read(work, lines):
+        texts = {100: "146/94", 200: "166/94", 300: "148/94"}
+        for line in lines:
+            line.text = texts.get(int(line.bbox[1]) - 10, "Nguyễn Văn An")
+            line.confidence = 0.9 if line.text != "166/94" else 0.6
+
+    pipeline.recognize_lines = read
+    records = pipeline(Image.new("RGB", (600, 400), "white"), book="khai_sinh")["records"]
+    numbers = [next(f for f in r["fields"] if f["key"] == "so") for r in records]
+    assert [f["value"] for f in numbers] == ["146/1994", "147/1994", "148/1994"]
+    fixed = numbers[1]
+    assert fixed["read_text"] == "166/94" and "entry_number_from_sequence" in fixed["flags"]
+    assert fixed["confidence"] == pytest.approx(0.9, abs=0.01)  # the neighbours' reading, not its own
+    assert "read_text" not in numbers[0] and "entry_number_from_sequence" not in numbers[0]["flags"]

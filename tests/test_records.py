@@ -613,3 +613,18 @@ def test_a_year_alone_where_the_books_write_the_full_date_is_doubted_but_not_for
     fields = fields_of(build("khai_sinh", {"ngayDangKy": "năm 1994", "meNgaySinh": "1968", "nksHoTen": "Lê Văn An"}))
     assert "date_incomplete" in fields["ngayDangKy"]["flags"] and fields["ngayDangKy"]["confidence"] < 0.9
     assert "date_incomplete" not in fields["meNgaySinh"]["flags"] and fields["meNgaySinh"]["confidence"] > 0.9
+
+
+def test_entry_numbers_that_their_neighbours_contradict_are_fixed_from_the_sequence():
+    from inference.records.sequence import entry_numbers_from_sequence
+
+    read = ["145/1994", "166/1994", "147/1994", "148/1994", "14/9/1944", "150/1994"]
+    assert entry_numbers_from_sequence(read) == [None, ("146/1994", (0, 2)), None, None, ("149/1994", (3, 5)), None]
+    # The first and last entries take the number the two next to them say.
+    assert entry_numbers_from_sequence(["7", "2", "3"])[0] == ("1", (1, 2))
+    assert entry_numbers_from_sequence(["1", "2", "9"])[2] == ("3", (0, 1))
+    # Neighbours that do not run on by one, of another year, or unread, fix nothing; nor does a lone pair.
+    assert entry_numbers_from_sequence(["1", "5", "9"]) == [None] * 3
+    assert entry_numbers_from_sequence(["145/1994", "9", "147/1995"]) == [None] * 3
+    assert entry_numbers_from_sequence([None, "9", "3"]) == [None] * 3
+    assert entry_numbers_from_sequence(["1", "7"]) == [None, None] and entry_numbers_from_sequence([]) == []
