@@ -5,6 +5,7 @@ Generators must produce only these characters, the recognizer's tokenizer is bui
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Twelve vowel bases times six tones (level, grave, acute, hook, tilde, dot), in that order.
@@ -47,6 +48,25 @@ def out_of_charset(text: str) -> set[str]:
 
 def in_charset(text: str) -> bool:
     return text == nfc(text) and not out_of_charset(text)
+
+
+_TONES = "\u0300\u0301\u0309\u0303\u0323"  # grave, acute, hook, tilde, dot below (NFD)
+# A tone on the second vowel of a syllable-final oa, oe or uy (not the u of "qu"): "hoà" → "hòa", "thuý" →
+# "thúy", "khoẻ" → "khỏe". Syllables with a final consonant ("hoàng", "quỳnh") are the same in both styles.
+_OLD_STYLE_TONE = re.compile(f"(?<![qQ])([oO])([aAeE])([{_TONES}])(?![\\w\u0300-\u036f])"
+                             f"|(?<![qQ])([uU])([yY])([{_TONES}])(?![\\w\u0300-\u036f])")
+
+
+def modern_tone_placement(text: str) -> str:
+    """The tone marks of ``text`` placed the one way ("Hòa", "Thủy", "Khỏe") where the old style writes
+    them on the next vowel ("Hoà", "Thuỷ", "Khoẻ"): the same word, spelled two ways. NFC out."""
+    decomposed = unicodedata.normalize("NFD", text)
+
+    def move(m: re.Match) -> str:
+        first, second, tone = (m[1], m[2], m[3]) if m[1] else (m[4], m[5], m[6])
+        return first + tone + second
+
+    return unicodedata.normalize("NFC", _OLD_STYLE_TONE.sub(move, decomposed))
 
 
 def strip_marks(text: str) -> str:

@@ -628,3 +628,13 @@ def test_entry_numbers_that_their_neighbours_contradict_are_fixed_from_the_seque
     assert entry_numbers_from_sequence(["145/1994", "9", "147/1995"]) == [None] * 3
     assert entry_numbers_from_sequence([None, "9", "3"]) == [None] * 3
     assert entry_numbers_from_sequence(["1", "7"]) == [None, None] and entry_numbers_from_sequence([]) == []
+
+
+def test_names_written_with_the_old_tone_placement_normalize_to_the_same_name():
+    from data.charset import modern_tone_placement
+
+    assert normalize_field("khai_tu", "nktHoTen", "Nguyễn Văn Hoà").value == "Nguyễn Văn Hòa"
+    assert normalize_field("khai_sinh", "meHoTen", "TRẦN THỊ THUỶ").value == "Trần Thị Thủy"
+    # Syllables with a final consonant, and "qu", are spelled one way only.
+    assert [modern_tone_placement(w) for w in ("Hoàng", "Quỳnh", "Quý", "ngoài", "Khoẻ")] == [
+        "Hoàng", "Quỳnh", "Quý", "ngoài", "Khỏe"]

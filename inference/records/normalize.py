@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from types import MappingProxyType
 
-from data.charset import normalize_text, out_of_charset
+from data.charset import modern_tone_placement, normalize_text, out_of_charset
 from data.schema import GIOI_TINH, LOAI_DANG_KY, LOAI_GIAY_TO_TUY_THAN, TUYEN_BO, ValueKind, get_book
 from data.text.dates import DEFAULT_MAX_YEAR, resolve_two_digit_year
 from data.text.vocab import (
@@ -201,7 +201,7 @@ INCOMPLETE_NAME_SCORE = 0.5
 
 
 def normalize_name(text: str) -> Normalized:
-    """A person's name in Title Case ("NGUYỄN VĂN AN" → "Nguyễn Văn An"); digits are an error."""
+    """A person's name in Title Case ("NGUYỄN VĂN AN" → "Nguyễn Văn An", "HOÀ" → "Hòa"); digits are an error."""
     s = normalize_text(text).strip(" .,;:")
     if not s:
         return Normalized(None, 1.0, ("empty",))
@@ -214,8 +214,9 @@ def normalize_name(text: str) -> Normalized:
     incomplete = len(words) < 2 or fold(words[-1]) in _MIDDLE_NAMES
     if incomplete:
         flags.append("name_incomplete")
-    return Normalized(" ".join(_title_word(w) for w in words), INCOMPLETE_NAME_SCORE if incomplete else 1.0,
-                      tuple(flags))
+    # One tone placement: "Hoà" and "Hòa" are one name, written in the old style and the new.
+    return Normalized(" ".join(_title_word(modern_tone_placement(w)) for w in words),
+                      INCOMPLETE_NAME_SCORE if incomplete else 1.0, tuple(flags))
 
 
 def _fix_digits(s: str) -> str:
