@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from openpyxl import load_workbook
 
-from data.charset import strip_marks
+from data.charset import modern_tone_placement, strip_marks
 from data.schema import BOOKS, GIOI_TINH, LOAI_DANG_KY, LOAI_GIAY_TO_TUY_THAN, TUYEN_BO, ValueKind, get_book
 from data.text.dates import DateStyle, ParsedDate, date_in_words, random_date, write_date
 from data.text.fields import generate_record
@@ -217,7 +217,8 @@ def test_entry_volume_page_numbers_and_names():
             f"{volume:02d}", f"{volume:02d}/{year}")
         assert normalize_value("page_number", page_number(rng, page)).value == page
         name = random_name(rng, birth_year=rng.randint(1930, 2020))
-        assert normalize_value("person_name", write_name(rng, name)).value == name.text(False)
+        # One tone placement whichever the generator chose ("Hoà" is "Hòa").
+        assert normalize_value("person_name", write_name(rng, name)).value == modern_tone_placement(name.text(False))
     assert "name_has_digits" in normalize_value("person_name", "Nguyễn V4n An").flags
     assert "name_incomplete" in normalize_value("person_name", "An").flags
     # Offices, authorities and titles are free text, but a bare number or date there was read into the wrong column.
