@@ -29,7 +29,7 @@ from data.schema import BOOKS, ValueKind, get_book
 from inference.headings import HeadingKeys, book_of_title, parse_heading
 from inference.layout import (LayoutPredictor, estimate_skew, map_box, rotate_page, ruled_cells, skew_is_significant,
                               snap_to_cells)
-from inference.records import build_record, default_review_threshold
+from inference.records import FLAGS, Severity, build_record, default_review_threshold
 from inference.records.normalize import normalize_value
 from inference.records.sequence import entry_numbers_from_sequence
 from models.detection.layout import Region, box_inside
@@ -291,14 +291,21 @@ def _line_piece(line: LineResult, start: int, end: int) -> LineResult:
 @lru_cache(maxsize=4096)
 def _reads_as(book: str, key: str, text: str) -> float:
     """How well ``text`` reads as a value of ``key``: the log of the normalizer's score (floored at
-    ``MIN_READS_AS``), 0 for text that anything may hold (places, offices, notes: free wording) or none."""
+    ``MIN_READS_AS``), 0 for text that anything may hold (places, offices, notes: free wording) or none; the
+    floor for text the normalizer finds an error in (a date that is no date, an office without a letter)."""
     try:
         kind = get_book(book).field(key).kind
     except KeyError:
         return 0.0
-    if not text or kind in _FREE_KINDS:
+    if not text:
         return 0.0
-    return float(np.log(max(normalize_value(kind, text).score, MIN_READS_AS)))
+    result = normalize_value(kind, text)
+    if any(FLAGS[flag].severity is Severity.ERROR for flag in result.flags if flag in FLAGS):
+        # An error the normalizer finds ("01/2003" for an office: no letters) says the text is no such value.
+        return float(np.log(MIN_READS_AS))
+    if kind in _FREE_KINDS:
+        return 0.0
+    return float(np.log(max(result.score, MIN_READS_AS)))
 
 
 class PagePipeline:
@@ -647,6 +654,21 @@ class PagePipeline:
         best = int(odds.argmax())
         return keys[best], trust * float(odds[best] / odds.sum())
 
+    def header_fields(self, page_fields: list[FieldResult], book: str) -> list[FieldResult]:
+        """The page fields that are the page header's (volume, page, office; :func:`page_header_keys`), each
+        keyed by the header key that the detector and its text together make likeliest: the detector, on a
+        layout it never saw, takes a volume number "01/2003" for the office, which no office reads as."""
+        register = get_book(book)
+        keys = tuple(k for k in sorted(page_header_keys()) if k in register)
+        field_keys = list(getattr(getattr(self.layout, "config", None), "field_keys", None) or [])
+        index = {k: i for i, k in enumerate(field_keys)}
+        header = [f for f in page_fields if f.key in keys]
+        for f in header:
+            if f.key_probs is not None and len(keys) > 1:
+                f.key, share = self._likeliest(f, keys, index, 1.0, book)
+                f.key_score = min(f.key_score, share) if f.key_score else share
+        return header
+
     @staticmethod
     def _entry_numbers(entries: list[list[FieldResult]]) -> list[tuple[str | None, float]]:
         """Per filled entry (its fields), top to bottom: the entry number its neighbours fix
@@ -698,7 +720,7 @@ class PagePipeline:
         records, entries = [], []
         # A field outside every entry row applies to every record only if it is a page-header key: a value of
         # a row the detector missed, or a footer signature, must not be copied into every record of the page.
-        header = [f for f in page_fields if f.key in book_obj and f.key in page_header_keys()]
+        header = self.header_fields(page_fields, book_key)
         filled = [(number, entry, members, [f for f in members if f.key in book_obj and f.text])
                   for number, (entry, members) in enumerate(grouped, start=1)]
         filled = [row for row in filled if row[3]]  # blank rows make no record

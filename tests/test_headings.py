@@ -619,3 +619,28 @@ def test_the_page_keeps_the_entry_number_its_neighbours_say_and_flags_it():
     assert fixed["read_text"] == "166/94" and "entry_number_from_sequence" in fixed["flags"]
     assert fixed["confidence"] == pytest.approx(0.9, abs=0.01)  # the neighbours' reading, not its own
     assert "read_text" not in numbers[0] and "entry_number_from_sequence" not in numbers[0]["flags"]
+
+
+def test_page_header_fields_are_keyed_by_what_their_text_reads_as():
+    from inference.pages import PagePipeline, _reads_as
+
+    # The normalizer's errors say what a text cannot be: a volume number is no office, a name no date.
+    assert _reads_as("khai_tu", "noiDangKy", "02/2003") == pytest.approx(np.log(0.05))
+    assert _reads_as("khai_tu", "quyenSo", "02/2003") == 0.0 and _reads_as("khai_tu", "noiDangKy", "UBND xã An") == 0.0
+
+    class Layout:
+        class config:
+            field_keys = ["noiDangKy", "quyenSo", "trangSo", "nktHoTen"]
+
+    pipeline = PagePipeline(Layout(), None, deskew=False)
+    volume = _field("noiDangKy", (100, 20, 200, 40), key_score=0.84)
+    volume.lines[0].text = "02/2003"
+    volume.key_probs = np.array([0.84, 0.15, 0.01, 0.0])
+    office = _field("noiDangKy", (300, 20, 500, 40), key_score=0.9)
+    office.lines[0].text = "UBND xã Xuân Thượng"
+    office.key_probs = np.array([0.9, 0.05, 0.05, 0.0])
+    footer = _field("nktHoTen", (100, 900, 200, 920))
+    header = pipeline.header_fields([volume, office, footer], "khai_tu")
+    # The detector took the volume number for the office; no office reads "02/2003". A footer name is no header.
+    assert [(f.key, f.text) for f in header] == [("quyenSo", "02/2003"), ("noiDangKy", "UBND xã Xuân Thượng")]
+    assert volume.key_score < 0.84

@@ -639,3 +639,11 @@ def test_names_written_with_the_old_tone_placement_normalize_to_the_same_name():
     # Syllables with a final consonant, and "qu", are spelled one way only.
     assert [modern_tone_placement(w) for w in ("Hoàng", "Quỳnh", "Quý", "ngoài", "Khoẻ")] == [
         "Hoàng", "Quỳnh", "Quý", "ngoài", "Khỏe"]
+
+
+def test_a_misread_label_before_a_page_volume_or_entry_number_is_passed_over():
+    assert normalize_field("khai_tu", "trangSo", "Trị 50").value == 50  # "Tr. 50"
+    assert normalize_field("khai_sinh", "quyenSo", "Quyền 01").value == "01"
+    assert normalize_field("khai_sinh", "so", "Sổ 42").value == "42"
+    # More than one word, or no number after it, is not a label misread.
+    assert normalize_field("khai_tu", "trangSo", "Thị trấn 5").flags == ("number_unreadable",)

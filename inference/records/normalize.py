@@ -232,6 +232,10 @@ def _numbered(text: str, label: str, pattern: str, build: Callable[[re.Match], o
     m = re.fullmatch(pattern, s)
     if m is not None:
         return Normalized(build(m), 1.0, ())
+    # A label misread ("Trị 50" for "Tr. 50", "Quyền 01"): one short word of letters before the number.
+    unlabelled = re.fullmatch(r"[^\W\d_]{1,6}\.?\s*(.+)", s)
+    if unlabelled is not None and (m := re.fullmatch(pattern, unlabelled[1])) is not None:
+        return Normalized(build(m), 0.9, ())
     fixed = _fix_digits(s)
     m = re.fullmatch(pattern, fixed)
     if m is not None:
