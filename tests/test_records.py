@@ -645,5 +645,12 @@ def test_a_misread_label_before_a_page_volume_or_entry_number_is_passed_over():
     assert normalize_field("khai_tu", "trangSo", "Trị 50").value == 50  # "Tr. 50"
     assert normalize_field("khai_sinh", "quyenSo", "Quyền 01").value == "01"
     assert normalize_field("khai_sinh", "so", "Sổ 42").value == "42"
-    # More than one word, or no number after it, is not a label misread.
+    # More than one word, or another field's label, is not a label misread: a page number is no volume.
     assert normalize_field("khai_tu", "trangSo", "Thị trấn 5").flags == ("number_unreadable",)
+    assert normalize_field("khai_tu", "quyenSo", "trang 1").flags == ("number_unreadable",)
+
+
+def test_a_place_without_a_letter_is_a_number_read_into_the_wrong_column():
+    result = normalize_field("ket_hon", "voNoiCuTru", "02")
+    assert result.flags == ("no_letters",) and result.value["text"] == "02" and result.score == 0.5
+    assert "no_letters" not in normalize_field("ket_hon", "voNoiCuTru", "Xã An Bình, Huyện Tân Thạnh").flags

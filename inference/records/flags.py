@@ -64,8 +64,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("name_has_digits", _E, "a person's name with digits in it"),
     Flag("name_incomplete", _W, "a person's name of a single word, or ending in a middle name (Văn, Thị): a "
                                 "word or line of it missing"),
-    Flag("no_letters", _E, "an office, authority or title without a single letter: a number or date in the "
-                           "wrong column"),
+    Flag("no_letters", _E, "a place, office, authority or title without a single letter: a number or date in "
+                           "the wrong column"),
     Flag("not_an_office", _E, "a registering office that names no committee, administrative unit or department: "
                               "a label or another column read in its place"),
     Flag("not_a_title", _E, "a signer's title that names no post (chủ tịch, cán bộ tư pháp…): another column read "

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from types import MappingProxyType
 
-from data.charset import modern_tone_placement, normalize_text, out_of_charset
+from data.charset import modern_tone_placement, normalize_text, out_of_charset, strip_marks
 from data.schema import GIOI_TINH, LOAI_DANG_KY, LOAI_GIAY_TO_TUY_THAN, TUYEN_BO, ValueKind, get_book
 from data.text.dates import DEFAULT_MAX_YEAR, resolve_two_digit_year
 from data.text.vocab import (
@@ -223,18 +223,22 @@ def _fix_digits(s: str) -> str:
     return "".join(c.translate(_CONFUSABLE_DIGITS) if c in _CONFUSABLE_CHARS else c for c in s)
 
 
-def _numbered(text: str, label: str, pattern: str, build: Callable[[re.Match], object]) -> Normalized:
+def _numbered(text: str, label: str, pattern: str, build: Callable[[re.Match], object], misread: str) -> Normalized:
+    """A number after an optional ``label``; ``misread`` matches (mark-less, lower case) the words a misread
+    label may come out as."""
     s = normalize_text(text).strip(" .,;:")
     if not s:
         return Normalized(None, 1.0, ("empty",))
+    written = s
     s = re.sub(label, "", s, flags=re.IGNORECASE).strip()
     s = re.sub(r"\s*/\s*", "/", s)
     m = re.fullmatch(pattern, s)
     if m is not None:
         return Normalized(build(m), 1.0, ())
-    # A label misread ("Trị 50" for "Tr. 50", "Quyền 01"): one short word of letters before the number.
-    unlabelled = re.fullmatch(r"[^\W\d_]{1,6}\.?\s*(.+)", s)
-    if unlabelled is not None and (m := re.fullmatch(pattern, unlabelled[1])) is not None:
+    # The label misread ("Trị 50" for "Tr. 50", "Quyền 01"): a short word starting as the label does.
+    unlabelled = re.fullmatch(r"([^\W\d_]{1,6})\.?\s*(.+)", re.sub(r"\s*/\s*", "/", written))
+    if (unlabelled is not None and re.fullmatch(misread, strip_marks(unlabelled[1]).lower())
+            and (m := re.fullmatch(pattern, unlabelled[2])) is not None):
         return Normalized(build(m), 0.9, ())
     fixed = _fix_digits(s)
     m = re.fullmatch(pattern, fixed)
@@ -252,18 +256,18 @@ def _year(text: str, max_year: int) -> int:
 def normalize_entry_number(text: str, *, max_year: int = DEFAULT_MAX_YEAR) -> Normalized:
     """``so``: "125", "Số 125", "125/2008", "125/08" → "125" or "125/2008"."""
     return _numbered(text, r"^(?:số|so|sô)\s*[.:]?\s*", r"(\d{1,6})(?:/(\d{4}|\d{2}))?",
-                     lambda m: f"{int(m[1])}" + (f"/{_year(m[2], max_year)}" if m[2] else ""))
+                     lambda m: f"{int(m[1])}" + (f"/{_year(m[2], max_year)}" if m[2] else ""), r"s\w{0,2}")
 
 
 def normalize_volume_number(text: str, *, max_year: int = DEFAULT_MAX_YEAR) -> Normalized:
     """``quyenSo``: "01/2008", "1/2008", "Quyển 02", "1" → "01/2008", "02", "01"."""
     return _numbered(text, r"^(?:quyển|quyen|q)\s*(?:số)?\s*[.:]?\s*", r"(\d{1,3})(?:/(\d{4}|\d{2}))?",
-                     lambda m: f"{int(m[1]):02d}" + (f"/{_year(m[2], max_year)}" if m[2] else ""))
+                     lambda m: f"{int(m[1]):02d}" + (f"/{_year(m[2], max_year)}" if m[2] else ""), r"q\w{1,4}")
 
 
 def normalize_page_number(text: str) -> Normalized:
     """``trangSo``: "37", "Tr. 37", "trang 37", "07" → 37."""
-    return _numbered(text, r"^(?:trang|tr)\s*(?:số)?\s*[.:]?\s*", r"(\d{1,4})", lambda m: int(m[1]))
+    return _numbered(text, r"^(?:trang|tr)\s*(?:số)?\s*[.:]?\s*", r"(\d{1,4})", lambda m: int(m[1]), r"t[a-z]{1,4}")
 
 
 def _document_number(text: str, ctx: dict) -> Normalized:
