@@ -476,6 +476,13 @@ class PagePipeline:
         if not cells:
             return
         alone = [parse_heading(c.text, book) for c in cells]
+        # A page prints each column once: of two headings naming the same keys, the more doubtful reading is
+        # a misread ("Cán bộ hộ tịch ký, ghi rõ họ tên" read "Ngày, tháng, rõ họ tên" beside the real "Ngày,
+        # tháng, năm đăng ký") and names nothing.
+        for i, j in itertools.combinations(range(len(cells)), 2):
+            if alone[i] and alone[i].keys == alone[j].keys:
+                weaker = i if cells[i].confidence < cells[j].confidence else j
+                alone[weaker] = HeadingKeys((), False)
         parsed: dict[tuple[int, int | None], tuple[HeadingKeys, float]] = {}
 
         def column_of(box) -> tuple[int, int | None] | None:

@@ -644,3 +644,15 @@ def test_page_header_fields_are_keyed_by_what_their_text_reads_as():
     # The detector took the volume number for the office; no office reads "02/2003". A footer name is no header.
     assert [(f.key, f.text) for f in header] == [("quyenSo", "02/2003"), ("noiDangKy", "UBND xã Xuân Thượng")]
     assert volume.key_score < 0.84
+
+
+def test_of_two_headings_naming_the_same_column_the_more_doubtful_names_nothing():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    date_heading = _heading((0, 20, 100, 60), "Ngày, tháng, năm đăng ký", 0.9)
+    misread = _heading((300, 20, 400, 60), "Ngày, tháng, rõ họ tên", 0.5)  # "Cán bộ hộ tịch ký, ghi rõ họ tên"
+    date, signer = _field("x", (10, 100, 90, 120)), _field("nguoiKy", (310, 100, 390, 120))
+    date.lines[0].text, signer.lines[0].text = "12/3/1994", "Lương Văn Hải"
+    named = _named(pipeline, [date, signer], [date_heading, misread], "khai_sinh")
+    assert named[(10, 100)][0] == "ngayDangKy" and named[(310, 100)][:1] == ("nguoiKy",)
