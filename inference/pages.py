@@ -429,19 +429,23 @@ class PagePipeline:
         return book, score / sum(votes.values())
 
     def keys_of_book(self, fields: list[FieldResult], book: str) -> None:
-        """Each field's detector key becomes the likeliest of ``book``'s keys (in place): on a layout it never
-        saw, the detector's likeliest key is often another book's ("nktHoTen" on a marriage page), which no
-        record of this page could hold. The key score stays the detector's probability of the new key."""
+        """Each field's detector key becomes the key of ``book`` that the detector's probabilities and the
+        field's text together make likeliest (in place; :func:`_reads_as`): on a layout it never saw, the
+        detector's likeliest key is often another book's ("nktHoTen" on a marriage page), which no record of
+        this page could hold, or one its text cannot be ("Nam" for a name, beside the gender column). The key
+        score is the detector's probability of the key chosen."""
         field_keys = list(getattr(getattr(self.layout, "config", None), "field_keys", None) or [])
         register = get_book(book)
         mine = [i for i, k in enumerate(field_keys) if k in register]
         if not mine:
             return
         for f in fields:
-            if f.key_probs is None or f.key in register:
+            if f.key_probs is None:
                 continue
-            best = max(mine, key=lambda i: f.key_probs[i])
-            f.key, f.key_score = field_keys[best], float(f.key_probs[best])
+            text = f.text
+            best = max(mine, key=lambda i: f.key_probs[i] * np.exp(_reads_as(book, field_keys[i], text)))
+            if field_keys[best] != f.key:
+                f.key, f.key_score = field_keys[best], float(f.key_probs[best])
 
     def name_fields(self, grouped: list[tuple[Region, list[FieldResult]]], headings: list[HeadingResult],
                     book: str) -> None:

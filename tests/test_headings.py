@@ -656,3 +656,22 @@ def test_of_two_headings_naming_the_same_column_the_more_doubtful_names_nothing(
     date.lines[0].text, signer.lines[0].text = "12/3/1994", "Lương Văn Hải"
     named = _named(pipeline, [date, signer], [date_heading, misread], "khai_sinh")
     assert named[(10, 100)][0] == "ngayDangKy" and named[(310, 100)][:1] == ("nguoiKy",)
+
+
+def test_a_detector_key_its_text_cannot_be_gives_way_to_the_next_likeliest():
+    from inference.pages import PagePipeline
+
+    class Layout:
+        class config:
+            field_keys = ["nksHoTen", "nksGioiTinh", "nksNgaySinh"]
+
+    pipeline = PagePipeline(Layout(), None, deskew=False)
+    gender, date = _field("nksHoTen", (10, 100, 40, 120)), _field("nksHoTen", (60, 100, 140, 120))
+    gender.lines[0].text, date.lines[0].text = "Nam", "12/03/2004"
+    gender.key_probs, date.key_probs = np.array([0.55, 0.4, 0.05]), np.array([0.6, 0.1, 0.3])
+    name = _field("nksHoTen", (160, 100, 300, 120))
+    name.lines[0].text, name.key_probs = "Nguyễn Văn An", np.array([0.5, 0.3, 0.2])
+    pipeline.keys_of_book([gender, date, name], "khai_sinh")
+    # "Nam" is a gender, not a whole name; "12/03/2004" no name at all; a name stays a name.
+    assert [(f.key, f.key_score) for f in (gender, date, name)] == [
+        ("nksGioiTinh", pytest.approx(0.4)), ("nksNgaySinh", pytest.approx(0.3)), ("nksHoTen", 0.8)]
