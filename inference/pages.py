@@ -233,6 +233,30 @@ def _field_of(key: str, lines: list[LineResult], parent: dict[int, FieldResult],
                        key_source=source)
 
 
+def _split_by_line_keys(f: FieldResult, lines: list[LineResult], field_keys: list[str], book: str
+                        ) -> list[FieldResult]:
+    """A detected field's ``lines`` that no heading names: one field with the detector's key, unless the
+    lines read as different values of ``book`` by the detector's key probabilities of each line and their
+    text together ("Kinh" above "Việt Nam": an ethnicity, then a nationality); then one field per run of
+    lines of one key."""
+    register = get_book(book)
+    mine = [i for i, k in enumerate(field_keys) if k in register]
+    parent = {id(line): f for line in lines}
+    ordered = _reading_order(lines)
+    keys = []
+    if len(lines) > 1 and mine and all(line.key_probs is not None for line in lines):
+        keys = [max(mine, key=lambda i: line.key_probs[i] * np.exp(_reads_as(book, field_keys[i], line.text)))
+                for line in ordered]
+    if len(set(keys)) < 2:
+        return [f] if len(lines) == len(f.lines) else [_field_of(f.key, lines, parent, f.key_score, "detector")]
+    fields = []
+    for key, run in itertools.groupby(zip(keys, ordered), key=lambda pair: pair[0]):
+        run = [line for _, line in run]
+        score = float(np.mean([line.key_probs[key] for line in run]))
+        fields.append(_field_of(field_keys[key], run, parent, score, source="detector"))
+    return fields
+
+
 def _key_shares(key_probs: np.ndarray | None, keys: tuple[str, ...], index: dict[str, int]) -> np.ndarray:
     """The detector's probabilities of ``keys`` (a field's ``key_probs``), as shares summing to 1. A key the
     detector does not know takes the least of the others' (it has no opinion of it); no probabilities at
@@ -522,10 +546,9 @@ class PagePipeline:
                     else:
                         columns.setdefault(column, []).append((line, f))
                 if len(unnamed) == len(f.lines):
-                    kept.append(f)
+                    kept += _split_by_line_keys(f, f.lines, field_keys, book)
                 elif unnamed:
-                    kept.append(_field_of(f.key, unnamed, {id(line): f for line in unnamed}, f.key_score,
-                                          source="detector"))
+                    kept += _split_by_line_keys(f, unnamed, field_keys, book)
             for column, pairs in columns.items():
                 allowed, trust = parsed[column]
                 kept += self._fields_under(allowed, trust, pairs, index, book)

@@ -675,3 +675,25 @@ def test_a_detector_key_its_text_cannot_be_gives_way_to_the_next_likeliest():
     # "Nam" is a gender, not a whole name; "12/03/2004" no name at all; a name stays a name.
     assert [(f.key, f.key_score) for f in (gender, date, name)] == [
         ("nksGioiTinh", pytest.approx(0.4)), ("nksNgaySinh", pytest.approx(0.3)), ("nksHoTen", 0.8)]
+
+
+def test_lines_under_no_heading_that_read_as_different_values_become_fields_of_their_own():
+    from inference.pages import PagePipeline
+
+    class Layout:
+        class config:
+            field_keys = ["nktDanToc", "nktQuocTich", "nktHoTen"]
+
+    pipeline = PagePipeline(Layout(), None, deskew=False)
+    # The column's heading was not read; the detector saw an ethnicity above a nationality as one field.
+    cell = _field("nktQuocTich", (10, 100, 90, 143), (10, 100, 60, 118), (10, 125, 90, 143))
+    for line, text in zip(cell.lines, ("Kinh", "Việt Nam")):
+        line.text, line.key_probs = text, np.array([0.4, 0.5, 0.1])
+    unread = _heading((0, 20, 100, 60), "Xqzv", 0.9)
+    named = _named(pipeline, [cell], [unread], "khai_tu")
+    assert [(named[k][0], named[k][2]) for k in sorted(named)] == [("nktDanToc", "detector"), ("nktQuocTich", "detector")]
+    # Lines that read as one value stay one field, with the detector's box.
+    same = _field("nktHoTen", (10, 100, 90, 143), (10, 100, 60, 118), (10, 125, 90, 143))
+    for line, text in zip(same.lines, ("Nguyễn Văn", "An")):
+        line.text, line.key_probs = text, np.array([0.1, 0.1, 0.8])
+    assert _named(pipeline, [same], [unread], "khai_tu") == {(10, 100): ("nktHoTen", 0.8, "detector")}
