@@ -501,7 +501,10 @@ class PagePipeline:
         # The title names no column; a heading read too doubtfully names nothing.
         cells = [c for c in headings if c.text and c.confidence >= self.heading_confidence
                  and book_of_title(c.text) is None]
-        if not cells:
+        if not cells:  # no heading read: the detector's fields, cut where their lines read as different values
+            for _, members in grouped:
+                members[:] = sorted((g for f in members for g in _split_by_line_keys(f, f.lines, field_keys, book)),
+                                    key=lambda f: (f.bbox[1], f.bbox[0]))
             return
         alone = [parse_heading(c.text, book) for c in cells]
         # A page prints each column once: of two headings naming the same keys, the more doubtful reading is
