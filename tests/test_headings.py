@@ -697,3 +697,11 @@ def test_lines_under_no_heading_that_read_as_different_values_become_fields_of_t
     for line, text in zip(same.lines, ("Nguyễn Văn", "An")):
         line.text, line.key_probs = text, np.array([0.1, 0.1, 0.8])
     assert _named(pipeline, [same], [unread], "khai_tu") == {(10, 100): ("nktHoTen", 0.8, "detector")}
+
+
+def test_a_page_header_value_copied_into_every_record_is_trusted_as_many_times_less():
+    from inference.pages import _shared_confidence
+
+    assert _shared_confidence(0.992, 8) == pytest.approx(0.936)  # eight wrong fields if it is a misreading
+    assert _shared_confidence(0.999, 1) == pytest.approx(0.999) and _shared_confidence(0.5, 4) == 0.0
+    assert _shared_confidence(0.9, 0) == pytest.approx(0.9)
