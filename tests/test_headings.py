@@ -236,7 +236,7 @@ def test_fields_under_no_heading_keep_the_detectors_keys():
     # The field beside keeps its key, doubted: the one heading read names no nksHoTen column.
     assert _named(pipeline, [under, beside], [heading], "khai_sinh") == {
         (10, 100): ("meHoTen", 0.9, "heading"), (300, 100): ("nksHoTen", 0.2, "detector-unconfirmed")}
-    misread = _heading((0, 20, 100, 60), "Họ tên mẹ", 0.1)  # below heading_confidence (0.2)
+    misread = _heading((0, 20, 100, 60), "Họ tên mẹ", 0.1)  # below heading_confidence (0.3)
     again = _field("nksHoTen", (10, 100, 90, 120))
     assert _named(pipeline, [again], [misread], "khai_sinh") == {(10, 100): ("nksHoTen", 0.8, "detector")}
 
