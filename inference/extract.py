@@ -64,7 +64,8 @@ def draw_overlay(image: Image.Image, result: dict, show_text: bool = True) -> Im
     fields = result["page"]["page_fields"] + [f for e in result["page"]["entries"] for f in e["fields"]]
     for f in fields:
         colour = confidence_colour(f["confidence"], threshold)
-        draw.rectangle(f["bbox"], outline=colour + (255,), fill=colour + (28,), width=2)
+        for box in f.get("boxes") or [f["bbox"]]:  # a value wrapped around another one's line: a box per part
+            draw.rectangle(box, outline=colour + (255,), fill=colour + (28,), width=2)
         label = f"{f['key']}: {f['text']} ({f['confidence']:.2f})" if show_text else f"{f['key']} ({f['confidence']:.2f})"
         x, y = f["bbox"][0] + 2, max(0, f["bbox"][1] - size - 2)
         box = draw.textbbox((x, y), label, font=font)
@@ -78,8 +79,14 @@ def result_to_truth(result: dict, page_id: str) -> PageTruth:
     page = result["page"]
 
     def field_truth(f: dict, entry: int | None) -> FieldTruth:
-        lines = [TextLine(ln["text"], Region.from_box(*ln["bbox"]), f["key"], entry) for ln in f["lines"]]
-        return FieldTruth(f["key"], f["text"], [Region.from_box(*f["bbox"])], lines, entry)
+        boxes = f.get("boxes") or [f["bbox"]]
+
+        def box_of(line: dict) -> int:
+            cx, cy = (line["bbox"][0] + line["bbox"][2]) / 2, (line["bbox"][1] + line["bbox"][3]) / 2
+            return next((i for i, b in enumerate(boxes) if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]), 0)
+
+        lines = [TextLine(ln["text"], Region.from_box(*ln["bbox"]), f["key"], entry, box_of(ln)) for ln in f["lines"]]
+        return FieldTruth(f["key"], f["text"], [Region.from_box(*b) for b in boxes], lines, entry)
 
     entries = [EntryTruth(e["entry"], Region.from_box(*e["bbox"]), False, {f["key"]: f["text"] for f in e["fields"]},
                           [field_truth(f, e["entry"]) for f in e["fields"]]) for e in page["entries"]]

@@ -140,3 +140,30 @@ def test_the_pages_endpoint_extracts_a_page_and_refuses_bad_requests(server_fact
     blank = httpx.post(url, files={"file": ("blank.png", buffer.getvalue(), "image/png")}, timeout=60)
     assert blank.status_code == 200 and blank.json()["records"] == []  # an image with nothing on it: no records
     assert httpx.get(server.url + "/healthz").status_code == 200  # still up after all of it
+
+
+def test_a_field_of_two_boxes_is_drawn_and_written_as_two(tmp_path):
+    from data.pages.export import read_page_xml, to_page_xml
+    from inference.extract import draw_overlay, result_to_truth
+
+    field = {"key": "meNoiCuTru", "text": "xã Phú Thủy, Quảng Bình", "confidence": 0.8, "key_score": 0.9,
+             "key_source": "heading", "bbox": [10, 100, 250, 139],
+             "boxes": [[70, 100, 250, 118], [10, 121, 200, 139]],
+             "lines": [{"bbox": [70, 100, 250, 118], "text": "xã Phú Thủy,", "confidence": 0.8},
+                       {"bbox": [10, 121, 200, 139], "text": "Quảng Bình", "confidence": 0.9}]}
+    result = {"page": {"width": 300, "height": 200, "book": "khai_sinh", "page_fields": [], "headings": [],
+                       "review_threshold": 0.99,
+                       "entries": [{"entry": 1, "bbox": [0, 90, 300, 150], "fields": [field]}]},
+              "records": []}
+    truth = result_to_truth(result, "p1")
+    (f,) = truth.fields()
+    assert [b.bbox for b in f.boxes] == [(70, 100, 250, 118), (10, 121, 200, 139)]
+    assert [ln.box for ln in f.lines] == [0, 1]
+    overlay = draw_overlay(Image.new("RGB", (300, 200), "white"), result, show_text=False)
+    # The gap between the two parts (left of the first line, right of the second) stays unpainted.
+    assert overlay.convert("RGB").getpixel((30, 109)) == (255, 255, 255)
+    assert overlay.convert("RGB").getpixel((225, 130)) == (255, 255, 255)
+    xml = tmp_path / "p1.xml"
+    xml.write_text(to_page_xml(truth, "p1.png"), encoding="utf-8")
+    (back,) = read_page_xml(xml).fields()
+    assert [b.bbox for b in back.boxes] == [b.bbox for b in f.boxes] and [ln.box for ln in back.lines] == [0, 1]
