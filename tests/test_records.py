@@ -654,3 +654,10 @@ def test_a_place_without_a_letter_is_a_number_read_into_the_wrong_column():
     result = normalize_field("ket_hon", "voNoiCuTru", "02")
     assert result.flags == ("no_letters",) and result.value["text"] == "02" and result.score == 0.5
     assert "no_letters" not in normalize_field("ket_hon", "voNoiCuTru", "Xã An Bình, Huyện Tân Thạnh").flags
+
+
+def test_a_name_with_a_word_twice_in_a_row_is_doubted():
+    for text in ("Nguyễn Văn Văn Anh", "NGUYỄN NGUYỄN"):
+        result = normalize_field("khai_sinh", "chaHoTen", text)
+        assert "name_repeated_word" in result.flags and result.score == 0.5
+    assert normalize_field("khai_sinh", "chaHoTen", "Nguyễn Văn An").flags == ()

@@ -62,6 +62,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("id_number_province", _E, "a 12-digit ID number whose first three digits are no province code"),
     Flag("personal_id_format", _E, "a personal ID number (số định danh) that is not 12 digits with a province code"),
     Flag("name_has_digits", _E, "a person's name with digits in it"),
+    Flag("name_repeated_word", _W, "a person's name with a word twice in a row (\"Nguyễn Văn Văn Anh\"): a line read "
+                                   "twice, or a misreading"),
     Flag("name_incomplete", _W, "a person's name of a single word, or ending in a middle name (Văn, Thị): a "
                                 "word or line of it missing"),
     Flag("no_letters", _E, "a place, office, authority or title without a single letter: a number or date in "

@@ -214,9 +214,13 @@ def normalize_name(text: str) -> Normalized:
     incomplete = len(words) < 2 or fold(words[-1]) in _MIDDLE_NAMES
     if incomplete:
         flags.append("name_incomplete")
+    # "Nguyễn Văn Văn Anh", "NGUYỄN NGUYỄN": a word twice in a row is a line read twice or a misreading.
+    repeated = any(fold(a) == fold(b) for a, b in zip(words, words[1:]))
+    if repeated:
+        flags.append("name_repeated_word")
     # One tone placement: "Hoà" and "Hòa" are one name, written in the old style and the new.
     return Normalized(" ".join(_title_word(modern_tone_placement(w)) for w in words),
-                      INCOMPLETE_NAME_SCORE if incomplete else 1.0, tuple(flags))
+                      INCOMPLETE_NAME_SCORE if incomplete or repeated else 1.0, tuple(flags))
 
 
 def _fix_digits(s: str) -> str:

@@ -30,7 +30,7 @@ from inference.records.normalize import normalize_value
 from inference.records.validate import validate_record
 
 # The lowest threshold at which the page benchmark's auto-accepted fields were at least 99% right on every set of
-# held-out pages (benchmarks/pages_pipeline.py: 100% on three sets at 0.99; 98.4% on one at 0.95).
+# held-out pages (benchmarks/pages_pipeline.py: 100% on three sets at 0.99; 98.4% on one of them at 0.95).
 DEFAULT_REVIEW_THRESHOLD = 0.99
 REVIEW_THRESHOLD_ENV = "HOTICH_REVIEW_THRESHOLD"
 
