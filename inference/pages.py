@@ -236,9 +236,8 @@ def _field_of(key: str, lines: list[LineResult], parent: dict[int, FieldResult],
     """A field made of ``lines`` (its box: theirs together); ``parent`` maps each line to the detected field it
     came from, whose detection score and key probabilities the new field inherits."""
     parents = list({id(parent[id(line)]): parent[id(line)] for line in lines}.values())
-    box = (min(ln.bbox[0] for ln in lines), min(ln.bbox[1] for ln in lines),
-           max(ln.bbox[2] for ln in lines), max(ln.bbox[3] for ln in lines))
-    return FieldResult(key, box, key_score, float(np.mean([f.detection_score for f in parents])),
+    return FieldResult(key, _union(ln.bbox for ln in lines), key_score,
+                       float(np.mean([f.detection_score for f in parents])),
                        sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0])), key_probs=parents[0].key_probs,
                        key_source=source)
 
@@ -366,6 +365,11 @@ class PagePipeline:
         runtime, _ = load_runtime(recognizer, threads)
         return cls(LayoutPredictor(detector or default_detector_dir(), intra_op_threads=threads), runtime, **options)
 
+    @property
+    def field_keys(self) -> list[str]:
+        """The detector's field keys, in the order of its key probabilities (none for a layout without them)."""
+        return list(getattr(getattr(self.layout, "config", None), "field_keys", None) or [])
+
     # -- steps ---------------------------------------------------------------------------------------------
     def detect(self, image: Image.Image) -> tuple[dict[str, list[Region]], Image.Image, np.ndarray, float]:
         """Deskew, then the layout; boxes stay in the deskewed frame (``back`` maps them to the original)."""
@@ -468,7 +472,7 @@ class PagePipeline:
         detector's likeliest key is often another book's ("nktHoTen" on a marriage page), which no record of
         this page could hold, or one its text cannot be ("Nam" for a name, beside the gender column). The key
         score is the detector's probability of the key chosen."""
-        field_keys = list(getattr(getattr(self.layout, "config", None), "field_keys", None) or [])
+        field_keys = self.field_keys
         register = get_book(book)
         mine = [i for i, k in enumerate(field_keys) if k in register]
         if not mine:
@@ -506,7 +510,7 @@ class PagePipeline:
         where the page's header was read (``MIN_HEADINGS_READ`` heading naming keys), such a key that no
         heading names keeps a fraction of its score (``UNCONFIRMED_KEY_FACTOR``): the layout has no such
         column, or its heading was not read."""
-        field_keys = list(getattr(getattr(self.layout, "config", None), "field_keys", None) or [])
+        field_keys = self.field_keys
         index = {k: i for i, k in enumerate(field_keys)}
         # The title names no column; a heading read too doubtfully names nothing.
         cells = [c for c in headings if c.text and c.confidence >= self.heading_confidence
@@ -658,8 +662,9 @@ class PagePipeline:
         inside is replaced in its runs by its pieces (:func:`_line_piece`, added to ``parent``)."""
         units = []  # (line index, start, end) in writing order
         for i, line in enumerate(lines):
-            starts = [0] + [b for _, b in _break_points(line.text)]
-            ends = [a for a, _ in _break_points(line.text)] + [len(line.text)]
+            points = _break_points(line.text)
+            starts = [0] + [b for _, b in points]
+            ends = [a for a, _ in points] + [len(line.text)]
             units += [(i, a, b) for a, b in zip(starts, ends)]
         n = len(units)
         if n == len(lines) or n > MAX_CUT_UNITS:
@@ -707,7 +712,7 @@ class PagePipeline:
         layout it never saw, takes a volume number "01/2003" for the office, which no office reads as."""
         register = get_book(book)
         keys = tuple(k for k in sorted(page_header_keys()) if k in register)
-        field_keys = list(getattr(getattr(self.layout, "config", None), "field_keys", None) or [])
+        field_keys = self.field_keys
         index = {k: i for i, k in enumerate(field_keys)}
         header = [f for f in page_fields if f.key in keys]
         for f in header:

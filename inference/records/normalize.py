@@ -233,14 +233,13 @@ def _numbered(text: str, label: str, pattern: str, build: Callable[[re.Match], o
     s = normalize_text(text).strip(" .,;:")
     if not s:
         return Normalized(None, 1.0, ("empty",))
-    written = s
+    written = s = re.sub(r"\s*/\s*", "/", s)
     s = re.sub(label, "", s, flags=re.IGNORECASE).strip()
-    s = re.sub(r"\s*/\s*", "/", s)
     m = re.fullmatch(pattern, s)
     if m is not None:
         return Normalized(build(m), 1.0, ())
     # The label misread ("Trị 50" for "Tr. 50", "Quyền 01"): a short word starting as the label does.
-    unlabelled = re.fullmatch(r"([^\W\d_]{1,6})\.?\s*(.+)", re.sub(r"\s*/\s*", "/", written))
+    unlabelled = re.fullmatch(r"([^\W\d_]{1,6})\.?\s*(.+)", written)
     if (unlabelled is not None and re.fullmatch(misread, strip_marks(unlabelled[1]).lower())
             and (m := re.fullmatch(pattern, unlabelled[2])) is not None):
         return Normalized(build(m), 0.9, ())

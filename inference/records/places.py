@@ -449,14 +449,12 @@ def normalize_place(text: str) -> Normalized:
     cleaned = normalize_text(text)
     if not cleaned:
         return Normalized(None, 1.0, ("empty",))
-    if not any(ch.isalpha() for ch in cleaned):
-        # "02", "12/3/1990": a number or date read into a place's column, no place at all.
-        return Normalized({"text": cleaned, "normalized": None, "province": None, "provinceCode": None,
-                           "district": None, "districtCode": None, "ward": None, "wardCode": None},
-                          0.5, ("no_letters",))
-    match, chunks = match_place(cleaned)
     value: dict = {"text": cleaned, "normalized": None, "province": None, "provinceCode": None,
                    "district": None, "districtCode": None, "ward": None, "wardCode": None}
+    if not any(ch.isalpha() for ch in cleaned):
+        # "02", "12/3/1990": a number or date read into a place's column, no place at all.
+        return Normalized(value, 0.5, ("no_letters",))
+    match, chunks = match_place(cleaned)
     if match is None:
         if any(c.kind == "abroad" for c in chunks):
             return Normalized(value, 1.0, ("place_abroad",))
