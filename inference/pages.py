@@ -266,6 +266,85 @@ def _split_by_line_keys(f: FieldResult, lines: list[LineResult], field_keys: lis
     return fields
 
 
+#: Relationship forms that are also given names ("Nguyễn Văn Anh"): split off a name only after a separator
+#: or in another case than the name ("TRẦN VĂN HÙNG Anh").
+_RELATIONSHIP_NAME_WORDS = frozenset({"anh", "ba", "chi", "em"})
+#: A relationship read at this normalizer score or better counts as one ("Me" for "Mẹ": 0.95).
+MIN_RELATIONSHIP_SCORE = 0.95
+
+
+def _relationship_score(text: str) -> float:
+    """The normalizer's score of ``text`` as a relationship ("Cha", "Bà nội", "Con trai"), 0 when it is none."""
+    words = text.strip(" ,;-–.:").split()
+    if not words or len(words) > 2:
+        return 0.0
+    result = normalize_value(ValueKind.RELATIONSHIP, " ".join(words))
+    return result.score if "relationship_unknown" not in result.flags else 0.0
+
+
+def _relationship_tail(text: str) -> int | None:
+    """Where a relationship written after a name on one line starts in ``text`` ("NGÔ VĂN TUẤN - Cha",
+    "Lê Thị Hoa, Mẹ đẻ"), or ``None``: its last one or two words read as a relationship, and at least two
+    words of name stand before them."""
+    words = list(re.finditer(r"[^\s,;\-–]+", text))
+    for size in (2, 1):
+        if len(words) < size + 2:
+            continue
+        tail, name = words[-size:], words[:-size]
+        start = tail[0].start()
+        if _relationship_score(text[start:]) < MIN_RELATIONSHIP_SCORE:
+            continue
+        separated = any(c in text[name[-1].end():start] for c in ",;-–")
+        tail_text = text[start:]
+        other_case = " ".join(w.group() for w in name).isupper() and not tail_text.isupper()
+        if size == 1 and tail[0].group().lower() in _RELATIONSHIP_NAME_WORDS and not (separated or other_case):
+            continue
+        return start
+    return None
+
+
+def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResult]:
+    """One entry's ``fields`` with a declarant's name and relationship read as one value cut in two ("Người đi
+    khai" over "NGÔ VĂN MINH TUẤN Cha", or "Cha" on the name's last line): for each person of ``book`` with a
+    name and a relationship field and no relationship read yet, a name (or relationship) field whose last
+    line is, or ends in, a relationship gives it up to a relationship field; a "name" that is only a
+    relationship is one."""
+    register = get_book(book)
+    out = list(fields)
+    for role in register.roles:
+        keys = [f.key for f in register.fields_of(role)]
+        name_key = role + "HoTen"
+        relation_key = next((k for k in keys if register.field(k).kind is ValueKind.RELATIONSHIP), None)
+        if name_key not in keys or relation_key is None:
+            continue
+        if any(f.key == relation_key and f.text and _relationship_score(f.text) >= MIN_RELATIONSHIP_SCORE
+               for f in out):
+            continue
+        for f in [f for f in out if f.key in (name_key, relation_key) and f.lines]:
+            if _relationship_score(f.text) >= MIN_RELATIONSHIP_SCORE:
+                f.key = relation_key
+                break
+            lines = _reading_order(f.lines)
+            last = lines[-1]
+            parent = {id(line): f for line in lines}
+            if len(lines) > 1 and _relationship_score(last.text) >= MIN_RELATIONSHIP_SCORE:
+                name_lines, relation_lines = lines[:-1], [last]
+            elif (start := _relationship_tail(last.text)) is not None:
+                name_piece, relation_piece = _line_piece(last, 0, start), _line_piece(last, start, len(last.text))
+                name_piece.text = name_piece.text.rstrip(" ,;-–")
+                parent[id(name_piece)] = parent[id(relation_piece)] = f
+                name_lines, relation_lines = lines[:-1] + [name_piece], [relation_piece]
+            else:
+                continue
+            if any(g.key == name_key for g in out if g is not f):
+                continue  # the name is read elsewhere: this is no name and relationship together
+            name = _field_of(name_key, name_lines, parent, f.key_score, f.key_source)
+            relation = _field_of(relation_key, relation_lines, parent, f.key_score, f.key_source)
+            out[out.index(f):out.index(f) + 1] = [name, relation]
+            break
+    return out
+
+
 def _key_shares(key_probs: np.ndarray | None, keys: tuple[str, ...], index: dict[str, int]) -> np.ndarray:
     """The detector's probabilities of ``keys`` (a field's ``key_probs``), as shares summing to 1. A key the
     detector does not know takes the least of the others' (it has no opinion of it); no probabilities at
@@ -752,6 +831,8 @@ class PagePipeline:
         book_key, book_score = self.choose_book(all_fields, book, headings)
         self.keys_of_book(all_fields, book_key)
         self.name_fields(grouped, headings, book_key)
+        for _, members in grouped:
+            members[:] = _split_relationships(members, book_key)
         book_obj = get_book(book_key)
 
         def original(box):

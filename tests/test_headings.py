@@ -705,3 +705,51 @@ def test_a_page_header_value_copied_into_every_record_is_trusted_as_many_times_l
     assert _shared_confidence(0.992, 8) == pytest.approx(0.936)  # eight wrong fields if it is a misreading
     assert _shared_confidence(0.999, 1) == pytest.approx(0.999) and _shared_confidence(0.5, 4) == 0.0
     assert _shared_confidence(0.9, 0) == pytest.approx(0.9)
+
+
+def test_a_relationship_written_after_the_declarants_name_is_cut_off():
+    from inference.pages import _relationship_tail
+
+    def tail(text):
+        start = _relationship_tail(text)
+        return None if start is None else (text[:start].rstrip(" ,-"), text[start:])
+
+    assert tail("NGÔ VĂN MINH TUẤN Cha") == ("NGÔ VĂN MINH TUẤN", "Cha")
+    assert tail("Lê Thị Hoa, Mẹ đẻ") == ("Lê Thị Hoa", "Mẹ đẻ")
+    assert tail("Trần Văn Hùng - Ông nội") == ("Trần Văn Hùng", "Ông nội")
+    # "Anh" ends many names: it is a relationship only after a separator or in another case than the name.
+    assert tail("Nguyễn Văn Anh") is None
+    assert tail("Nguyễn Văn Hùng, Anh") == ("Nguyễn Văn Hùng", "Anh")
+    assert tail("NGUYỄN VĂN HÙNG Anh") == ("NGUYỄN VĂN HÙNG", "Anh")
+    # At least two words of name must stand before it, and a name alone has no relationship.
+    assert tail("Văn Cha") is None and tail("Lê Thị Hoa") is None and tail("Cha") is None
+
+
+def test_a_declarants_name_and_relationship_read_as_one_value_become_two_fields():
+    from inference.pages import FieldResult, LineResult, _split_relationships
+
+    def entry(*lines, key="nycHoTen"):
+        return [FieldResult(key, (10, lines[0][0][1], 250, lines[-1][0][3]), 0.8, 1.0,
+                            [LineResult(box, text, 0.9) for box, text in lines])]
+
+    # One line: the name, then the relationship; each takes its share of the line.
+    name, relation = _split_relationships(entry(((10, 100, 250, 118), "NGÔ VĂN MINH TUẤN Cha")), "khai_sinh")
+    assert (name.key, name.text, relation.key, relation.text) == ("nycHoTen", "NGÔ VĂN MINH TUẤN", "nycQuanHe", "Cha")
+    assert name.bbox[0] == 10 and relation.bbox[2] == pytest.approx(250) and name.bbox[2] <= relation.bbox[0]
+    # The relationship on a line of its own under the name; the key may have been either.
+    fields = _split_relationships(entry(((10, 100, 250, 118), "Lê Thị Hoa"), ((10, 121, 80, 139), "Mẹ"),
+                                        key="nycQuanHe"), "khai_tu")
+    assert [(f.key, f.text, f.bbox) for f in fields] == [("nycHoTen", "Lê Thị Hoa", (10, 100, 250, 118)),
+                                                          ("nycQuanHe", "Mẹ", (10, 121, 80, 139))]
+    # A "name" that is only a relationship is the relationship; the recognition book's key is its own.
+    (alone,) = _split_relationships(entry(((10, 100, 80, 118), "Cha")), "nhan_cha_me_con")
+    assert alone.key == "nycQHNguoiDuocNhan"
+    # Nothing changes where the relationship is read already, or where the text ends in a given name.
+    read = entry(((10, 100, 250, 118), "Trần Văn Hùng Cha")) + [
+        FieldResult("nycQuanHe", (10, 121, 80, 139), 0.8, 1.0, [LineResult((10, 121, 80, 139), "Cha", 0.9)])]
+    assert _split_relationships(read, "khai_sinh") == read
+    (kept,) = _split_relationships(entry(((10, 100, 250, 118), "Nguyễn Văn Anh")), "khai_sinh")
+    assert (kept.key, kept.text) == ("nycHoTen", "Nguyễn Văn Anh")
+    # A book whose persons have no relationship field is left alone.
+    (groom,) = _split_relationships(entry(((10, 100, 250, 118), "Trần Văn Hùng Cha"), key="chongHoTen"), "ket_hon")
+    assert groom.text == "Trần Văn Hùng Cha"
