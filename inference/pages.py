@@ -268,7 +268,7 @@ def _split_by_line_keys(f: FieldResult, lines: list[LineResult], field_keys: lis
 
 #: Relationship forms that are also given names ("Nguyễn Văn Anh"): split off a name only after a separator
 #: or in another case than the name ("TRẦN VĂN HÙNG Anh").
-_RELATIONSHIP_NAME_WORDS = frozenset({"anh", "ba", "chi", "em"})
+_RELATIONSHIP_NAME_WORDS = frozenset({"anh", "ba", "chi"})
 #: A relationship read at this normalizer score or better counts as one ("Me" for "Mẹ": 0.95).
 MIN_RELATIONSHIP_SCORE = 0.95
 
@@ -282,24 +282,31 @@ def _relationship_score(text: str) -> float:
     return result.score if "relationship_unknown" not in result.flags else 0.0
 
 
-def _relationship_tail(text: str) -> int | None:
+def _follows_name_as_relationship(text: str, name: str) -> bool:
+    """Whether ``text``, written after the words ``name``, is a relationship rather than the name's end: it
+    reads as one, and a relationship that is also a given name ("Anh") stands apart from the name by a
+    separator or by its case ("TRẦN VĂN HÙNG Anh")."""
+    if _relationship_score(text) < MIN_RELATIONSHIP_SCORE:
+        return False
+    words = text.strip(" ,;-–.:").split()
+    if not name.strip() or len(words) > 1 or words[0].lower() not in _RELATIONSHIP_NAME_WORDS:
+        return True
+    separated = name.rstrip()[-1:] in (",", ";", "-", "–") or text.lstrip()[:1] in (",", ";", "-", "–")
+    letters = name.strip(" ,;-–")
+    return separated or (letters.isupper() and not words[0].isupper())
+
+
+def _relationship_tail(text: str, name_words: int = 2) -> int | None:
     """Where a relationship written after a name on one line starts in ``text`` ("NGÔ VĂN TUẤN - Cha",
-    "Lê Thị Hoa, Mẹ đẻ"), or ``None``: its last one or two words read as a relationship, and at least two
-    words of name stand before them."""
+    "Lê Thị Hoa, Mẹ đẻ"), or ``None``: its last one or two words follow the name as a relationship
+    (:func:`_follows_name_as_relationship`), and at least ``name_words`` words of name stand before them."""
     words = list(re.finditer(r"[^\s,;\-–]+", text))
     for size in (2, 1):
-        if len(words) < size + 2:
+        if len(words) < size + name_words:
             continue
-        tail, name = words[-size:], words[:-size]
-        start = tail[0].start()
-        if _relationship_score(text[start:]) < MIN_RELATIONSHIP_SCORE:
-            continue
-        separated = any(c in text[name[-1].end():start] for c in ",;-–")
-        tail_text = text[start:]
-        other_case = " ".join(w.group() for w in name).isupper() and not tail_text.isupper()
-        if size == 1 and tail[0].group().lower() in _RELATIONSHIP_NAME_WORDS and not (separated or other_case):
-            continue
-        return start
+        start = words[-size].start()
+        if _follows_name_as_relationship(text[start:], text[:start]):
+            return start
     return None
 
 
@@ -320,28 +327,35 @@ def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResu
         if any(f.key == relation_key and f.text and _relationship_score(f.text) >= MIN_RELATIONSHIP_SCORE
                for f in out):
             continue
-        for f in [f for f in out if f.key in (name_key, relation_key) and f.lines]:
-            if _relationship_score(f.text) >= MIN_RELATIONSHIP_SCORE:
-                f.key = relation_key
-                break
-            lines = _reading_order(f.lines)
-            last = lines[-1]
-            parent = {id(line): f for line in lines}
-            if len(lines) > 1 and _relationship_score(last.text) >= MIN_RELATIONSHIP_SCORE:
-                name_lines, relation_lines = lines[:-1], [last]
-            elif (start := _relationship_tail(last.text)) is not None:
-                name_piece, relation_piece = _line_piece(last, 0, start), _line_piece(last, start, len(last.text))
-                name_piece.text = name_piece.text.rstrip(" ,;-–")
-                parent[id(name_piece)] = parent[id(relation_piece)] = f
-                name_lines, relation_lines = lines[:-1] + [name_piece], [relation_piece]
-            else:
-                continue
-            if any(g.key == name_key for g in out if g is not f):
-                continue  # the name is read elsewhere: this is no name and relationship together
-            name = _field_of(name_key, name_lines, parent, f.key_score, f.key_source)
-            relation = _field_of(relation_key, relation_lines, parent, f.key_score, f.key_source)
-            out[out.index(f):out.index(f) + 1] = [name, relation]
-            break
+        candidates = _reading_order([f for f in out if f.key in (name_key, relation_key) and f.lines])
+        whole = [i for i, f in enumerate(candidates)
+                 if _follows_name_as_relationship(f.text, " ".join(g.text for g in candidates[:i]))]
+        if whole:
+            candidates[whole[-1]].key = relation_key
+            continue
+        if not candidates:
+            continue
+        # The relationship follows the name: only the last of the person's pieces (a name the detector cut
+        # in two, "ĐỖ VĂN" above "CHIẾN Cha") may end in it.
+        f = candidates[-1]
+        lines = _reading_order(f.lines)
+        last = lines[-1]
+        parent = {id(line): f for line in lines}
+        # A line after other lines of the name may hold its last word alone before the relationship.
+        name_words = 1 if len(candidates) > 1 or len(lines) > 1 else 2
+        before = " ".join([g.text for g in candidates[:-1]] + [line.text for line in lines[:-1]])
+        if len(lines) > 1 and _follows_name_as_relationship(last.text, before):
+            name_lines, relation_lines = lines[:-1], [last]
+        elif (start := _relationship_tail(last.text, name_words)) is not None:
+            name_piece, relation_piece = _line_piece(last, 0, start), _line_piece(last, start, len(last.text))
+            name_piece.text = name_piece.text.rstrip(" ,;-–")
+            parent[id(name_piece)] = parent[id(relation_piece)] = f
+            name_lines, relation_lines = lines[:-1] + [name_piece], [relation_piece]
+        else:
+            continue
+        name = _field_of(name_key, name_lines, parent, f.key_score, f.key_source)
+        relation = _field_of(relation_key, relation_lines, parent, f.key_score, f.key_source)
+        out[out.index(f):out.index(f) + 1] = [name, relation]
     return out
 
 

@@ -741,6 +741,10 @@ def test_a_declarants_name_and_relationship_read_as_one_value_become_two_fields(
                                         key="nycQuanHe"), "khai_tu")
     assert [(f.key, f.text, f.bbox) for f in fields] == [("nycHoTen", "Lê Thị Hoa", (10, 100, 250, 118)),
                                                           ("nycQuanHe", "Mẹ", (10, 121, 80, 139))]
+    # A name the detector cut in two: the last piece may hold the name's last word alone before the relationship.
+    first = entry(((10, 100, 250, 118), "ĐỖ VĂN"))
+    fields = _split_relationships(first + entry(((10, 121, 250, 139), "CHIẾN Cha")), "khai_sinh")
+    assert [(f.key, f.text) for f in fields] == [("nycHoTen", "ĐỖ VĂN"), ("nycHoTen", "CHIẾN"), ("nycQuanHe", "Cha")]
     # A "name" that is only a relationship is the relationship; the recognition book's key is its own.
     (alone,) = _split_relationships(entry(((10, 100, 80, 118), "Cha")), "nhan_cha_me_con")
     assert alone.key == "nycQHNguoiDuocNhan"
