@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -185,10 +186,95 @@ def snap_to_cells(boxes: list, cells: list) -> list[list[tuple[float, float, flo
     return out
 
 
+@dataclass(frozen=True)
+class RuledBottom:
+    """The bottom rule of a ruled table: ``y = slope * x + intercept`` from ``x0`` to ``x1`` (page pixels)."""
+
+    x0: float
+    x1: float
+    slope: float
+    intercept: float
+
+    def y_at(self, x: float) -> float:
+        return self.slope * x + self.intercept
+
+
+def table_bottoms(image: Image.Image) -> list[RuledBottom]:
+    """The bottom rules of the ruled tables of a deskewed page (one per table: two on a two-page spread).
+
+    A rule is a run of ink that survives an opening with a long thin kernel (1/40 of the long side, as in
+    :func:`ruled_cells`), at least 1/8 of the page's width long, its pieces broken by a tear joined when they
+    lie on one line. A table's bottom rule is the lowest rule that the table's column rules reach from above
+    and do not cross: a rule the column rules go on below is a row rule of a table whose bottom rule is faded
+    or torn away, and a rule that no column rule reaches (a signature line) bounds no table; for those pages
+    nothing is returned, and nothing is cut."""
+    long_side = max(image.size)
+    gray = np.asarray(image.convert("L"), dtype=np.uint8)
+    block = max(15, long_side // 64) | 1
+    ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
+    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
+                                  cv2.getStructuringElement(cv2.MORPH_RECT, (max(10, long_side // 40), 1)))
+    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
+                                cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(8, long_side // 60))))
+    # A tilt the deskew left (perspective) bends a rule across rows: a short vertical closing keeps it whole.
+    joined = cv2.morphologyEx(horizontal, cv2.MORPH_CLOSE, np.ones((5, long_side // 40), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    min_length = image.width / 8
+    band = max(6, long_side // 100)
+    rules = []
+    for i in range(1, n):
+        x, y, w, h, _ = stats[i]
+        if w < min_length or h > long_side // 40:
+            continue
+        ys, xs = np.nonzero((labels[y:y + h, x:x + w] == i) & (horizontal[y:y + h, x:x + w] > 0))
+        if len(xs) < min_length / 2 or w > 0.98 * image.width:
+            continue  # a rule of dots, or the paper's edge across the whole photo
+        # A printed rule is a few pixels thick; the paper's edge against a dark background thresholds into a
+        # band as thick as the threshold's window.
+        if np.median(np.bincount(xs)[np.bincount(xs) > 0]) > max(4, long_side // 250):
+            continue
+        slope, intercept = np.polyfit(xs + x, ys + y, 1) if np.ptp(xs) > 0 else (0.0, float(np.mean(ys + y)))
+        rules.append(RuledBottom(float(x), float(x + w), float(slope), float(intercept)))
+
+    def columns_at(rule: RuledBottom, above: bool) -> int:
+        """How many column rules meet ``rule`` from above (or leave it below)."""
+        count, inside = 0, False
+        for xi in range(int(rule.x0), int(rule.x1)):
+            yr = int(round(rule.y_at(xi)))
+            y0, y1 = (yr - 2 * band, yr - 3) if above else (yr + 3, yr + 2 * band)
+            y0, y1 = max(0, y0), min(image.height, y1)
+            hit = y1 > y0 and vertical[y0:y1, max(0, xi - 1):xi + 2].any(axis=1).mean() > 0.6
+            count += hit and not inside
+            inside = bool(hit)
+        return count
+
+    # Lowest first: a table's bottom rule is the first of its rules met from below; a rule that decides
+    # nothing (no column meets it) is passed over.
+    bottoms: list[RuledBottom] = []
+    decided: list[RuledBottom] = []  # the bottoms, and the rules that showed a table with no bottom found
+    for rule in sorted(rules, key=lambda r: -r.y_at((r.x0 + r.x1) / 2)):
+        if any(min(rule.x1, d.x1) - max(rule.x0, d.x0) > 0.5 * (rule.x1 - rule.x0) for d in decided):
+            continue
+        if columns_at(rule, above=True) < 2:
+            continue  # a signature line, a box's edge: no table ends here
+        decided.append(rule)
+        if columns_at(rule, above=False) < 2:
+            bottoms.append(rule)
+        # else the column rules go on below: a row rule of a table whose bottom rule was not found, and no
+        # rule above it is that table's bottom either.
+    return bottoms
+
+
+def below_table(box, bottoms: list[RuledBottom], margin: float = 3.0) -> bool:
+    """Whether ``box`` lies under the bottom rule of the table above it (its top below the rule)."""
+    cx = (box[0] + box[2]) / 2
+    return any(b.x0 <= cx <= b.x1 and box[1] >= b.y_at(cx) - margin for b in bottoms)
+
+
 def skew_is_significant(degrees: float) -> bool:
     # Below ~0.2° a rotation only blurs the strokes; a 1,600 px row drifts by under 6 px.
     return math.fabs(degrees) >= 0.2
 
 
-__all__ = ["LayoutPredictor", "estimate_skew", "export_detector", "exported_detector", "map_box", "rotate_page",
-           "ruled_cells", "skew_is_significant", "snap_to_cells"]
+__all__ = ["LayoutPredictor", "RuledBottom", "below_table", "estimate_skew", "export_detector", "exported_detector", "map_box", "rotate_page",
+           "ruled_cells", "skew_is_significant", "snap_to_cells", "table_bottoms"]

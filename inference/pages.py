@@ -4,7 +4,7 @@ The result is one document tree (page → entries → fields → lines, every no
 the page as sent, and a confidence) plus the validated records of :func:`inference.records.build_record`::
 
     {"page": {"width", "height", "book", "book_score", "skew_degrees", "entries": [...], "page_fields": [...],
-              "headings": [...], "models": {...}},
+              "headings": [...], "fields_below_tables", "models": {...}},
      "records": [{"book", "entry", "fields": [{"key", "text", "value", "confidence", "bbox", "flags"}],
                   "flags", "needs_review"}]}
 
@@ -12,6 +12,7 @@ No recognized text is logged.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import re
@@ -27,8 +28,8 @@ from PIL import Image
 from data.pages.lines import crop_line, heading_line_boxes
 from data.schema import BOOKS, ValueKind, get_book
 from inference.headings import HeadingKeys, book_of_title, parse_heading
-from inference.layout import (LayoutPredictor, estimate_skew, map_box, rotate_page, ruled_cells, skew_is_significant,
-                              snap_to_cells)
+from inference.layout import (LayoutPredictor, below_table, estimate_skew, map_box, rotate_page, ruled_cells,
+                              skew_is_significant, snap_to_cells, table_bottoms)
 from inference.records import FLAGS, Severity, build_record, default_review_threshold
 from inference.records.normalize import normalize_value
 from inference.records.sequence import entry_numbers_from_sequence
@@ -474,6 +475,33 @@ class PagePipeline:
         return self.layout(work), work, back, skew
 
     @staticmethod
+    def within_tables(work: Image.Image, regions: dict[str, list[Region]]) -> tuple[dict[str, list[Region]], int]:
+        """The regions without what lies under a ruled table's bottom rule (:func:`inference.layout.table_bottoms`),
+        and how many fields that dropped. Under the table a page holds only print and the signature block:
+        the officer's title ("Cán bộ Tư pháp - Hộ tịch"), "(ký, ghi rõ họ tên)", a seal, a signature. The
+        detector, on a layout it never saw, takes some of it for values (a declarant's name), and the last
+        row's entry box runs on into it; entries are cut at the rule. Page-header fields stay wherever they
+        are: they are page fields, never an entry's."""
+        bottoms = table_bottoms(work)
+        if not bottoms:
+            return regions, 0
+        header = page_header_keys()
+        out = dict(regions)
+        entries = []
+        for entry in regions.get("entry", []):
+            if below_table(entry.bbox, bottoms):
+                continue
+            x0, y0, x1, y1 = entry.bbox
+            cx = (x0 + x1) / 2
+            rule = next((b.y_at(cx) for b in bottoms if b.x0 <= cx <= b.x1 and y0 < b.y_at(cx) < y1), None)
+            entries.append(dataclasses.replace(entry, bbox=(x0, y0, x1, rule)) if rule is not None else entry)
+        out["entry"] = entries
+        fields = regions.get("field", [])
+        out["field"] = [f for f in fields if f.key in header or not below_table(f.bbox, bottoms)]
+        out["line"] = [line for line in regions.get("line", []) if not below_table(line.bbox, bottoms)]
+        return out, len(fields) - len(out["field"])
+
+    @staticmethod
     def group(regions: dict[str, list[Region]]) -> tuple[list[tuple[Region, list[FieldResult]]], list[FieldResult]]:
         """Lines → the field holding most of each line; fields → the entry holding their centre; fields outside
         every entry are page fields (of which only page-header keys reach the records). Entries and fields come
@@ -835,6 +863,7 @@ class PagePipeline:
     def __call__(self, image: Image.Image, book: str | None = None) -> dict:
         t0 = time.perf_counter()
         regions, work, back, skew = self.detect(image)
+        regions, below_tables = self.within_tables(work, regions)
         t_layout = time.perf_counter()
         grouped, page_fields = self.group(regions)
         all_fields = page_fields + [f for _, members in grouped for f in members]
@@ -894,7 +923,7 @@ class PagePipeline:
                  t_layout - t0, t_recognize - t_layout)
         w, h = image.size
         page = {"width": w, "height": h, "book": book_key, "book_score": round(book_score, 4),
-                "skew_degrees": round(skew, 2), "entries": entries,
+                "skew_degrees": round(skew, 2), "entries": entries, "fields_below_tables": below_tables,
                 "page_fields": [f.to_dict() for f in page_fields],
                 "headings": [cell.to_dict() for cell in headings],
                 "timing_s": {"layout": round(t_layout - t0, 3), "recognition": round(t_recognize - t_layout, 3),
