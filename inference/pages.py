@@ -103,6 +103,9 @@ class LineResult:
     detection_score: float = 0.0
     #: the detector's mean probability of each of its field keys over the line (``None`` without one)
     key_probs: np.ndarray | None = None
+    #: a piece of a line cut at its text (:func:`_line_piece`): the detected line's box and its mean character
+    #: width, so that the cut can move to the ink's gap (:func:`_snap_cuts`)
+    cut_from: tuple[tuple[float, float, float, float], float] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         return {"bbox": [round(v, 1) for v in self.bbox], "text": self.text,
@@ -412,7 +415,77 @@ def _line_piece(line: LineResult, start: int, end: int) -> LineResult:
     x0, y0, x1, y1 = line.bbox
     width = (x1 - x0) / max(1, len(text))
     return LineResult((x0 + start * width, y0, x0 + end * width, y1), text[start:end].strip(" ,;"),
-                      line.confidence, line.detection_score, line.key_probs)
+                      line.confidence, line.detection_score, line.key_probs,
+                      cut_from=line.cut_from or (line.bbox, width))
+
+
+#: A cut inside a line moves to the ink's gap nearest it within this many mean character widths.
+CUT_SNAP_CHARS = 3.0
+
+
+def _ink_gaps(work: Image.Image, box) -> list[tuple[float, float]] | None:
+    """The blank column runs ``(x_start, x_end)`` (page pixels) across a line's crop: where no stroke is, with
+    the rows of a ruled line through the crop left out; ``None`` where the crop shows no clear ink."""
+    x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+    x1, y1 = min(work.width, int(np.ceil(box[2]))), min(work.height, int(np.ceil(box[3])))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    gray = np.asarray(work.crop((x0, y0, x1, y1)).convert("L"), dtype=np.float32)
+    dark, light = np.percentile(gray, 2), np.percentile(gray, 90)
+    if light - dark < 40:
+        return None
+    ink = gray < (dark + light) / 2
+    ink = ink[ink.mean(axis=1) < 0.8]  # a rule crossing the crop is ink in (nearly) every column
+    if not len(ink):
+        return None
+    blank = np.concatenate([[False], ink.sum(axis=0) == 0, [False]])
+    edges = np.flatnonzero(np.diff(blank.astype(np.int8)))
+    return [(float(x0 + a), float(x0 + b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 2]
+
+
+def _snap_cuts(work: Image.Image, lines: list[LineResult]) -> bool:
+    """Move every cut of a line cut at its text (:func:`_line_piece`: in proportion to the characters, which
+    handwriting does not keep) to the gap of the line's ink nearest it: the piece left of the cut then ends
+    where the gap starts and the piece right of it starts where the gap ends. Both sides of one cut move to
+    the same gap. Returns whether any cut moved."""
+    pieces: dict[tuple, list[LineResult]] = {}
+    for line in lines:
+        if line.cut_from is not None:
+            pieces.setdefault((tuple(line.cut_from[0]), line.cut_from[1]), []).append(line)
+    moved = False
+    for (source, char_width), cut in pieces.items():
+        found = _ink_gaps(work, source)
+        if not found:
+            continue
+        reach = max(6.0, CUT_SNAP_CHARS * char_width)
+
+        def nearest(x):
+            near = [g for g in found if (0 if g[0] <= x <= g[1] else min(abs(g[0] - x), abs(g[1] - x))) < reach]
+            return min(near, key=lambda g: abs((g[0] + g[1]) / 2 - x), default=None)
+
+        cut.sort(key=lambda line: line.bbox[0])
+        left = [line.bbox[0] for line in cut]
+        right = [line.bbox[2] for line in cut]
+        # A cut is where one piece ends and the next starts; an end no piece meets (a part dropped) is a cut
+        # of its own.
+        for i, piece in enumerate(cut):
+            after = cut[i + 1] if i + 1 < len(cut) else None
+            if after is not None and after.bbox[0] - piece.bbox[2] < reach:
+                gap = nearest((piece.bbox[2] + after.bbox[0]) / 2)
+                if gap is not None:
+                    right[i], left[i + 1] = gap[0], gap[1]
+                continue
+            if piece.bbox[2] < source[2] - 1 and (gap := nearest(piece.bbox[2])) is not None:
+                right[i] = gap[0]
+        for i, piece in enumerate(cut):
+            before = cut[i - 1] if i else None
+            if piece.bbox[0] > source[0] + 1 and (before is None or piece.bbox[0] - before.bbox[2] >= reach) \
+                    and (gap := nearest(piece.bbox[0])) is not None:
+                left[i] = gap[1]
+        for piece, x0, x1 in zip(cut, left, right):
+            if x1 - x0 >= 2 and (x0, x1) != (piece.bbox[0], piece.bbox[2]):
+                piece.bbox, moved = (x0, piece.bbox[1], x1, piece.bbox[3]), True
+    return moved
 
 
 @lru_cache(maxsize=4096)
@@ -633,9 +706,11 @@ class PagePipeline:
         column, or its heading was not read."""
         field_keys = self.field_keys
         index = {k: i for i, k in enumerate(field_keys)}
-        # The title names no column; a heading read too doubtfully names nothing.
+        # The title names no column; a heading read too doubtfully names nothing; nor does the row of column
+        # numbers under the headings ("(3)", read "631"), which would stand between a column's lines and its
+        # heading.
         cells = [c for c in headings if c.text and c.confidence >= self.heading_confidence
-                 and book_of_title(c.text) is None]
+                 and book_of_title(c.text) is None and any(ch.isalpha() for ch in c.text)]
         if not cells:  # no heading read: the detector's fields, cut where their lines read as different values
             for _, members in grouped:
                 members[:] = sorted((g for f in members for g in _split_by_line_keys(f, f.lines, field_keys, book)),
@@ -876,6 +951,10 @@ class PagePipeline:
         self.name_fields(grouped, headings, book_key)
         for _, members in grouped:
             members[:] = _split_relationships(members, book_key)
+            if _snap_cuts(work, [line for f in members for line in f.lines]):
+                for f in members:
+                    if any(line.cut_from is not None for line in f.lines):
+                        f.bbox = _union(line.bbox for line in f.lines)
         book_obj = get_book(book_key)
 
         def original(box):

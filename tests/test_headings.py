@@ -491,6 +491,42 @@ def test_a_line_holding_several_values_is_cut_where_its_text_says():
                                                    ("meDanToc", (10, 142, 80, 160))]
 
 
+def test_cuts_inside_a_line_move_to_the_gaps_of_its_ink():
+    from inference.pages import LineResult, _line_piece, _snap_cuts
+
+    # "Nguyễn Thị Giang 1971 Kinh" along one line: the name written wide, the year and "Kinh" narrow, so the
+    # cuts in proportion to the characters fall inside the year and inside "Kinh". A rule runs through the
+    # crop's foot, as on a ruled page.
+    page = Image.new("L", (300, 200), 240)
+    draw = ImageDraw.Draw(page)
+    for start, end in ((12, 60), (66, 110), (116, 145), (160, 195), (210, 248)):  # 3 name words, year, Kinh
+        for x in range(start, end - 1, 3):  # strokes 1 px apart: no gap a cut could take
+            draw.rectangle((x, 103, x + 1, 114), fill=20)
+    draw.line((0, 117, 299, 117), fill=20, width=1)
+    line = LineResult((10, 100, 250, 118), "Nguyễn Thị Giang 1971 Kinh", 0.9)
+    pieces = [_line_piece(line, 0, 16), _line_piece(line, 17, 21), _line_piece(line, 22, 26)]
+    assert pieces[0].bbox[2] > 150 and pieces[1].bbox[2] > 200  # in proportion: through the year and "Kinh"
+    assert _snap_cuts(page.convert("RGB"), pieces)
+    # Each cut went to the ink's gap nearest it, both sides to the same gap; the line's own ends stay.
+    assert [p.bbox for p in pieces] == [(10, 100, 145, 118), (160, 100, 195, 118), (210, 100, pytest.approx(250), 118)]
+    assert [p.text for p in pieces] == ["Nguyễn Thị Giang", "1971", "Kinh"]
+    # A line never cut, or one whose crop shows no ink, keeps its box.
+    whole = LineResult((10, 100, 250, 118), "Kinh", 0.9)
+    blank = [_line_piece(LineResult((10, 150, 250, 168), "ab cd", 0.9), 0, 2)]
+    assert not _snap_cuts(page.convert("RGB"), [whole] + blank)
+    assert whole.bbox == (10, 100, 250, 118) and blank[0].bbox == (10, 150, 106, 168)
+
+
+def test_the_row_of_column_numbers_under_the_headings_names_nothing():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    heading = _heading((0, 20, 200, 60), "Nơi sinh", 0.9)
+    number = _heading((0, 60, 200, 80), "631", 0.9)  # "(3)" misread: it stands between the lines and the heading
+    field = _field("x", (10, 100, 190, 118))
+    assert _named(pipeline, [field], [heading, number], "khai_sinh") == {(10, 100): ("nksNoiSinh", 0.9, "heading")}
+
+
 def test_a_field_wrapped_around_another_ones_line_takes_two_boxes():
     from inference.pages import FieldResult, LineResult, _field_boxes
 
