@@ -33,7 +33,7 @@ from inference.records import (
 from inference.records.flags import Severity
 from inference.records.identity import FORMATS_BY_DOCUMENT, number_format
 from inference.records.normalize import RESIDENCE_TYPE_CODES
-from inference.records.record import REVIEW_THRESHOLD_ENV
+from inference.records.record import CONTRADICTED_SCORE, REVIEW_THRESHOLD_ENV
 from inference.records.spreadsheet import CODES_SHEET, IMPORT_SHEET, header_key, template_path
 
 TODAY = dt.date(2025, 7, 1)
@@ -96,11 +96,23 @@ def test_dates_in_words_round_trip_and_tolerate_ocr():
     ("l2/O3/1998", "1998-03-12", "ocr_digits_fixed"), ("12.3.98", "1998-03-12", "date_two_digit_year"),
     ("31/02/1998", None, "date_invalid"), ("hôm qua", None, "date_unreadable"),
     ("12/3/2031", "2031-03-12", "date_in_future"), ("5/6/1820", "1820-06-05", "date_too_old"),
+    # Separators misread or lost: the digits allow one date only.
+    ("19.70", "1970", "date_separators_misread"), ("19.7.3", "1973", "date_separators_misread"),
+    ("2431968", "1968-03-24", "date_separators_misread"), ("1 9 7 0", "1970", "date_separators_misread"),
+    # ... or more than one (1 December, 11 February), or none.
+    ("1121998", None, "date_unreadable"), ("19.7.", None, "date_unreadable"), ("3/13/1998", None, "date_invalid"),
 ])
 def test_date_forms_and_flags(text, iso, flag):
     result = normalize_value("date", text, today=TODAY)
     assert result.value == iso
     assert flag in result.flags
+
+
+def test_a_date_read_from_its_digits_alone_is_doubted():
+    result = normalize_value("date", "19.70", today=TODAY)
+    assert result.value == "1970" and result.score == 0.5
+    # The registration year bounds a birth year: 2431968 is no date in 1920.
+    assert normalize_value("date", "2431968", max_year=1920).value is None
 
 
 def test_age_instead_of_birth_date_counts_back_from_registration():
@@ -290,12 +302,12 @@ def test_place_examples(text, codes, flags):
         assert got == codes
     for flag in flags:
         assert flag in result.flags
-    assert v["text"] == text
+    assert v["text"] == text[0].upper() + text[1:]  # as written, in a cell's capital
 
 
 def test_place_official_form_keeps_the_locality():
     value = normalize_value("place", "số 131/6 đường Ngô Gia Tự, P. Lạch Tray, Q. Ngô Quyền, TP Hải Phòng").value
-    assert value["normalized"] == ("số 131/6 đường Ngô Gia Tự, Phường Lạch Tray, Quận Ngô Quyền, "
+    assert value["normalized"] == ("Số 131/6 đường Ngô Gia Tự, Phường Lạch Tray, Quận Ngô Quyền, "
                                    "Thành phố Hải Phòng")
     assert normalize_value("place", "Bệnh viện Đa khoa tỉnh Hải Dương").value["normalized"] is None
 
@@ -432,6 +444,35 @@ def test_validation_flag_fires_on_crafted_record(flag, book, change):
     assert record["needs_review"] == (FLAGS[flag].severity is Severity.ERROR or record["needs_review"])
     if FLAGS[flag].severity is Severity.ERROR:
         assert record["needs_review"]
+
+
+CONTRADICTION_CASES = [case for case in FLAG_CASES if FLAGS[case[0]].contradiction]
+
+
+@pytest.mark.parametrize("flag, book, change", CONTRADICTION_CASES,
+                         ids=[f"{f}-{b}" for f, b, _ in CONTRADICTION_CASES])
+def test_fields_that_contradict_each_other_are_not_sure_enough_to_accept(flag, book, change):
+    # The same values with the same recognizer confidence: only the contradiction differs.
+    clean = {f["key"]: f for f in build(book, CLEAN[book], threshold=0.9)["fields"]}
+    record = build(book, {**CLEAN[book], **change}, threshold=0.9)
+    flagged = [f for f in record["fields"] if flag in f["flags"]]
+    assert flagged
+    for f in flagged:
+        alone = 0.99 * normalize_field(book, f["key"], f["text"]).score
+        assert f["confidence"] == pytest.approx(alone * CONTRADICTED_SCORE, abs=1e-3), (f, alone)
+        assert f["confidence"] < 0.9
+    assert record["needs_review"]
+    # Fields no rule doubts keep their confidence.
+    for f in record["fields"]:
+        if not any(FLAGS[c].contradiction for c in f["flags"]) and f["key"] in clean and f["key"] not in change:
+            assert f["confidence"] == clean[f["key"]]["confidence"]
+
+
+def test_every_contradiction_flag_is_a_warning_of_a_record_rule():
+    contradictions = {code for code, f in FLAGS.items() if f.contradiction}
+    assert {"declarant_mismatch", "gender_name_mismatch", "id_number_holder_mismatch"} <= contradictions
+    assert all(FLAGS[c].record and FLAGS[c].severity is Severity.WARNING for c in contradictions)
+    assert contradictions <= {flag for flag, _, _ in CONTRADICTION_CASES}
 
 
 def test_every_record_rule_has_a_crafted_case():
@@ -650,6 +691,17 @@ def test_a_misread_label_before_a_page_volume_or_entry_number_is_passed_over():
     assert normalize_field("khai_tu", "quyenSo", "trang 1").flags == ("number_unreadable",)
 
 
+def test_a_place_is_written_out_in_one_spelling():
+    # The same text as read and as typed: commas spaced, tone marks placed the one way.
+    for written, read in (("xóm Lương Xá,Xã Thanh Hải,Thanh Hà", "xóm Lương Xá, Xã Thanh Hải , Thanh Hà"),
+                          ("Bệnh viện Đa khoa huyện Hạ Hòa", "Bệnh viện Đa khoa huyện Hạ Hoà"),
+                          ("Tại nhà", "tại nhà")):
+        assert normalize_field("khai_tu", "nktNoiChet", written).value == \
+            normalize_field("khai_tu", "nktNoiChet", read).value
+    value = normalize_field("khai_tu", "nktNoiChet", "Thôn Đông,Xã Thái Hoà,Huyện Triệu Phong").value
+    assert value["text"] == "Thôn Đông, Xã Thái Hòa, Huyện Triệu Phong"
+
+
 def test_a_place_without_a_letter_is_a_number_read_into_the_wrong_column():
     result = normalize_field("ket_hon", "voNoiCuTru", "02")
     assert result.flags == ("no_letters",) and result.value["text"] == "02" and result.score == 0.5
@@ -657,7 +709,17 @@ def test_a_place_without_a_letter_is_a_number_read_into_the_wrong_column():
 
 
 def test_a_name_with_a_word_twice_in_a_row_is_doubted():
-    for text in ("Nguyễn Văn Văn Anh", "NGUYỄN NGUYỄN"):
+    for text in ("Nguyễn Văn Văn Anh", "NGUYỄN NGUYỄN", "Lê Văn Nam Lê Văn Nam", "Lê Thị Thị Lê Thị Thị Hoa"):
         result = normalize_field("khai_sinh", "chaHoTen", text)
-        assert "name_repeated_word" in result.flags and result.score == 0.5
-    assert normalize_field("khai_sinh", "chaHoTen", "Nguyễn Văn An").flags == ()
+        assert "name_repeated_word" in result.flags and result.score == 0.5, text
+    for text in ("Nguyễn Văn An", "Nguyễn Thị Nga Nguyễn", "Nguyễn Văn Nguyễn Anh"):
+        assert normalize_field("khai_sinh", "chaHoTen", text).flags == (), text
+
+
+def test_a_name_longer_than_any_name_is_two_cells_run_together():
+    # A wrapped cell joined to the line of the next one: the mother's name and the declarant's.
+    result = normalize_field("khai_sinh", "nycHoTen", "Phan Thị Lan Lê Văn Nam, Cha")
+    assert result.flags == ("name_too_long",) and result.score == 0.5
+    # Six words is a long name, not two.
+    assert normalize_field("khai_sinh", "nycHoTen", "Nguyễn Phước Vĩnh Bảo Long").flags == ()
+    assert normalize_field("khai_sinh", "nycHoTen", "Tôn Nữ Thị Minh Khánh Hòa").flags == ()

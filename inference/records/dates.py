@@ -30,6 +30,10 @@ _SLASHED_PARTIAL = re.compile(rf"(?:ngày\s*)?({_PLACEHOLDER})?\s*/\s*({_PLACEHO
 _PLACEHOLDER_TOKEN = re.compile(r"^[.…x?_\-]+$")
 _PHRASE_PARTIAL = re.compile(r"(?:ngày\s*(\d{1,2})?\s*)?(?:tháng\s*(\d{1,2})?\s*)?năm\s*(\d{4})")
 _AGE = re.compile(r"(\d{1,3})\s*(?:tuổi|t)")
+_DIGITS_AND_SEPARATORS = re.compile(r"[\d\s/.\-,]*\d[\d\s/.\-,]*")
+# A date read from its digits alone, its separators misread: right where the digits allow one date only, but
+# the reader should see it.
+SEPARATORS_MISREAD_SCORE = 0.5
 _LEADING = re.compile(r"^(?:năm sinh|ns|sn|sinh năm|sinh ngày|sinh)[\s:]+")
 
 
@@ -106,6 +110,11 @@ def normalize_date(text: str, *, max_year: int = DEFAULT_MAX_YEAR, reference_yea
             if pd is not None:
                 flags.append("date_partial")
                 score = 0.9  # an age gives the year within one
+    if pd is None and _NUMERIC_DMY.fullmatch(s) is None:  # a well-formed 31/2/1998 is no lost separator
+        pd = _from_digits(s, max_year)
+        if pd is not None:
+            flags.append("date_separators_misread")
+            score = SEPARATORS_MISREAD_SCORE
     if pd is None:
         # Digits in the shape of a date that is no calendar day (31/2/1998, 12/13/1998).
         invalid = _NUMERIC_DMY.fullmatch(s) is not None
@@ -116,6 +125,31 @@ def normalize_date(text: str, *, max_year: int = DEFAULT_MAX_YEAR, reference_yea
         score = min(score, 0.97)
     _check_range(pd, flags, today)
     return Normalized(pd.isoformat(), score, tuple(dict.fromkeys(flags)))
+
+
+def _from_digits(s: str, max_year: int) -> ParsedDate | None:
+    """The one date the digits of ``s`` can be when its separators were misread or lost: a year alone
+    read "19.70" or "19.7.3", a date "2431968" (24.3.1968). ``None`` where the digits allow none, or more
+    than one ("1121998": 1 December or 11 February)."""
+    if not _DIGITS_AND_SEPARATORS.fullmatch(s):
+        return None
+    digits = re.sub(r"\D", "", s)
+    if len(digits) == 4:
+        candidates = [(int(digits), None, None)]
+    elif 5 <= len(digits) <= 8:
+        head, year = digits[:-4], int(digits[-4:])
+        candidates = [(year, int(head[cut:]), int(head[:cut])) for cut in (1, 2) if 1 <= len(head) - cut <= 2]
+    else:
+        return None
+    dates = []
+    for year, month, day in candidates:
+        if not OLDEST_PLAUSIBLE_YEAR <= year <= max_year:
+            continue
+        try:
+            dates.append(ParsedDate(year, month, day))
+        except ValueError:
+            continue
+    return dates[0] if len(dates) == 1 else None
 
 
 def _read(s: str, max_year: int) -> ParsedDate | None:

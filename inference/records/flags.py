@@ -26,7 +26,13 @@ class Flag:
     severity: Severity
     description: str
     record: bool = False  # raised by a cross-field rule (inference.records.validate), not a normalizer
+    # Two written values that cannot both be right: one of the fields it is on is misread (or miswritten), so
+    # neither is sure enough to accept unseen, whatever the recognizer thought of it.
+    contradiction: bool = False
 
+
+# Vietnamese names run to five words, rarely six ("Nguyễn Phước Vĩnh Bảo Long", a second middle name).
+MAX_NAME_WORDS = 6
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
@@ -40,6 +46,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("normalizer_failed", _E, "the normalizer failed unexpectedly; the text is kept as it is"),
     Flag("fuzzy_match", _I, "matched a known value approximately (the score says how closely)"),
     Flag("ambiguous_match", _W, "two known values fit the text about equally well"),
+    Flag("date_separators_misread", _W, "a date whose separators were misread or lost (\"19.70\", \"2431968\"): read "
+         "from its digits alone, the one calendar date they can be"),
     Flag("ocr_digits_fixed", _W, "letters that look like digits (O, l, I, S, B) were read as digits"),
     Flag("date_unreadable", _E, "not a date in any written form the books use"),
     Flag("date_invalid", _E, "a day or month out of range (e.g. 31/2)"),
@@ -62,8 +70,10 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("id_number_province", _E, "a 12-digit ID number whose first three digits are no province code"),
     Flag("personal_id_format", _E, "a personal ID number (số định danh) that is not 12 digits with a province code"),
     Flag("name_has_digits", _E, "a person's name with digits in it"),
-    Flag("name_repeated_word", _W, "a person's name with a word twice in a row (\"Nguyễn Văn Văn Anh\"): a line read "
-                                   "twice, or a misreading"),
+    Flag("name_too_long", _W, f"a person's name of more than {MAX_NAME_WORDS} words: two names run together "
+         "(a line of another cell joined to it)"),
+    Flag("name_repeated_word", _W, "a person's name with a word or words twice in a row (\"Nguyễn Văn Văn Anh\", "
+                                   "\"Lê Văn Nam Lê Văn Nam\"): a line read twice, or a misreading"),
     Flag("name_incomplete", _W, "a person's name of a single word, or ending in a middle name (Văn, Thị): a "
                                 "word or line of it missing"),
     Flag("no_letters", _E, "a place, office, authority or title without a single letter: a number or date in "
@@ -100,22 +110,24 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("spouse_age_uncertain", _W, "a spouse may be under the legal marriage age (only the birth year is "
          "known)", True),
     Flag("registration_type_inconsistent", _W, "loaiDangKy says on time (or late) but the delay says otherwise "
-         "(60 days for births, 15 for deaths)", True),
+         "(60 days for births, 15 for deaths)", True, contradiction=True),
     Flag("declarant_mismatch", _W, "the declarant is the father (mother) but the name differs from his (hers)",
-         True),
-    Flag("gender_name_mismatch", _W, "the middle name ('Văn' / 'Thị') contradicts the gender", True),
+         True, contradiction=True),
+    Flag("gender_name_mismatch", _W, "the middle name ('Văn' / 'Thị') contradicts the gender", True,
+         contradiction=True),
     Flag("id_number_type_mismatch", _E, "the ID number's format does not fit the document type", True),
     Flag("id_number_holder_mismatch", _W, "a CCCD / personal ID number whose century-gender or year digits "
-         "disagree with the holder's birth date or gender", True),
+         "disagree with the holder's birth date or gender", True, contradiction=True),
     Flag("id_issued_before_birth", _E, "an identity document issued before its holder was born", True),
     Flag("id_issued_after_registration", _E, "an identity document issued after the registration", True),
     Flag("entry_year_mismatch", _E, "the year in the entry or volume number is not the registration year: one of "
          "them is misread", True),
     Flag("death_notice_date_order", _W, "the death notice is dated before the death or after the registration",
-         True),
+         True, contradiction=True),
     Flag("birth_case_inconsistent", _W, "nksLoaiKhaiSinh says a parent is unknown but that parent's columns "
-         "are filled", True),
-    Flag("later_date_before_registration", _W, "an annotation date (ghi chú) before the registration", True),
+         "are filled", True, contradiction=True),
+    Flag("later_date_before_registration", _W, "an annotation date (ghi chú) before the registration", True,
+         contradiction=True),
 )})
 
 

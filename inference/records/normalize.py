@@ -51,6 +51,7 @@ from data.text.vocab import (
 from inference.records.dates import (
     _CONFUSABLE_CHARS, _CONFUSABLE_DIGITS, normalize_date, normalize_date_in_words, normalize_time,
 )
+from inference.records.flags import MAX_NAME_WORDS
 from inference.records.identity import normalize_id_number, normalize_personal_id
 from inference.records.matching import Match, Vocabulary, bare, fold
 from inference.records.normalized import Normalized
@@ -214,13 +215,25 @@ def normalize_name(text: str) -> Normalized:
     incomplete = len(words) < 2 or fold(words[-1]) in _MIDDLE_NAMES
     if incomplete:
         flags.append("name_incomplete")
-    # "Nguyễn Văn Văn Anh", "NGUYỄN NGUYỄN": a word twice in a row is a line read twice or a misreading.
-    repeated = any(fold(a) == fold(b) for a, b in zip(words, words[1:]))
+    # "Nguyễn Văn Văn Anh", "NGUYỄN NGUYỄN", "Lê Văn Nam Lê Văn Nam": words twice in a row are a line read
+    # twice or a misreading.
+    repeated = _has_repeated_run([fold(w) for w in words])
     if repeated:
         flags.append("name_repeated_word")
+    # Longer than any name: another cell's line (a second person's name, a relationship) joined to it.
+    too_long = len(words) > MAX_NAME_WORDS
+    if too_long:
+        flags.append("name_too_long")
     # One tone placement: "Hoà" and "Hòa" are one name, written in the old style and the new.
     return Normalized(" ".join(_title_word(modern_tone_placement(w)) for w in words),
-                      INCOMPLETE_NAME_SCORE if incomplete or repeated else 1.0, tuple(flags))
+                      INCOMPLETE_NAME_SCORE if incomplete or repeated or too_long else 1.0, tuple(flags))
+
+
+def _has_repeated_run(words: list[str]) -> bool:
+    """Whether some run of one or more words comes twice in a row (``a b a b``, ``a a``)."""
+    n = len(words)
+    return any(words[i:i + size] == words[i + size:i + 2 * size]
+               for size in range(1, n // 2 + 1) for i in range(n - 2 * size + 1))
 
 
 def _fix_digits(s: str) -> str:

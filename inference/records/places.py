@@ -25,7 +25,7 @@ from types import MappingProxyType
 
 from rapidfuzz import fuzz, process
 
-from data.charset import normalize_text, strip_marks
+from data.charset import modern_tone_placement, normalize_text, strip_marks
 from data.text.places import AdminUnit, gazetteer
 from inference.records.matching import fold
 from inference.records.normalized import Normalized
@@ -446,9 +446,12 @@ def _official(match: PlaceMatch, localities: list[str]) -> str:
 def normalize_place(text: str) -> Normalized:
     """A written place → ``{"text", "normalized", "province", "provinceCode", "district", "districtCode",
     "ward", "wardCode"}`` with the gazetteer match score. Never raises."""
-    cleaned = normalize_text(text)
+    # One spelling of the same text: a space after each comma, one tone placement ("Hạ Hoà" is "Hạ Hòa"), a
+    # capital first letter ("tại nhà" is the cell "Tại nhà").
+    cleaned = modern_tone_placement(re.sub(r"\s*,\s*", ", ", normalize_text(text))).strip()
     if not cleaned:
         return Normalized(None, 1.0, ("empty",))
+    cleaned = cleaned[0].upper() + cleaned[1:]
     value: dict = {"text": cleaned, "normalized": None, "province": None, "provinceCode": None,
                    "district": None, "districtCode": None, "ward": None, "wardCode": None}
     if not any(ch.isalpha() for ch in cleaned):

@@ -25,7 +25,7 @@ from typing import Any
 from data.schema import Book, get_book
 from data.text.dates import DEFAULT_MAX_YEAR
 from inference.records.dates import parse_iso
-from inference.records.flags import Severity, add_flag, has_error, severity
+from inference.records.flags import FLAGS, Severity, add_flag, has_error, severity
 from inference.records.normalize import normalize_value
 from inference.records.validate import validate_record
 
@@ -37,6 +37,9 @@ REVIEW_THRESHOLD_ENV = "HOTICH_REVIEW_THRESHOLD"
 #: Dates the books always write in full; a year alone there is a reading that lost a line.
 FULL_DATE_KEYS = frozenset({"ngayDangKy", "nksNgaySinh", "nktNgayChet"})
 INCOMPLETE_DATE_SCORE = 0.5
+#: A field that another field contradicts (``Flag.contradiction``: the declarant "is the father" under another
+#: name) keeps this share of its confidence: one of the two is misread, and the reader cannot tell which.
+CONTRADICTED_SCORE = 0.5
 
 # Dates written after the registration (annotations) resolve two-digit years against the books' end, not
 # against the registration year.
@@ -206,6 +209,9 @@ def build_record(book: str, entry: Any, recognized_fields: Iterable[Any],
     fields.sort(key=lambda f: order[f["key"]])
 
     record_flags = validate_record(book_obj, fields)
+    for f in fields:
+        if any(FLAGS[code].contradiction for code in f["flags"]):
+            f["confidence"] = round(f["confidence"] * CONTRADICTED_SCORE, 4)
     low_confidence = any(f["confidence"] < threshold for f in fields)
     needs_review = low_confidence or has_error(record_flags) or any(has_error(f["flags"]) for f in fields)
     return {"book": book_obj.key, "entry": entry, "fields": fields, "flags": record_flags,
