@@ -702,6 +702,21 @@ def test_a_place_is_written_out_in_one_spelling():
     assert value["text"] == "Thôn Đông, Xã Thái Hòa, Huyện Triệu Phong"
 
 
+def test_a_misread_unit_name_is_spelled_as_the_gazetteer_spells_it():
+    field = build("ket_hon", {**CLEAN["ket_hon"], "voNoiCuTru": "thị trấn Kê Sát, huyện Bình Giang, tỉnh Hải Dương"})
+    vo = fields_of(field)["voNoiCuTru"]
+    assert vo["value"]["text"] == "Thị trấn Kẻ Sặt, huyện Bình Giang, tỉnh Hải Dương"
+    assert vo["text"] == "thị trấn Kê Sát, huyện Bình Giang, tỉnh Hải Dương"  # what was read stays
+    assert "place_name_corrected" in vo["flags"] and vo["confidence"] < 0.99
+    upper = normalize_field("ket_hon", "voNoiCuTru", "ẤP 5, XÃ PHÚ TRỨC, HUYỆN ĐỊNH QUÁN, ĐỒNG NAI").value
+    assert upper["text"] == "ẤP 5, XÃ PHÚ TÚC, HUYỆN ĐỊNH QUÁN, ĐỒNG NAI" and upper["wardCode"] is not None
+    # Nothing else read right to narrow the search (a commune alone: which of the country's?), a reading
+    # with a rival, a name too far from any: left as read.
+    for text in ("Xã Phú Trức", "Trạm y tế xã Hợp Tấn", "Xã Tùng Lạc, Huyện Thanh Hà, Tỉnh Hải Dương"):
+        result = normalize_field("ket_hon", "voNoiCuTru", text)
+        assert result.value["text"] == text and "place_name_corrected" not in result.flags, text
+
+
 def test_a_place_without_a_letter_is_a_number_read_into_the_wrong_column():
     result = normalize_field("ket_hon", "voNoiCuTru", "02")
     assert result.flags == ("no_letters",) and result.value["text"] == "02" and result.score == 0.5

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -87,6 +87,10 @@ _START_SKIP_PENALTY = 0.06
 _MIDDLE_SKIP_PENALTY = 0.1
 _UNEXPLAINED_PENALTY = 0.12
 _FUZZY_CUTOFF = 70
+# A unit name read at least this close to the gazetteer's (rapidfuzz ratio of the folded names) is written out
+# as the gazetteer spells it, under the conditions of _corrected_names.
+CORRECTABLE_NAME_SCORE = 0.8
+_SPAN_PUNCTUATION = ",.;:-–()"
 _BEAM = 12
 _MAX_WINDOW = 6
 
@@ -244,7 +248,7 @@ class _State:
     left: int  # words of that chunk not consumed yet
     below: int  # the next match must be a level below this
     scope: tuple[tuple[str, int], ...]  # where to search: (("all", 0),) or provinces / a district
-    matched: tuple[tuple[int, _Entry, float], ...]
+    matched: tuple[tuple[int, _Entry, float, str, float], ...]  # level, unit, score, words read, name score
     objective: float
     unexplained: int  # words of admin chunks left unmatched
     historical: bool
@@ -281,31 +285,32 @@ def _expand(state: _State, chunks: list[_Chunk], idx: _Index) -> list[_State]:
         hint = chunk.hint if whole else None
         remaining = len(words) - n
         for level in range(state.below - 1, -1, -1):
-            # (entry, provinces a name alias stands for, score, historical)
-            options: list[tuple[_Entry | None, tuple[AdminUnit, ...], float, bool]] = []
+            # (entry, provinces a name alias stands for, score, historical, how close the name is)
+            options: list[tuple[_Entry | None, tuple[AdminUnit, ...], float, bool, float]] = []
             if level == PROVINCE and state.below == 3:
                 for table, historical in ((idx.aliases, False), (idx.historical, True)):
                     if query in table:
-                        options.append((None, table[query], 1.0, historical))
+                        options.append((None, table[query], 1.0, historical, 1.0))
             for scope in state.scope:
                 for entry, score in _candidates(level, scope, query):
                     # A hospital's trailing words name a province ("Bệnh viện Phụ sản Hải Dương"); anything
                     # else there ("Bệnh viện Việt Đức", "Bệnh viện K") is a name, not an address.
                     if chunk.kind == "facility" and (level != PROVINCE or score < 0.95):
                         continue
-                    options.append((entry, (), score * _hint_factor(hint, entry), False))
-            for entry, provinces, score, historical in options:
+                    options.append((entry, (), score * _hint_factor(hint, entry), False, score))
+            for entry, provinces, score, historical, name_score in options:
                 if entry is None and len(provinces) == 1:
                     entry = _Entry(provinces[0], provinces[0], None, PROVINCE)
+                unit_read = (level, entry, score, query, name_score)
                 if entry is None:  # a former province: search the provinces it became
                     new_scope = tuple(("province", p.code) for p in provinces)
                     matched = state.matched
                 elif level == PROVINCE:
-                    new_scope, matched = (("province", entry.unit.code),), state.matched + ((level, entry, score),)
+                    new_scope, matched = (("province", entry.unit.code),), state.matched + (unit_read,)
                 elif level == DISTRICT:
-                    new_scope, matched = (("district", entry.unit.code),), state.matched + ((level, entry, score),)
+                    new_scope, matched = (("district", entry.unit.code),), state.matched + (unit_read,)
                 else:
-                    new_scope, matched = (), state.matched + ((level, entry, score),)
+                    new_scope, matched = (), state.matched + (unit_read,)
                 if remaining:
                     nxt_chunk, nxt_left = state.chunk, remaining
                 else:
@@ -354,6 +359,9 @@ class PlaceMatch:
     historical: bool = False
     successors: tuple[AdminUnit, ...] = ()  # the provinces a former province became, when unresolved
     partial: bool = False  # some written unit names did not fit with the matched ones
+    # Each matched unit with the words read for it (folded) and how close they were to its name (1.0: the
+    # same; 0.95: the same but for marks; less: a fuzzy match).
+    names_read: tuple[tuple[str, AdminUnit, float], ...] = ()
 
     @property
     def codes(self) -> tuple[int | None, int | None, int | None]:
@@ -363,7 +371,7 @@ class PlaceMatch:
 def _resolve(state: _State) -> PlaceMatch | None:
     if not state.matched and not state.historical:
         return None
-    by_level = {level: (entry, score) for level, entry, score in state.matched}
+    by_level = {level: (entry, score) for level, entry, score, _, _ in state.matched}
     lowest = min(by_level) if by_level else None
     province = district = ward = None
     if lowest is not None:
@@ -376,7 +384,9 @@ def _resolve(state: _State) -> PlaceMatch | None:
     scores = [s for _, s in by_level.values()]
     score = sum(scores) / len(scores) if scores else 0.6  # a former province alone: which one is unknown
     return PlaceMatch(province, district, ward, round(score, 4), historical=state.historical,
-                      partial=bool(state.skipped or state.unexplained))
+                      partial=bool(state.skipped or state.unexplained),
+                      names_read=tuple((query, entry.unit, name_score)
+                                       for _, entry, _, query, name_score in state.matched))
 
 
 def match_place(text: str) -> tuple[PlaceMatch | None, list[_Chunk]]:
@@ -418,13 +428,11 @@ def match_place(text: str) -> tuple[PlaceMatch | None, list[_Chunk]]:
     if match.historical and match.province is None:
         codes = {c for _, c in best_state.scope}
         successors = tuple(p for p in gazetteer().provinces if p.code in codes)
-        match = PlaceMatch(None, None, None, match.score, historical=True, successors=successors,
-                           ambiguous=len(successors) > 1, partial=match.partial)
+        match = replace(match, historical=True, successors=successors, ambiguous=len(successors) > 1)
     ambiguous = match.ambiguous or (len(ranked) > 1 and best_score - ranked[1][0] < 0.05
                                     and _is_different(match, _resolve(ranked[1][1])))
     if ambiguous and not match.ambiguous:
-        match = PlaceMatch(match.province, match.district, match.ward, match.score, True, match.historical,
-                           match.successors, match.partial)
+        match = replace(match, ambiguous=True)
     return match, chunks
 
 
@@ -479,6 +487,10 @@ def normalize_place(text: str) -> Normalized:
         flags.append("place_partly_matched")
     if match.score < 1.0:
         flags.append("fuzzy_match")
+    corrected = _corrected_names(cleaned, match)
+    if corrected != cleaned:
+        value["text"] = corrected
+        flags.append("place_name_corrected")
     only_units = all(c.kind in ("admin", "locality") for c in chunks)
     if only_units and match.province is not None and not match.partial:
         localities = [" ".join(_raw_words(c)) for c in chunks if c.kind == "locality"]
@@ -488,6 +500,45 @@ def normalize_place(text: str) -> Normalized:
     ambiguity_matters = value["normalized"] is not None or not any(c.kind == "facility" for c in chunks)
     score = match.score * (0.85 if match.ambiguous and ambiguity_matters else 1.0) * (0.75 if match.partial else 1.0)
     return Normalized(value, round(min(score, 1.0), 4), tuple(flags))
+
+
+def _corrected_names(text: str, match: PlaceMatch) -> str:
+    """``text`` with each unit name misread in it ("Huyện Tâm Xuyên, Hà Tĩnh") spelled as the gazetteer
+    spells it ("Huyện Cẩm Xuyên, Hà Tĩnh"). Only where the place matched whole, with no rival reading, and
+    another of its units was read right (it narrows the search to that unit's own communes); a name is
+    replaced only where it occurs once."""
+    if match.partial or match.ambiguous:
+        return text
+    for query, unit, name_score in match.names_read:
+        if name_score >= 1.0 or name_score < CORRECTABLE_NAME_SCORE or unit.numbered:
+            continue
+        if not any(other is not unit and score >= 0.95 for _, other, score in match.names_read):
+            continue
+        spans = _spans_reading(text, query)
+        if len(spans) != 1:
+            continue
+        start, end = spans[0]
+        written = text[start:end]
+        text = text[:start] + (unit.bare.upper() if written.isupper() else unit.bare) + text[end:]
+    return text
+
+
+def _spans_reading(text: str, query: str) -> list[tuple[int, int]]:
+    """The character spans of ``text``, whole words without the punctuation around them, whose comparison
+    key is ``query``."""
+    tokens = list(re.finditer(r"\S+", text))
+    size = len(query.split())
+    spans = set()
+    for i in range(len(tokens)):
+        for j in range(i, min(len(tokens), i + size + 1)):
+            start, end = tokens[i].start(), tokens[j].end()
+            while end > start and text[end - 1] in _SPAN_PUNCTUATION:
+                end -= 1
+            while start < end and text[start] in _SPAN_PUNCTUATION:
+                start += 1
+            if start < end and _key(text[start:end]) == query:
+                spans.add((start, end))
+    return sorted(spans)
 
 
 def _raw_words(chunk: _Chunk) -> list[str]:
