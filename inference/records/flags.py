@@ -74,6 +74,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("name_has_digits", _E, "a person's name with digits in it"),
     Flag("name_too_long", _W, f"a person's name of more than {MAX_NAME_WORDS} words: two names run together "
          "(a line of another cell joined to it)"),
+    Flag("name_has_relationship", _W, "a person's name ending in a kinship word (\"Lê Thị Phương Mẹ\"): the "
+         "relationship column's word joined to it"),
     Flag("name_repeated_word", _W, "a person's name with a word or words twice in a row (\"Nguyễn Văn Văn Anh\", "
                                    "\"Lê Văn Nam Lê Văn Nam\"): a line read twice, or a misreading"),
     Flag("name_incomplete", _W, "a person's name of a single word, or ending in a middle name (Văn, Thị): a "

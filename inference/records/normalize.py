@@ -197,6 +197,9 @@ def _title_word(word: str) -> str:
 
 #: The words that start a given name, never end one.
 _MIDDLE_NAMES = frozenset({"văn", "thị"})
+# Words of the relationship column that end no one's name ("Anh", "Chi", "Em" do: they are given names too).
+_KINSHIP_WORDS = frozenset({"mẹ", "cha", "bố", "vợ", "chồng", "cháu", "con", "dì", "cậu", "chú", "bác", "ông",
+                            "bà", "nội", "ngoại", "ruột", "đẻ", "trai", "gái", "dâu", "rể"})
 #: The normalizer's score of an incomplete name (it multiplies the recognizer's confidence).
 INCOMPLETE_NAME_SCORE = 0.5
 
@@ -224,9 +227,14 @@ def normalize_name(text: str) -> Normalized:
     too_long = len(words) > MAX_NAME_WORDS
     if too_long:
         flags.append("name_too_long")
+    # "Lê Thị Phương Mẹ": the relationship column's word joined to the name (a kinship word no one is named).
+    kinship = len(words) > 1 and fold(words[-1]) in _KINSHIP_WORDS
+    if kinship:
+        flags.append("name_has_relationship")
     # One tone placement: "Hoà" and "Hòa" are one name, written in the old style and the new.
     return Normalized(" ".join(_title_word(modern_tone_placement(w)) for w in words),
-                      INCOMPLETE_NAME_SCORE if incomplete or repeated or too_long else 1.0, tuple(flags))
+                      INCOMPLETE_NAME_SCORE if incomplete or repeated or too_long or kinship else 1.0,
+                      tuple(flags))
 
 
 def _has_repeated_run(words: list[str]) -> bool:
