@@ -137,6 +137,19 @@ class LayoutPredictor:
                              list(self.config.field_keys), threshold=self.threshold)
 
 
+def _rule_masks(gray: np.ndarray, long_side: int, min_vertical: int) -> tuple[np.ndarray, np.ndarray]:
+    """The printed rules of a grayscale page (or part of one, ``long_side`` being the page's): ink
+    (adaptive threshold), opened to horizontal runs a 40th of the page long and vertical runs of
+    ``min_vertical`` px (at least 8)."""
+    block = max(15, long_side // 64) | 1
+    ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
+    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
+                                  cv2.getStructuringElement(cv2.MORPH_RECT, (max(10, long_side // 40), 1)))
+    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
+                                cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(8, min_vertical))))
+    return horizontal, vertical
+
+
 def ruled_cells(image: Image.Image, zone) -> list[tuple[float, float, float, float]]:
     """The ruled cells inside ``zone`` (page pixels) of a deskewed page: the blank areas the printed rules
     enclose, each as the box of its rules.
@@ -151,12 +164,7 @@ def ruled_cells(image: Image.Image, zone) -> list[tuple[float, float, float, flo
         return []
     long_side = max(image.size)
     gray = np.asarray(image.convert("L"), dtype=np.uint8)[y0:y1, x0:x1]
-    block = max(15, long_side // 64) | 1
-    ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
-    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
-                                  cv2.getStructuringElement(cv2.MORPH_RECT, (max(10, long_side // 40), 1)))
-    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
-                                cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(8, long_side // 90))))
+    horizontal, vertical = _rule_masks(gray, long_side, min_vertical=long_side // 90)
     rules = cv2.dilate(horizontal | vertical, np.ones((3, 3), np.uint8))
     n, _, stats, _ = cv2.connectedComponentsWithStats((rules == 0).astype(np.uint8), connectivity=4)
     min_w, min_h = max(8, long_side // 100), max(6, long_side // 160)
@@ -210,12 +218,7 @@ def table_bottoms(image: Image.Image) -> list[RuledBottom]:
     nothing is returned, and nothing is cut."""
     long_side = max(image.size)
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
-    block = max(15, long_side // 64) | 1
-    ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
-    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
-                                  cv2.getStructuringElement(cv2.MORPH_RECT, (max(10, long_side // 40), 1)))
-    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
-                                cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(8, long_side // 60))))
+    horizontal, vertical = _rule_masks(gray, long_side, min_vertical=long_side // 60)
     # A tilt the deskew left (perspective) bends a rule across rows: a short vertical closing keeps it whole.
     joined = cv2.morphologyEx(horizontal, cv2.MORPH_CLOSE, np.ones((5, long_side // 40), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
