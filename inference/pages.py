@@ -28,6 +28,8 @@ from PIL import Image
 from data.pages.lines import crop_line, heading_line_boxes
 from data.schema import BOOKS, ValueKind, get_book
 from inference.headings import HeadingKeys, book_of_title, parse_heading
+from inference.page_header import (HeaderChunk, header_band, header_chunks, header_labels, label_alone,
+                                   label_at_end, label_crop, same_line, value_after, value_cuts)
 from inference.layout import (LayoutPredictor, below_table, estimate_skew, map_box, rotate_page, ruled_cells,
                               skew_is_significant, snap_to_cells, table_bottoms)
 from inference.records import FLAGS, Severity, build_record, default_review_threshold
@@ -121,7 +123,8 @@ class FieldResult:
     lines: list[LineResult] = field(default_factory=list)
     #: the detector's mean probability of each of its field keys over the region (``None`` without one)
     key_probs: np.ndarray | None = None
-    #: where the key came from: ``heading`` when the printed column heading chose it; ``detector``; or
+    #: where the key came from: ``heading`` when the printed column heading chose it; ``label`` when the
+    #: printed label of the page header it follows did (:mod:`inference.page_header`); ``detector``; or
     #: ``detector-unconfirmed`` when the page's headings were read and none names it (its key score is cut)
     key_source: str = "detector"
     #: the rectangles the field takes (:func:`_field_boxes`): one, ``bbox``, unless that would cover another
@@ -631,6 +634,64 @@ class PagePipeline:
                                                                for b in lines]))
         return sorted(cells, key=lambda c: (c.bbox[1], c.bbox[0]))
 
+    @staticmethod
+    def header_chunks(work: Image.Image, headings: list[HeadingResult]) -> list[HeaderChunk]:
+        """The ink chunks of the page header's band (:mod:`inference.page_header`), above the column headings
+        and across the table, the title's cell left out; none without a table's headings."""
+        boxes = [cell.bbox for cell in headings]
+        band = header_band(boxes, work.size)
+        if band is None:
+            return []
+        return header_chunks(work, band, exclude=[min(boxes, key=lambda b: b[1])])
+
+    def read_header(self, work: Image.Image, page_fields: list[FieldResult], chunks: list[HeaderChunk],
+                    label_lines: dict[int, LineResult]) -> list[FieldResult]:
+        """Page fields keyed by the printed label they are written after ("Trang:" → trangSo): on a layout
+        it never saw, the detector takes a page number for the volume. ``label_lines``: the print just left of
+        each page field (:func:`inference.page_header.label_crop`), read, by the field's ``id``. A label with
+        no value found after it gives one from the ink right of it in its chunk, read on its own (a page
+        number of a stroke or two the detector missed). Label-keyed fields come out left to right."""
+        labels = header_labels(chunks)
+        keyed = []
+        for f in page_fields:
+            line = label_lines.get(id(f))
+            found = label_at_end(line.text) if line is not None else None
+            if found is None:
+                # The detector's box may hold the label too: the chunk it starts in starts with the label.
+                mid = (f.bbox[0] + f.bbox[2]) / 2
+                label = next((lb for lb in labels if lb.chunk.bbox[0] <= mid <= lb.chunk.bbox[2]
+                              and lb.end_x <= mid and same_line(f.bbox, lb.chunk.bbox)), None)
+                found = (label.key, label.score) if label is not None else None
+            if found is not None:
+                f.key, f.key_score, f.key_source = found[0], found[1], "label"
+                keyed.append(f)
+        header = page_header_keys()
+        have = {f.key for f in page_fields if f.key in header}
+        missing = []
+        for label in labels:
+            if label.key not in have:
+                cuts = [] if label_alone(label.chunk.text, label.key) else value_cuts(label.chunk)
+                missing.append((label, [(LineResult(left), LineResult(right)) for left, right in cuts]))
+        self.recognize_lines(work, [line for _, cuts in missing for pair in cuts for line in pair])
+        for label, cuts in missing:
+            if label.key in have:
+                continue
+            # The last cut whose left piece is the label alone: the value is what follows it. A chunk that is
+            # the label alone is followed by its value's chunk.
+            cut = next((pair for pair in reversed(cuts) if label_alone(pair[0].text, label.key) and pair[1].text),
+                       None)
+            value = cut[1] if cut is not None else None
+            if value is None and label_alone(label.chunk.text, label.key):
+                after = value_after(label.chunk, chunks)
+                value = LineResult(after.bbox, after.text, after.confidence) if after is not None else None
+            if value is not None:
+                have.add(label.key)
+                keyed.append(FieldResult(label.key, value.bbox, label.score, label.chunk.confidence,
+                                         lines=[dataclasses.replace(value, detection_score=label.chunk.confidence)],
+                                         key_source="label"))
+        keyed.sort(key=lambda f: f.bbox[0])
+        return [f for f in page_fields if f.key_source != "label"] + keyed
+
     def recognize_lines(self, work: Image.Image, lines: list[LineResult]) -> None:
         """Every line of the page in one batched call: field lines and heading lines alike."""
         if not lines:
@@ -672,7 +733,7 @@ class PagePipeline:
         if not mine:
             return
         for f in fields:
-            if f.key_probs is None:
+            if f.key_probs is None or f.key_source == "label":
                 continue
             text = f.text
             best = max(mine, key=lambda i: f.key_probs[i] * np.exp(_reads_as(book, field_keys[i], text)))
@@ -912,7 +973,7 @@ class PagePipeline:
         index = {k: i for i, k in enumerate(field_keys)}
         header = [f for f in page_fields if f.key in keys]
         for f in header:
-            if f.key_probs is not None and len(keys) > 1:
+            if f.key_probs is not None and len(keys) > 1 and f.key_source != "label":
                 f.key, share = self._likeliest(f, keys, index, 1.0, book)
                 f.key_score = min(f.key_score, share) if f.key_score else share
         return header
@@ -943,8 +1004,16 @@ class PagePipeline:
         grouped, page_fields = self.group(regions)
         all_fields = page_fields + [f for _, members in grouped for f in members]
         headings = self.heading_cells(work, regions)
+        chunks = self.header_chunks(work, headings)
+        chunk_lines = [LineResult(c.bbox) for c in chunks]
+        label_lines = {id(f): LineResult(box) for f in page_fields if (box := label_crop(f.bbox, chunks))}
         self.recognize_lines(work, [line for f in all_fields for line in f.lines]
-                             + [line for cell in headings for line in cell.lines])
+                             + [line for cell in headings for line in cell.lines] + chunk_lines
+                             + list(label_lines.values()))
+        for chunk, line in zip(chunks, chunk_lines):
+            chunk.text, chunk.confidence = line.text, line.confidence
+        page_fields = self.read_header(work, page_fields, chunks, label_lines)
+        all_fields = page_fields + [f for _, members in grouped for f in members]
         t_recognize = time.perf_counter()
         book_key, book_score = self.choose_book(all_fields, book, headings)
         self.keys_of_book(all_fields, book_key)

@@ -179,18 +179,27 @@ def test_the_pipeline_names_fields_and_the_book_after_the_printed_headings(book)
     pipeline = PagePipeline(_HeadingsOnlyLayout(truth, field_keys), None, deskew=False)
     cells = [h for h in truth.headings if h.level in HEADING_CELL_LEVELS]
     by_box = {tuple(round(v, 1) for v in ln.region.bbox): ln.text for ln in truth.lines()}
+    # The page header's print and values, for the ink of its band: each read where its middle lies.
+    header_ink = [(h.region.bbox, h.text) for h in truth.headings if h.level == "label"]
+    header_ink += [(ln.region.bbox, ln.text) for f in truth.page_fields for ln in f.lines]
+
+    def inside(box, line):
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        return line.bbox[0] <= cx <= line.bbox[2] and line.bbox[1] <= cy <= line.bbox[3]
 
     def read(work, lines):
-        """Field lines read as written; a heading cell's first printed line reads as the whole heading."""
+        """Field lines read as written; a heading cell's first printed line reads as the whole heading; a
+        crop of the header band as the labels and values whose middles it holds, left to right."""
         done = set()
         for line in lines:
             text = by_box.get(tuple(round(v, 1) for v in line.bbox))
             if text is None:
-                cx, cy = (line.bbox[0] + line.bbox[2]) / 2, (line.bbox[1] + line.bbox[3]) / 2
-                cell = next(i for i, h in enumerate(cells) if h.region.bbox[0] <= cx <= h.region.bbox[2]
-                            and h.region.bbox[1] <= cy <= h.region.bbox[3])
-                text = "" if cell in done else cells[cell].text
-                done.add(cell)
+                cell = next((i for i, h in enumerate(cells) if inside(line.bbox, h.region)), None)
+                if cell is None:
+                    text = " ".join(t for box, t in sorted(header_ink) if inside(box, line))
+                else:
+                    text = "" if cell in done else cells[cell].text
+                    done.add(cell)
             line.text, line.confidence = text, 0.99
 
     pipeline.recognize_lines = read
@@ -201,8 +210,10 @@ def test_the_pipeline_names_fields_and_the_book_after_the_printed_headings(book)
     assert len(result["records"]) == len(filled)
     for record, entry in zip(result["records"], filled):
         got = {f["key"]: f["text"] for f in record["fields"]}
-        for f in entry.fields:
+        for f in entry.fields + truth.page_fields:
             assert got.get(f.key) == f.text, f.key
+    # The page header's values are keyed by the labels printed before them, not by the detector's keys.
+    assert truth.page_fields and {f["key_source"] for f in result["page"]["page_fields"]} == {"label"}
     named = [f for e in result["page"]["entries"] for f in e["fields"]]
     assert {f["key_source"] for f in named} == {"heading"}
     assert all(f["key_score"] <= 0.99 + 1e-6 for f in named)

@@ -1,0 +1,151 @@
+"""The page header read by its printed labels (inference/page_header.py and PagePipeline.read_header)."""
+from __future__ import annotations
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from inference.page_header import (HeaderChunk, header_band, header_chunks, header_labels, label_alone,
+                                   label_at_end, label_at_start, label_crop, same_line, value_cuts)
+
+
+def test_labels_are_read_at_the_start_or_the_end_of_a_text_with_or_without_diacritics():
+    assert label_at_start("Quyển số: 01/2003") == ("quyenSo", len("Quyển số: "), 1.0)
+    assert label_at_start("Quyen: 01") == ("quyenSo", len("Quyen: "), 0.9)
+    assert label_at_start("Trang, 6")[:2] == ("trangSo", len("Trang, "))
+    assert label_at_start("Ủy ban nhân dân: UBND xã An")[0] == "noiDangKy"
+    # The longest label wins ("Quyển số", not "Quyển" and a stray "số"); a value alone starts with none.
+    assert label_at_start("Quyển số:")[1] == len("Quyển số:")
+    assert label_at_start("01/2003") is None and label_at_start("") is None
+    assert label_at_end("...... Trang:") == ("trangSo", 1.0) and label_at_end("Trang: 6") is None
+    assert label_alone("Trang:", "trangSo") and not label_alone("Trang: 6", "trangSo")
+    assert not label_alone("Trang:", "quyenSo")
+
+
+def test_the_band_lies_above_the_column_headings_across_the_table_without_the_title():
+    title, columns = (300, 60, 700, 100), [(50, 180, 300, 230), (300, 180, 600, 230), (600, 175, 1000, 230)]
+    assert header_band([title, *columns], (1100, 1500)) == (50, 0.0, 1000, 175)
+    # On a spread the header runs along the right page's top, level with the title: the band starts at the top.
+    assert header_band(columns, (1100, 1500))[1] == 0.0
+    assert header_band([title], (1100, 1500)) is None
+
+
+def _font(size: int):
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size)
+
+
+def _header_page():
+    """A header line: "Quyển số:" and "01/2003" after it, a dotted leader, then "Trang:" and "6", another
+    leader. Returns the page and where each value starts."""
+    page = Image.new("RGB", (800, 120), (236, 229, 212))
+    draw = ImageDraw.Draw(page)
+    font, hand = _font(16), _font(24)
+    volume_x = 20 + font.getlength("Quyển số:") + 12
+    draw.text((20, 50), "Quyển số:", font=font, fill=(40, 40, 40))
+    draw.text((volume_x, 42), "01/2003", font=hand, fill=(30, 40, 140))
+    draw.text((260, 56), "." * 40, font=font, fill=(60, 60, 60))
+    draw.text((480, 50), "Trang:", font=font, fill=(40, 40, 40))
+    draw.text((580, 42), "6", font=hand, fill=(30, 40, 140))
+    draw.text((605, 56), "." * 30, font=font, fill=(60, 60, 60))
+    return page, volume_x, 580
+
+
+def test_the_bands_ink_becomes_chunks_of_labels_and_values_without_the_leaders():
+    page, volume_x, page_x = _header_page()
+    chunks = header_chunks(page, (0, 0, 800, 120))
+    # Left to right, label then value; no chunk runs on into a dotted leader.
+    assert len(chunks) == 4
+    label, volume, page_label, number = chunks
+    assert label.bbox[0] <= 22 and label.bbox[2] < volume_x <= volume.bbox[0] + 2 and volume.bbox[2] < 260
+    assert page_label.bbox[0] <= 482 and page_label.bbox[2] < page_x <= number.bbox[0] + 2 and number.bbox[2] < 605
+    assert all(same_line(label.bbox, c.bbox) for c in chunks)
+    assert header_chunks(page, (0, 0, 10, 5)) == []
+
+
+def test_a_chunk_of_label_and_value_can_be_cut_only_at_its_wide_gaps():
+    chunk = HeaderChunk((20, 40, 220, 70), [(20, 50, 60, 66), (62, 50, 100, 66), (125, 42, 220, 70)])
+    # 2 px between the label's letters is no cut; 25 px before the handwriting is.
+    assert value_cuts(chunk) == [((20, 50, 100, 66), (125, 42, 220, 70))]
+    assert value_cuts(HeaderChunk((20, 40, 60, 70), [(20, 40, 60, 70)])) == []
+
+
+def test_a_label_is_found_just_left_of_a_value_and_a_chunk_starting_with_a_label_is_one():
+    chunk = HeaderChunk((20, 40, 220, 70), [(20, 50, 60, 66), (64, 50, 100, 66), (125, 42, 220, 70)], "Quyển số: 01/2003")
+    # A value the detector found starts inside the chunk: its label is the chunk's ink left of it.
+    assert label_crop((123, 38, 222, 72), [chunk]) == (20, 50, 100, 66)
+    # A value on another line, or far from any chunk, has none.
+    assert label_crop((123, 140, 222, 172), [chunk]) is None
+    (label,) = header_labels([chunk, HeaderChunk((400, 40, 450, 70), [(400, 40, 450, 70)], "01/2003")])
+    assert label.key == "quyenSo" and 100 <= label.end_x <= 125
+
+
+class _Reader:
+    """Reads the crops of the header's value cuts as given, in the order they are asked for."""
+
+    def __init__(self, texts):
+        self.texts = list(texts)
+
+    def __call__(self, work, lines):
+        for line in lines:
+            line.text, line.confidence = self.texts.pop(0), 0.95
+
+
+def test_the_pipeline_keys_header_values_by_their_labels_and_reads_a_value_the_detector_missed():
+    from inference.pages import FieldResult, LineResult, PagePipeline
+
+    class Layout:
+        class config:
+            field_keys = ["noiDangKy", "quyenSo", "trangSo"]
+
+    pipeline = PagePipeline(Layout(), None, deskew=False)
+    volume_chunk = HeaderChunk((20, 40, 220, 70), [(20, 50, 60, 66), (64, 50, 100, 66), (125, 42, 220, 70)],
+                               "Quyển số: 01/2003", 0.9)
+    page_chunk = HeaderChunk((480, 40, 560, 70), [(480, 50, 530, 66), (550, 42, 560, 70)], "Trang, 6", 0.8)
+    office_chunk = HeaderChunk((600, 40, 790, 70), [(600, 50, 640, 66), (660, 50, 700, 66), (720, 42, 790, 70)],
+                               "Nơi đăng ký: UBND xã An", 0.7)
+    volume = FieldResult("noiDangKy", (123, 38, 222, 72), 0.8, 0.9, [LineResult((123, 38, 222, 72), "01/2003", 0.9)])
+    # The detector took the page number for the volume and missed the office's value.
+    page = FieldResult("quyenSo", (548, 40, 562, 72), 0.7, 0.9, [LineResult((548, 40, 562, 72), "6", 0.9)])
+    chunks = [volume_chunk, page_chunk, office_chunk]
+    crops = {id(f): LineResult(box) for f in (volume, page) if (box := label_crop(f.bbox, chunks))}
+    crops[id(volume)].text, crops[id(page)].text = "Quyển số:", "Trang:"
+    # The office chunk's cuts, left to right: "Nơi" | "đăng ký: UBND xã An", "Nơi đăng" | "ký: UBND...",
+    # "Nơi đăng ký:" | "UBND xã An": the last cut whose left piece is the label alone gives the value.
+    assert len(value_cuts(office_chunk)) == 2
+    pipeline.recognize_lines = _Reader(["Nơi", "đăng ký: UBND xã An", "Nơi đăng ký:", "UBND xã An"])
+    fields = pipeline.read_header(Image.new("RGB", (800, 120)), [volume, page], chunks, crops)
+    assert [(f.key, f.text, f.key_source) for f in fields] == [
+        ("quyenSo", "01/2003", "label"), ("trangSo", "6", "label"), ("noiDangKy", "UBND xã An", "label")]
+    assert fields[2].bbox == (720, 42, 790, 70) and fields[2].key_score == pytest.approx(1.0)
+    # Header fields keyed by a label keep their key: the detector's probabilities no longer move it.
+    assert [f.key for f in pipeline.header_fields(fields, "khai_sinh")] == ["quyenSo", "trangSo", "noiDangKy"]
+
+
+def test_without_labels_the_page_fields_stay_as_the_detector_keyed_them():
+    from inference.pages import FieldResult, LineResult, PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    volume = FieldResult("quyenSo", (123, 38, 222, 72), 0.8, 0.9, [LineResult((123, 38, 222, 72), "01/2003", 0.9)])
+    noise = HeaderChunk((20, 40, 100, 70), [(20, 40, 100, 70)], "xyz", 0.1)
+    pipeline.recognize_lines = _Reader([])
+    assert pipeline.read_header(Image.new("RGB", (300, 100)), [volume], [noise], {}) == [volume]
+    assert volume.key == "quyenSo" and volume.key_source == "detector"
+
+
+def test_a_label_read_alone_takes_the_next_chunk_on_its_line_as_its_value_where_the_detector_found_none():
+    from inference.pages import PagePipeline
+
+    page, _, _ = _header_page()
+    chunks = header_chunks(page, (0, 0, 800, 120))
+    for chunk, text in zip(chunks, ["Quyển số:", "01/2003", "Trang:", "6"]):
+        chunk.text, chunk.confidence = text, 0.9
+    pipeline = PagePipeline(None, None, deskew=False)
+    pipeline.recognize_lines = _Reader([])
+    fields = pipeline.read_header(page, [], chunks, {})
+    assert [(f.key, f.text, f.bbox) for f in fields] == [("quyenSo", "01/2003", chunks[1].bbox),
+                                                          ("trangSo", "6", chunks[3].bbox)]
+    # A label followed by another label (its slot left blank) takes no value; nor does one far from any.
+    chunks[1].text = "Trang số:"
+    assert [f.key for f in pipeline.read_header(page, [], chunks, {})] == ["trangSo"]
