@@ -112,6 +112,25 @@ def test_heading_line_boxes_finds_each_printed_line_inside_a_ruled_cell():
     assert heading_line_boxes(page, (300, 150, 304, 153)) == []  # too small to hold a line
 
 
+def test_heading_lines_touching_are_cut_apart_and_accents_set_apart_stay_with_their_line():
+    page = Image.new("RGB", (400, 200), (235, 228, 210))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((50, 20, 250, 180), outline=(30, 30, 30), width=2)
+    # Two lines joined by one descender meeting the next line's accent: one run of ink rows, two lines.
+    draw.rectangle((80, 40, 220, 52), fill=(40, 40, 40))
+    draw.rectangle((150, 52, 152, 60), fill=(40, 40, 40))
+    draw.rectangle((110, 60, 190, 72), fill=(40, 40, 40))
+    # A title's accents, 3 rows above its letters: part of the line, not a line of their own.
+    draw.rectangle((90, 110, 96, 113), fill=(40, 40, 40))
+    draw.rectangle((130, 110, 136, 113), fill=(40, 40, 40))
+    draw.rectangle((80, 117, 220, 135), fill=(40, 40, 40))
+    boxes = heading_line_boxes(page, (50, 20, 251, 181))
+    assert len(boxes) == 3
+    first, second, title = boxes
+    assert first[1] < 41 and first[3] < 60 and second[1] > first[1] + 8 and second[3] > 71
+    assert title[1] < 111 and title[3] > 134
+
+
 def test_the_heading_map_is_painted_decoded_and_grown_from_a_three_map_detector(tmp_path):
     instances, _ = paint_targets((50, 50), 0.5, 0.0, [], [], [], headings=[(20, 20, 80, 40)])
     assert instances.shape == (4, 50, 50) and instances[3].sum() > 0 and instances[:3].sum() == 0

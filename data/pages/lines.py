@@ -69,7 +69,7 @@ def heading_line_boxes(image: Image.Image, box, min_gap: int = 2) -> list[tuple[
     if start is not None:
         lines.append((start, end))
     out = []
-    for a, b in lines:
+    for a, b in _marks_joined(_split_at_valleys(lines, rows)):
         if b - a < 3:
             continue  # specks
         cols = np.nonzero(ink[a:b + 1].sum(axis=0))[0]
@@ -79,6 +79,48 @@ def heading_line_boxes(image: Image.Image, box, min_gap: int = 2) -> list[tuple[
         out.append((float(x0 + mx + max(0, cols[0] - pad)), float(y0 + my + max(0, a - pad)),
                     float(x0 + mx + min(inner.shape[1], cols[-1] + 1 + pad)),
                     float(y0 + my + min(inner.shape[0], b + 1 + pad))))
+    return out
+
+
+#: Two printed lines touching (a descender on an accent) are cut at a row holding at most this share of the
+#: ink of their densest row, in the middle of the run.
+VALLEY_SHARE = 0.1
+#: A run of rows at most this share of the height of the line under it, and close above it, is that line's
+#: accents (a title's "Ổ", "Ă" set apart by a gap), not a line of its own.
+MARKS_SHARE = 0.45
+
+
+def _split_at_valleys(lines: list[tuple[int, int]], rows: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of ink rows cut where a nearly blank row in their middle shows two lines touching."""
+    out = []
+    pending = list(lines)
+    while pending:
+        a, b = pending.pop(0)
+        h = b - a + 1
+        lo, hi = a + int(0.3 * h), b - int(0.3 * h)
+        if h >= 16 and hi > lo:
+            v = lo + int(np.argmin(rows[lo:hi + 1]))
+            if rows[v] <= VALLEY_SHARE * rows[a:b + 1].max():
+                pending[:0] = [(a, v - 1), (v + 1, b)]
+                continue
+        out.append((a, b))
+    return out
+
+
+def _marks_joined(lines: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A thin run of rows just above a line (its accents, set apart by a gap) joined to that line."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(lines):
+        a, b = lines[i]
+        if i + 1 < len(lines):
+            c, d = lines[i + 1]
+            if b - a + 1 <= MARKS_SHARE * (d - c + 1) and c - b <= max(3, (b - a + 1)):
+                out.append((a, d))
+                i += 2
+                continue
+        out.append((a, b))
+        i += 1
     return out
 
 
