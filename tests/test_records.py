@@ -740,6 +740,23 @@ def test_a_name_ending_in_a_kinship_word_has_the_relationship_joined_to_it():
         assert normalize_field("khai_sinh", "nycHoTen", text).flags == (), text
 
 
+def test_what_cannot_be_part_of_a_name_is_left_out_of_its_value_and_flagged():
+    cases = {"Trần Thị Hiền, Nội": ("Trần Thị Hiền", "name_has_separator"),
+             "Nguyễn Văn Nam - Cha": ("Nguyễn Văn Nam", "name_has_separator"),
+             "Nguyễn Đình Thịnh 8h6": ("Nguyễn Đình Thịnh", "name_has_digits"),
+             "Trần Văn Bình Bà nội": ("Trần Văn Bình", "name_has_relationship"),
+             "Lê Thị Phương Mẹ": ("Lê Thị Phương", "name_has_relationship")}
+    for text, (value, flag) in cases.items():
+        result = normalize_field("khai_sinh", "nycHoTen", text)
+        assert result.value == value and flag in result.flags, text
+    # Punctuation at the ends is no part of the reading; a hyphen inside a word and a given name that is a
+    # kinship word too stay; a name of three words keeps its last word whatever it is.
+    assert normalize_field("khai_sinh", "nycHoTen", "NGÔ VĂN MINH TUẤN -").value == "Ngô Văn Minh Tuấn"
+    assert normalize_field("khai_sinh", "nycHoTen", "Lê-Văn An").value == "Lê-Văn An"
+    assert normalize_field("khai_sinh", "nycHoTen", "Nguyễn Văn Con").value == "Nguyễn Văn Con"
+    assert normalize_field("khai_sinh", "nycHoTen", "Nguyễn Thị Anh").value == "Nguyễn Thị Anh"
+
+
 def test_a_name_longer_than_any_name_is_two_cells_run_together():
     # A wrapped cell joined to the line of the next one: the mother's name and the declarant's.
     result = normalize_field("khai_sinh", "nycHoTen", "Phan Thị Lan Lê Văn Nam, Cha")

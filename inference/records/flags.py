@@ -75,7 +75,9 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("name_too_long", _W, f"a person's name of more than {MAX_NAME_WORDS} words: two names run together "
          "(a line of another cell joined to it)"),
     Flag("name_has_relationship", _W, "a person's name ending in a kinship word (\"Lê Thị Phương Mẹ\"): the "
-         "relationship column's word joined to it"),
+         "relationship column's word joined to it (left out of the value)"),
+    Flag("name_has_separator", _W, "a person's name with a comma, semicolon or dash inside (\"Trần Thị Hiền, "
+         "Nội\"): what follows it is another cell's, and is left out of the value"),
     Flag("name_repeated_word", _W, "a person's name with a word or words twice in a row (\"Nguyễn Văn Văn Anh\", "
                                    "\"Lê Văn Nam Lê Văn Nam\"): a line read twice, or a misreading"),
     Flag("name_incomplete", _W, "a person's name of a single word, or ending in a middle name (Văn, Thị): a "

@@ -204,15 +204,30 @@ _KINSHIP_WORDS = frozenset({"mẹ", "cha", "bố", "vợ", "chồng", "cháu", "
 INCOMPLETE_NAME_SCORE = 0.5
 
 
+#: A separator inside a name: what stands after it is another cell's (a relationship, a note).
+_NAME_SEPARATOR = re.compile(r"\s*[,;]\s*|\s+[-–]\s+")
+
+
 def normalize_name(text: str) -> Normalized:
-    """A person's name in Title Case ("NGUYỄN VĂN AN" → "Nguyễn Văn An", "HOÀ" → "Hòa"); digits are an error."""
-    s = normalize_text(text).strip(" .,;:")
+    """A person's name in Title Case ("NGUYỄN VĂN AN" → "Nguyễn Văn An", "HOÀ" → "Hòa"); digits are an error.
+
+    What cannot be part of anyone's name is left out of the value, and flagged: what follows a separator
+    ("Trần Thị Hiền, Nội"), words with digits, a kinship word at the end ("Lê Thị Phương Mẹ")."""
+    s = normalize_text(text).strip(" .,;:-–")
     if not s:
         return Normalized(None, 1.0, ("empty",))
-    words = s.split()
     flags: list[str] = []
+    # Longer than any name: another cell's line (a second person's name, a relationship) joined to it.
+    too_long = len(s.split()) > MAX_NAME_WORDS
+    head, *rest = _NAME_SEPARATOR.split(s, maxsplit=1)
+    separated = bool(rest) and len(head.split()) >= 2
+    if separated:
+        flags.append("name_has_separator")
+        s = head
+    words = s.split()
     if any(c.isdigit() for c in s):
         flags.append("name_has_digits")
+        words = [w for w in words if not any(c.isdigit() for c in w)] or words
     # A name of one word, or one ending in a middle name ("Nguyễn Văn", "Trần Thị"), has lost a line or a
     # word: a doubtful reading, whatever the recognizer's confidence.
     incomplete = len(words) < 2 or fold(words[-1]) in _MIDDLE_NAMES
@@ -223,18 +238,18 @@ def normalize_name(text: str) -> Normalized:
     repeated = _has_repeated_run([fold(w) for w in words])
     if repeated:
         flags.append("name_repeated_word")
-    # Longer than any name: another cell's line (a second person's name, a relationship) joined to it.
-    too_long = len(words) > MAX_NAME_WORDS
     if too_long:
         flags.append("name_too_long")
     # "Lê Thị Phương Mẹ": the relationship column's word joined to the name (a kinship word no one is named).
     kinship = len(words) > 1 and fold(words[-1]) in _KINSHIP_WORDS
     if kinship:
         flags.append("name_has_relationship")
+        while len(words) > 3 and fold(words[-1]) in _KINSHIP_WORDS:
+            words = words[:-1]
     # One tone placement: "Hoà" and "Hòa" are one name, written in the old style and the new.
+    doubtful = incomplete or repeated or too_long or kinship or separated
     return Normalized(" ".join(_title_word(modern_tone_placement(w)) for w in words),
-                      INCOMPLETE_NAME_SCORE if incomplete or repeated or too_long or kinship else 1.0,
-                      tuple(flags))
+                      INCOMPLETE_NAME_SCORE if doubtful else 1.0, tuple(flags))
 
 
 def _has_repeated_run(words: list[str]) -> bool:
