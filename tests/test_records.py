@@ -115,6 +115,16 @@ def test_a_date_read_from_its_digits_alone_is_doubted():
     assert normalize_value("date", "2431968", max_year=1920).value is None
 
 
+def test_a_date_with_another_cells_words_around_it_is_read_and_doubted():
+    for text, iso in (("14/08/1914 Nam", "1914-08-14"), ("30/6/2011 Quê quán", "2011-06-30"),
+                      ("Số Lệ 18/3/2003", "2003-03-18"), ("ngày 5 tháng 6 năm 1990 Kinh", "1990-06-05")):
+        result = normalize_value("date", text, today=TODAY)
+        assert (result.value, result.score) == (iso, 0.5) and "date_extra_text" in result.flags, text
+    # Two runs of digits, or no digits at all: no guess.
+    for text in ("12 Nam 1990", "Nguyễn Văn An", "tháng Giêng"):
+        assert normalize_value("date", text, today=TODAY).value is None, text
+
+
 def test_age_instead_of_birth_date_counts_back_from_registration():
     result = normalize_value("date", "25 tuổi", reference_year=1980)
     assert result.value == "1955" and "date_partial" in result.flags and result.score < 1

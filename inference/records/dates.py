@@ -115,6 +115,11 @@ def normalize_date(text: str, *, max_year: int = DEFAULT_MAX_YEAR, reference_yea
         if pd is not None:
             flags.append("date_separators_misread")
             score = SEPARATORS_MISREAD_SCORE
+    if pd is None and _NUMERIC_DMY.fullmatch(s) is None:
+        pd = _date_among_words(s, max_year)
+        if pd is not None:
+            flags.append("date_extra_text")
+            score = EXTRA_TEXT_SCORE
     if pd is None:
         # Digits in the shape of a date that is no calendar day (31/2/1998, 12/13/1998).
         invalid = _NUMERIC_DMY.fullmatch(s) is not None
@@ -125,6 +130,30 @@ def normalize_date(text: str, *, max_year: int = DEFAULT_MAX_YEAR, reference_yea
         score = min(score, 0.97)
     _check_range(pd, flags, today)
     return Normalized(pd.isoformat(), score, tuple(dict.fromkeys(flags)))
+
+
+#: The score of a date read out of other words ("14/08/1914 Nam": the gender column joined to it).
+EXTRA_TEXT_SCORE = 0.5
+
+
+def _date_among_words(s: str, max_year: int) -> ParsedDate | None:
+    """The date that a run of ``s``'s words holds when the rest are words of no date: another cell's text
+    joined to it ("14/08/1914 nam", "30/6/2011 quê quán", "số lệ 18/3/2003"). Runs of words with digits or
+    of date words ("ngày", "tháng", "năm"...), longest first; ``None`` where none reads as a date, or where
+    two runs would (which one is the field's is then anyone's guess)."""
+    tokens = s.split()
+    runs, run = [], []
+    for token in tokens:
+        if any(c.isdigit() for c in token) or token in _WORD_SET:
+            run.append(token)
+        elif run:
+            runs.append(run)
+            run = []
+    if run:
+        runs.append(run)
+    if len(runs) != 1 or len(runs[0]) == len(tokens) or not any(c.isdigit() for c in "".join(runs[0])):
+        return None
+    return _read(" ".join(runs[0]), max_year)
 
 
 def _from_digits(s: str, max_year: int) -> ParsedDate | None:

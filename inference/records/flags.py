@@ -51,6 +51,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("date_separators_misread", _W, "a date whose separators were misread or lost (\"19.70\", \"2431968\"): read "
          "from its digits alone, the one calendar date they can be"),
     Flag("ocr_digits_fixed", _W, "letters that look like digits (O, l, I, S, B) were read as digits"),
+    Flag("date_extra_text", _W, "a date with other words around it (\"14/08/1914 Nam\"): another cell's text "
+         "joined to it, left out of the value"),
     Flag("date_unreadable", _E, "not a date in any written form the books use"),
     Flag("date_invalid", _E, "a day or month out of range (e.g. 31/2)"),
     Flag("date_partial", _I, "only the year (or month and year) is written"),
