@@ -317,6 +317,22 @@ def _relationship_tail(text: str, name_words: int = 2) -> int | None:
     return None
 
 
+def _relationship_across(lines: list[LineResult], name_words: int = 2) -> int | None:
+    """Where the first word of a two-word relationship starts in the last but one of ``lines`` when the last
+    line is its second word alone ("Lê Văn Quý Ông" above "nội"), or ``None``; at least ``name_words`` words of
+    name stand before it."""
+    if len(lines) < 2 or len(lines[-1].text.split()) != 1:
+        return None
+    words = list(re.finditer(r"[^\s,;\-–]+", lines[-2].text))
+    if len(words) < 1 + name_words:
+        return None
+    start = words[-1].start()
+    relation = lines[-2].text[start:] + " " + lines[-1].text
+    if len(relation.split()) != 2 or not _follows_name_as_relationship(relation, lines[-2].text[:start]):
+        return None
+    return start
+
+
 def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResult]:
     """One entry's ``fields`` with a declarant's name and relationship read as one value cut in two ("Người đi
     khai" over "NGÔ VĂN MINH TUẤN Cha", or "Cha" on the name's last line): for each person of ``book`` with a
@@ -353,6 +369,13 @@ def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResu
         before = " ".join([g.text for g in candidates[:-1]] + [line.text for line in lines[:-1]])
         if len(lines) > 1 and _follows_name_as_relationship(last.text, before):
             name_lines, relation_lines = lines[:-1], [last]
+        elif (split := _relationship_across(lines, name_words)) is not None:
+            # A relationship of two words broken over the last two lines ("Lê Văn Quý Ông" above "nội").
+            previous = lines[-2]
+            name_piece, word = _line_piece(previous, 0, split), _line_piece(previous, split, len(previous.text))
+            name_piece.text = name_piece.text.rstrip(" ,;-–")
+            parent[id(name_piece)] = parent[id(word)] = f
+            name_lines, relation_lines = lines[:-2] + [name_piece], [word, last]
         elif (start := _relationship_tail(last.text, name_words)) is not None:
             name_piece, relation_piece = _line_piece(last, 0, start), _line_piece(last, start, len(last.text))
             name_piece.text = name_piece.text.rstrip(" ,;-–")

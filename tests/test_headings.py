@@ -811,6 +811,14 @@ def test_a_declarants_name_and_relationship_read_as_one_value_become_two_fields(
     first = entry(((10, 100, 250, 118), "ĐỖ VĂN"))
     fields = _split_relationships(first + entry(((10, 121, 250, 139), "CHIẾN Cha")), "khai_sinh")
     assert [(f.key, f.text) for f in fields] == [("nycHoTen", "ĐỖ VĂN"), ("nycHoTen", "CHIẾN"), ("nycQuanHe", "Cha")]
+    # A relationship of two words broken over two lines: its first word leaves the name's line.
+    name, relation = _split_relationships(entry(((10, 100, 250, 118), "Lê Văn Quý Ông"), ((10, 121, 60, 139), "nội")),
+                                          "khai_sinh")
+    assert (name.text, relation.key, relation.text) == ("Lê Văn Quý", "nycQuanHe", "Ông nội")
+    assert name.bbox[2] < 250 and name.bbox[3] == 118 and (relation.bbox[1], relation.bbox[3]) == (100, 139)
+    # ... but not a word of the name ("Nguyễn Văn" above "Nam": no relationship), nor with one word of name.
+    kept = _split_relationships(entry(((10, 100, 250, 118), "Nguyễn Văn"), ((10, 121, 60, 139), "Nam")), "khai_sinh")
+    assert [(f.key, f.text) for f in kept] == [("nycHoTen", "Nguyễn Văn Nam")]
     # A "name" that is only a relationship is the relationship; the recognition book's key is its own.
     (alone,) = _split_relationships(entry(((10, 100, 80, 118), "Cha")), "nhan_cha_me_con")
     assert alone.key == "nycQHNguoiDuocNhan"
