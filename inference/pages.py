@@ -317,6 +317,12 @@ def _relationship_tail(text: str, name_words: int = 2) -> int | None:
     return None
 
 
+def _one_person(keys: tuple[str, ...]) -> bool:
+    """Whether ``keys`` are all one person's (the same role prefix: ``nycHoTen``, ``nycQuanHe``)."""
+    roles = {re.match(r"[a-z]+", k).group(0) for k in keys}
+    return len(roles) == 1 and len(keys) > 1
+
+
 def _relationship_across(lines: list[LineResult], name_words: int = 2) -> int | None:
     """Where the first word of a two-word relationship starts in the last but one of ``lines`` when the last
     line is its second word alone ("Lê Văn Quý Ông" above "nội"), or ``None``; at least ``name_words`` words of
@@ -808,6 +814,14 @@ class PagePipeline:
             if alone[i] and alone[i].keys == alone[j].keys:
                 weaker = i if cells[i].confidence < cells[j].confidence else j
                 alone[weaker] = HeadingKeys((), False)
+        # Likewise a heading naming some of one person's keys that a surer heading in another column names
+        # too ("Họ tên mẹ / họ tên cha" misread "Họ tên người yêu cha": the declarant's name, beside the real
+        # "Người đi khai").
+        for i, j in itertools.permutations(range(len(cells)), 2):
+            if (alone[i] and alone[j] and set(alone[i].keys) < set(alone[j].keys)
+                    and cells[i].confidence < cells[j].confidence and _one_person(alone[j].keys)
+                    and (cells[i].bbox[2] <= cells[j].bbox[0] or cells[j].bbox[2] <= cells[i].bbox[0])):
+                alone[i] = HeadingKeys((), False)
         parsed: dict[tuple[int, int | None], tuple[HeadingKeys, float]] = {}
 
         def column_of(box) -> tuple[int, int | None] | None:

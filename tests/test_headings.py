@@ -724,6 +724,25 @@ def test_of_two_headings_naming_the_same_column_the_more_doubtful_names_nothing(
     assert named[(10, 100)][0] == "ngayDangKy" and named[(310, 100)][:1] == ("nguoiKy",)
 
 
+def test_a_heading_naming_part_of_a_person_a_surer_heading_names_whole_names_nothing():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    declarant = _heading((300, 20, 400, 60), "Người đi khai", 0.95)
+    misread = _heading((100, 20, 200, 60), "Họ tên người yêu cầu", 0.5)  # "Họ tên mẹ / họ tên cha"
+    mother, name = _field("meHoTen", (110, 100, 190, 120)), _field("nycHoTen", (310, 100, 390, 120))
+    mother.lines[0].text, name.lines[0].text = "Nguyễn Thị Nụ", "Trần Văn Hoè"
+    named = _named(pipeline, [mother, name], [misread, declarant], "khai_sinh")
+    # The misread heading names nothing: the detector's key stands beside the real declarant's column.
+    assert named[(110, 100)][0] == "meHoTen" and named[(110, 100)][2] != "heading"
+    assert named[(310, 100)][:1] == ("nycHoTen",)
+    # Surer than the whole person's heading, it names its key.
+    sure = _heading((100, 20, 200, 60), "Họ tên người yêu cầu", 0.99)
+    mother, name = _field("meHoTen", (110, 100, 190, 120)), _field("nycHoTen", (310, 100, 390, 120))
+    mother.lines[0].text, name.lines[0].text = "Nguyễn Thị Nụ", "Trần Văn Hoè"
+    assert _named(pipeline, [mother, name], [sure, declarant], "khai_sinh")[(110, 100)][::2] == ("nycHoTen", "heading")
+
+
 def test_a_detector_key_its_text_cannot_be_gives_way_to_the_next_likeliest():
     from inference.pages import PagePipeline
 
