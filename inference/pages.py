@@ -34,7 +34,7 @@ from inference.layout import (LayoutPredictor, below_table, estimate_skew, map_b
                               skew_is_significant, snap_to_cells, table_bottoms)
 from inference.records import FLAGS, Severity, build_record, default_review_threshold
 from inference.records.normalize import normalize_value
-from inference.records.sequence import entry_numbers_from_sequence
+from inference.records.sequence import entry_numbers_from_sequence, volume_year_from_dates
 from models.detection.layout import Region, box_inside
 
 log = logging.getLogger("hotich.pages")
@@ -1032,6 +1032,27 @@ class PagePipeline:
                 out.append((number, min(f.confidence for f in so[a] + so[b])))
         return out
 
+    @staticmethod
+    def _volume_from_dates(header: list[FieldResult], entries: list[list[FieldResult]]
+                           ) -> tuple[str, float, list[float], str] | None:
+        """The page's volume number with the year its registration dates give, where they contradict the
+        year read by one digit (:func:`inference.records.sequence.volume_year_from_dates`): ``(text,
+        confidence, box, text read)``, the confidence the weaker of the volume's and the dates'; else ``None``."""
+        volume = [f for f in header if f.key == "quyenSo"]
+        if not volume:
+            return None
+        read = " ".join(f.text for f in volume)
+        dates = [(normalize_value(ValueKind.DATE, f.text).value, f.confidence)
+                 for fields in entries for f in fields if f.key == "ngayDangKy"]
+        dates = [(str(value)[:4], c) for value, c in dates if value and str(value)[:4].isdigit()]
+        fixed = volume_year_from_dates(normalize_value(ValueKind.VOLUME_NUMBER, read).value,
+                                       [int(y) for y, _ in dates])
+        if fixed is None:
+            return None
+        year = fixed[-4:]
+        confidence = min([min(f.confidence for f in volume)] + [c for y, c in dates if y == year])
+        return fixed, confidence, list(_union(f.bbox for f in volume)), read
+
     # -- the whole page ------------------------------------------------------------------------------------
     def __call__(self, image: Image.Image, book: str | None = None) -> dict:
         t0 = time.perf_counter()
@@ -1086,18 +1107,24 @@ class PagePipeline:
                   for number, (entry, members) in enumerate(grouped, start=1)]
         filled = [row for row in filled if row[3]]  # blank rows make no record
         numbers = self._entry_numbers([own for *_, own in filled])
+        volume = self._volume_from_dates(header, [own for *_, own in filled])
         for (number, entry, members, own), (so_text, so_confidence) in zip(filled, numbers):
-            items = [(f.key, f.text, _shared_confidence(f.confidence, len(filled)), list(f.bbox)) for f in header]
+            items = [(f.key, f.text, _shared_confidence(f.confidence, len(filled)), list(f.bbox)) for f in header
+                     if volume is None or f.key != "quyenSo"]
+            if volume is not None:
+                items.append(("quyenSo", volume[0], _shared_confidence(volume[1], len(filled)), volume[2]))
             items += [(f.key, f.text, f.confidence, list(f.bbox)) for f in own if so_text is None or f.key != "so"]
             if so_text is not None:
                 so = [f for f in own if f.key == "so"]
                 items.append(("so", so_text, so_confidence, list(_union(f.bbox for f in so))))
             record = build_record(book_key, number, items, review_threshold=self.review_threshold)
-            if so_text is not None:
-                for f in record["fields"]:
-                    if f["key"] == "so":
-                        f["read_text"] = " ".join(g.text for g in so)
-                        f["flags"].append("entry_number_from_sequence")
+            for f in record["fields"]:
+                if f["key"] == "so" and so_text is not None:
+                    f["read_text"] = " ".join(g.text for g in so)
+                    f["flags"].append("entry_number_from_sequence")
+                if f["key"] == "quyenSo" and volume is not None:
+                    f["read_text"] = volume[3]
+                    f["flags"].append("volume_year_from_dates")
             record["bbox"] = [round(v, 1) for v in original(entry.bbox)]
             records.append(record)
             entries.append({"entry": number, "bbox": record["bbox"], "score": round(entry.score, 4),

@@ -687,6 +687,38 @@ def test_the_page_keeps_the_entry_number_its_neighbours_say_and_flags_it():
     assert "read_text" not in numbers[0] and "entry_number_from_sequence" not in numbers[0]["flags"]
 
 
+def test_a_volume_year_the_pages_registration_dates_contradict_by_a_digit_takes_theirs():
+    from inference.pages import PagePipeline
+    from inference.records.sequence import volume_year_from_dates
+
+    assert volume_year_from_dates("01/2014", [2004, 2004, 2004]) == "01/2004"
+    # Its own year, too few dates, dates of several years, a year further off, or no year: nothing to fix.
+    for volume, years in (("01/2004", [2004, 2004]), ("01/2014", [2004]), ("01/2014", [2004, 2003, 2005]),
+                          ("01/2099", [2004, 2004]), ("01", [2004, 2004]), (None, [2004, 2004])):
+        assert volume_year_from_dates(volume, years) is None
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    rows = [(100 * i, 100 * i + 90) for i in range(1, 4)]
+    regions = {"entry": [Region("entry", (0, y0, 600, y1), 1.0) for y0, y1 in rows],
+               "field": [Region("field", (10, y0 + 10, 90, y0 + 30), 1.0, "ngayDangKy", 0.9) for y0, _ in rows]
+               + [Region("field", (100, y0 + 10, 300, y0 + 30), 1.0, "nksHoTen", 0.9) for y0, _ in rows]
+               + [Region("field", (100, 20, 200, 40), 1.0, "quyenSo", 0.9)], "line": []}
+    pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+    pipeline.heading_cells = lambda work, found: []
+
+    def read(work, lines):
+        texts = {20: "01/2014", 110: "3/1/2004", 210: "9/2/2004", 310: "15/3/2004"}
+        for line in lines:
+            line.text, line.confidence = texts.get(int(line.bbox[1]), "Nguyễn Văn An"), 0.95
+
+    pipeline.recognize_lines = read
+    records = pipeline(Image.new("RGB", (600, 400), "white"), book="khai_sinh")["records"]
+    for record in records:
+        (volume,) = [f for f in record["fields"] if f["key"] == "quyenSo"]
+        assert volume["value"] == "01/2004" and volume["read_text"] == "01/2014"
+        assert "volume_year_from_dates" in volume["flags"]
+
+
 def test_page_header_fields_are_keyed_by_what_their_text_reads_as():
     from inference.pages import PagePipeline, _reads_as
 

@@ -93,6 +93,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("number_unreadable", _E, "an entry, volume or page number without digits"),
     Flag("entry_number_from_sequence", _W, "the entry number read contradicts the entries around it on the page, "
                                           "which number on by one; theirs is kept (the text read is in read_text)"),
+    Flag("volume_year_from_dates", _W, "the volume's year read (\"01/2014\") is one digit off the year of the "
+         "page's registration dates; the volume takes theirs (the text read is kept in read_text)"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
     Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "
          "(renamed, moved or misread); the best-fitting units are kept"),

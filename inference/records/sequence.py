@@ -1,13 +1,18 @@
-"""Entry numbers run on down a register page.
+"""Entry numbers run on down a register page, and its registration dates fall in its volume's year.
 
 Each book numbers its entries in order ("146/94", "147/94", "148/94", ...), so an entry number that its
 neighbours on the page contradict is a misreading ("166/94" between "145/94" and "147/94", or a date read
 into the number's cell). :func:`entry_numbers_from_sequence` says which numbers the neighbours fix; the page
 pipeline then keeps the number they say, with the flag ``entry_number_from_sequence`` and the text it read.
+
+A volume numbered by its year ("01/2004") holds the registrations of that year, so a volume year that the
+page's registration dates contradict by one digit ("01/2014" over dates of 2004) is a misreading:
+:func:`volume_year_from_dates` says the year they give (flag ``volume_year_from_dates``).
 """
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 _NUMBER = re.compile(r"(\d{1,6})(?:/(\d{4}))?")
@@ -52,4 +57,23 @@ def entry_numbers_from_sequence(values: Sequence[object]) -> list[tuple[str, tup
     return out
 
 
-__all__ = ["entry_numbers_from_sequence"]
+_VOLUME = re.compile(r"(\d{1,3})/(\d{4})")
+
+
+def volume_year_from_dates(volume: object, years: Sequence[int]) -> str | None:
+    """The volume number its page's registration years say, for a normalized volume ``"01/2014"`` whose year
+    differs by one digit from the year of at least two thirds (and at least two) of the registration dates
+    read on the page (``years``): ``"01/2004"``; else ``None`` (no year in the volume, too few dates, dates of
+    several years, or a year further off than one misread digit)."""
+    m = _VOLUME.fullmatch(volume) if isinstance(volume, str) else None
+    if m is None or len(years) < 2:
+        return None
+    year, count = Counter(str(y) for y in years).most_common(1)[0]
+    if count < max(2, 2 * len(years) / 3) or len(year) != 4:
+        return None
+    if sum(a != b for a, b in zip(year, m[2])) != 1:
+        return None
+    return f"{m[1]}/{year}"
+
+
+__all__ = ["entry_numbers_from_sequence", "volume_year_from_dates"]
