@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -34,6 +35,7 @@ from inference.layout import (LayoutPredictor, below_table, estimate_skew, map_b
                               skew_is_significant, snap_to_cells, table_bottoms)
 from inference.records import FLAGS, Severity, build_record, default_review_threshold
 from inference.records.normalize import normalize_value
+from inference.records.places import office_from_wards
 from inference.records.sequence import entry_numbers_from_sequence, volume_year_from_dates
 from models.detection.layout import Region, box_inside
 
@@ -147,6 +149,18 @@ class FieldResult:
                 "key_source": self.key_source,
                 "boxes": [[round(v, 1) for v in box] for box in (self.boxes or [self.bbox])],
                 "lines": [line.to_dict() for line in self.lines]}
+
+
+class HeaderFix(NamedTuple):
+    """A page-header value that the rest of the page corrects: its key, text, confidence, box, the text read
+    (kept in the record's ``read_text``) and the flag saying why."""
+
+    key: str
+    text: str
+    confidence: float
+    box: list[float]
+    read_text: str
+    flag: str
 
 
 @dataclass
@@ -1033,11 +1047,10 @@ class PagePipeline:
         return out
 
     @staticmethod
-    def _volume_from_dates(header: list[FieldResult], entries: list[list[FieldResult]]
-                           ) -> tuple[str, float, list[float], str] | None:
+    def _volume_from_dates(header: list[FieldResult], entries: list[list[FieldResult]]) -> HeaderFix | None:
         """The page's volume number with the year its registration dates give, where they contradict the
-        year read by one digit (:func:`inference.records.sequence.volume_year_from_dates`): ``(text,
-        confidence, box, text read)``, the confidence the weaker of the volume's and the dates'; else ``None``."""
+        year read by one digit (:func:`inference.records.sequence.volume_year_from_dates`), its confidence the
+        weaker of the volume's and the dates'."""
         volume = [f for f in header if f.key == "quyenSo"]
         if not volume:
             return None
@@ -1049,9 +1062,34 @@ class PagePipeline:
                                        [int(y) for y, _ in dates])
         if fixed is None:
             return None
-        year = fixed[-4:]
-        confidence = min([min(f.confidence for f in volume)] + [c for y, c in dates if y == year])
-        return fixed, confidence, list(_union(f.bbox for f in volume)), read
+        confidence = min([min(f.confidence for f in volume)] + [c for y, c in dates if y == fixed[-4:]])
+        return HeaderFix("quyenSo", fixed, confidence, list(_union(f.bbox for f in volume)), read,
+                         "volume_year_from_dates")
+
+    @staticmethod
+    def _office_from_places(header: list[FieldResult], entries: list[list[FieldResult]], book: str
+                            ) -> HeaderFix | None:
+        """The registering office with its commune's name as the gazetteer spells a commune that the page's
+        places matched, where the name read is near it (:func:`inference.records.places.office_from_wards`),
+        its confidence the weaker of the office's and that place's."""
+        office = [f for f in header if f.key == "noiDangKy"]
+        if not office:
+            return None
+        register = get_book(book)
+        wards: dict[str, float] = {}
+        for f in (f for fields in entries for f in fields):
+            if f.key in register and register.field(f.key).kind is ValueKind.PLACE:
+                value = normalize_value(ValueKind.PLACE, f.text).value
+                ward = value.get("ward") if isinstance(value, dict) else None
+                if ward:
+                    wards[ward] = max(wards.get(ward, 0.0), f.confidence)
+        read = " ".join(f.text for f in office)
+        found = office_from_wards(read, list(wards))
+        if found is None:
+            return None
+        fixed, ward = found
+        return HeaderFix("noiDangKy", fixed, min(min(f.confidence for f in office), wards[ward]),
+                         list(_union(f.bbox for f in office)), read, "office_name_from_places")
 
     # -- the whole page ------------------------------------------------------------------------------------
     def __call__(self, image: Image.Image, book: str | None = None) -> dict:
@@ -1107,12 +1145,14 @@ class PagePipeline:
                   for number, (entry, members) in enumerate(grouped, start=1)]
         filled = [row for row in filled if row[3]]  # blank rows make no record
         numbers = self._entry_numbers([own for *_, own in filled])
-        volume = self._volume_from_dates(header, [own for *_, own in filled])
+        owns = [own for *_, own in filled]
+        fixes = {fix.key: fix for fix in (self._volume_from_dates(header, owns),
+                                          self._office_from_places(header, owns, book_key)) if fix is not None}
         for (number, entry, members, own), (so_text, so_confidence) in zip(filled, numbers):
             items = [(f.key, f.text, _shared_confidence(f.confidence, len(filled)), list(f.bbox)) for f in header
-                     if volume is None or f.key != "quyenSo"]
-            if volume is not None:
-                items.append(("quyenSo", volume[0], _shared_confidence(volume[1], len(filled)), volume[2]))
+                     if f.key not in fixes]
+            items += [(fix.key, fix.text, _shared_confidence(fix.confidence, len(filled)), fix.box)
+                      for fix in fixes.values()]
             items += [(f.key, f.text, f.confidence, list(f.bbox)) for f in own if so_text is None or f.key != "so"]
             if so_text is not None:
                 so = [f for f in own if f.key == "so"]
@@ -1122,9 +1162,9 @@ class PagePipeline:
                 if f["key"] == "so" and so_text is not None:
                     f["read_text"] = " ".join(g.text for g in so)
                     f["flags"].append("entry_number_from_sequence")
-                if f["key"] == "quyenSo" and volume is not None:
-                    f["read_text"] = volume[3]
-                    f["flags"].append("volume_year_from_dates")
+                if f["key"] in fixes:
+                    f["read_text"] = fixes[f["key"]].read_text
+                    f["flags"].append(fixes[f["key"]].flag)
             record["bbox"] = [round(v, 1) for v in original(entry.bbox)]
             records.append(record)
             entries.append({"entry": number, "bbox": record["bbox"], "score": round(entry.score, 4),

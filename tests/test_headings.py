@@ -719,6 +719,41 @@ def test_a_volume_year_the_pages_registration_dates_contradict_by_a_digit_takes_
         assert "volume_year_from_dates" in volume["flags"]
 
 
+def test_a_registering_office_misread_near_a_commune_of_the_pages_places_is_spelled_as_that_one():
+    from inference.pages import PagePipeline
+    from inference.records.places import office_from_wards
+
+    assert office_from_wards("UBND thị trấn Kinh Giang", ["Thị trấn Ninh Giang", "Xã Hồng Hưng"]) == (
+        "UBND thị trấn Ninh Giang", "Thị trấn Ninh Giang")
+    # Read as one of the page's communes, far from all of them, another kind of unit, two about as near, or
+    # no commune named: nothing to change.
+    for office, wards in (("UBND xã Điền Mỹ", ["Xã Điền Mỹ"]), ("UBND xã An Bình", ["Xã Tân Phong"]),
+                          ("UBND phường Cẩm Thượng", ["Xã Cẩm Thượng"]),
+                          ("UBND xã Hiền Mỹ", ["Xã Điền Mỹ", "Xã Miền Mỹ"]), ("Ủy ban nhân dân", ["Xã Điền Mỹ"])):
+        assert office_from_wards(office, wards) is None, office
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    rows = [(100 * i, 100 * i + 90) for i in range(1, 3)]
+    regions = {"entry": [Region("entry", (0, y0, 600, y1), 1.0) for y0, y1 in rows],
+               "field": [Region("field", (10, y0 + 10, 290, y0 + 30), 1.0, "meNoiCuTru", 0.9) for y0, _ in rows]
+               + [Region("field", (300, y0 + 10, 500, y0 + 30), 1.0, "nksHoTen", 0.9) for y0, _ in rows]
+               + [Region("field", (100, 20, 300, 40), 1.0, "noiDangKy", 0.9)], "line": []}
+    pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+    pipeline.heading_cells = lambda work, found: []
+
+    def read(work, lines):
+        texts = {20: "UBND thị trấn Kinh Giang", 110: "thị trấn Ninh Giang, huyện Ninh Giang, tỉnh Hải Dương",
+                 210: "xã Hồng Hưng, huyện Gia Lộc, tỉnh Hải Dương"}
+        for line in lines:
+            line.text, line.confidence = texts.get(int(line.bbox[1]), "Nguyễn Văn An"), 0.95
+
+    pipeline.recognize_lines = read
+    for record in pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")["records"]:
+        (office,) = [f for f in record["fields"] if f["key"] == "noiDangKy"]
+        assert office["value"] == "UBND thị trấn Ninh Giang" and office["read_text"] == "UBND thị trấn Kinh Giang"
+        assert "office_name_from_places" in office["flags"]
+
+
 def test_page_header_fields_are_keyed_by_what_their_text_reads_as():
     from inference.pages import PagePipeline, _reads_as
 

@@ -93,6 +93,9 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("number_unreadable", _E, "an entry, volume or page number without digits"),
     Flag("entry_number_from_sequence", _W, "the entry number read contradicts the entries around it on the page, "
                                           "which number on by one; theirs is kept (the text read is in read_text)"),
+    Flag("office_name_from_places", _W, "the registering office's commune name read (\"UBND thị trấn Kinh "
+         "Giang\") is near a commune the page's places matched in the gazetteer, and is spelled as that one "
+         "(the text read is kept in read_text)"),
     Flag("volume_year_from_dates", _W, "the volume's year read (\"01/2014\") is one digit off the year of the "
          "page's registration dates; the volume takes theirs (the text read is kept in read_text)"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),

@@ -502,6 +502,44 @@ def normalize_place(text: str) -> Normalized:
     return Normalized(value, round(min(score, 1.0), 4), tuple(flags))
 
 
+#: A registering office's commune name is taken from the page's places only when it is this close to one.
+OFFICE_NAME_RATIO = 0.7
+_OFFICE_UNIT = re.compile(r"\b(xã|phường|thị\s+trấn|x\.|p\.|tt\.?)\s*", re.IGNORECASE)
+
+
+def office_from_wards(office: str, wards: list[str]) -> tuple[str, str] | None:
+    """The registering office ``office`` ("UBND thị trấn Kinh Giang") with its commune's name spelled as one
+    of ``wards``, the communes the page's places matched in the gazetteer ("Thị trấn Ninh Giang"), where the
+    name read is none of them but near one of the same kind of unit (mark-less letters at least
+    ``OFFICE_NAME_RATIO`` alike) and nearer than any other: the people a commune registers mostly live in it.
+    Returns ``(the office as corrected, the ward it follows)``, or ``None`` where nothing is to change."""
+    m = None
+    for m in _OFFICE_UNIT.finditer(office):
+        pass  # the last unit word: "UBND xã ..." (an office names one commune)
+    if m is None:
+        return None
+    kind = _KIND_OF_UNIT.get(strip_marks(fold(m.group(1))).replace(" ", ""))
+    read = office[m.end():].strip(" ,.-")
+    if not read or kind is None:
+        return None
+    names = {}
+    for ward in wards:
+        unit = _OFFICE_UNIT.match(ward)
+        if unit and _KIND_OF_UNIT.get(strip_marks(fold(unit.group(1))).replace(" ", "")) == kind:
+            names[ward[unit.end():].strip()] = ward
+    if not names or any(strip_marks(fold(n)) == strip_marks(fold(read)) for n in names):
+        return None
+    scored = sorted(((fuzz.ratio(strip_marks(fold(read)), strip_marks(fold(n))) / 100, n) for n in names), reverse=True)
+    best, name = scored[0]
+    if best < OFFICE_NAME_RATIO or len(scored) > 1 and scored[1][0] >= best - 0.05:
+        return None
+    return office[:m.end()] + name, names[name]
+
+
+_KIND_OF_UNIT = {"xa": "xa", "x.": "xa", "x": "xa", "phuong": "phuong", "p.": "phuong", "p": "phuong",
+                 "thitran": "thitran", "tt": "thitran", "tt.": "thitran"}
+
+
 def _corrected_names(text: str, match: PlaceMatch) -> str:
     """``text`` with each unit name misread in it ("Huyện Tâm Xuyên, Hà Tĩnh") spelled as the gazetteer
     spells it ("Huyện Cẩm Xuyên, Hà Tĩnh"). Only where the place matched whole, with no rival reading, and
