@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from data.pages.lines import gray_crop
 from inference.records.matching import bare, fold
 
 Box = tuple[float, float, float, float]
@@ -97,16 +98,15 @@ def _components(ink: np.ndarray, width: int, height: int) -> list[tuple[int, int
 def header_chunks(image: Image.Image, band: Box, exclude: list[Box] = ()) -> list[HeaderChunk]:
     """The text chunks of ``band`` (page pixels), left to right on each line, top line first; ink inside
     ``exclude`` (the title) is left out."""
-    x0, y0, x1, y1 = (int(round(v)) for v in band)
-    x0, y0 = max(0, x0), max(0, y0)
-    x1, y1 = min(image.width, x1), min(image.height, y1)
-    if x1 - x0 < 16 or y1 - y0 < 8:
+    cropped = gray_crop(image, band, 16, 8)
+    if cropped is None:
         return []
-    gray = np.asarray(image.convert("L").crop((x0, y0, x1, y1)), dtype=np.uint8)
+    gray, x0, y0 = cropped
+    height_px, width_px = gray.shape
     ink = _ink(gray)
     for bx0, by0, bx1, by1 in exclude:
         ink[max(0, int(by0) - y0):max(0, int(np.ceil(by1)) - y0), max(0, int(bx0) - x0):max(0, int(np.ceil(bx1)) - x0)] = 0
-    comps = _components(ink, x1 - x0, y1 - y0)
+    comps = _components(ink, width_px, height_px)
     tall = [c[3] - c[1] for c in comps if c[3] - c[1] >= 6]
     if not tall:
         return []
@@ -115,7 +115,7 @@ def header_chunks(image: Image.Image, band: Box, exclude: list[Box] = ()) -> lis
     # longer than a few text heights go, as rules do.
     run = max(9, int(round(LEADER_RUN * height)))
     ink = ink & ~cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
-    comps = _components(ink, x1 - x0, y1 - y0)
+    comps = _components(ink, width_px, height_px)
     # Dots and the dashes of a leader (flat) are no letters; a seal's ring is taller than any.
     letters = [c for c in comps if max(c[2] - c[0], c[3] - c[1]) >= DOT_SIZE * height
                and FLAT * height <= c[3] - c[1] <= 4 * height]

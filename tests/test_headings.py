@@ -687,8 +687,30 @@ def test_the_page_keeps_the_entry_number_its_neighbours_say_and_flags_it():
     assert "read_text" not in numbers[0] and "entry_number_from_sequence" not in numbers[0]["flags"]
 
 
-def test_a_volume_year_the_pages_registration_dates_contradict_by_a_digit_takes_theirs():
+def _header_and_rows_page(n_rows: int, row_key: str, header_key: str, texts: dict[int, str]):
+    """A pipeline over a stub page: ``n_rows`` entry rows 100 px apart, each with a ``row_key`` field at its
+    left and a name beside it, and one ``header_key`` field above them; a line at top y reads ``texts[y]``
+    (a name where none is given)."""
     from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    rows = [(100 * i, 100 * i + 90) for i in range(1, n_rows + 1)]
+    regions = {"entry": [Region("entry", (0, y0, 600, y1), 1.0) for y0, y1 in rows],
+               "field": [Region("field", (10, y0 + 10, 290, y0 + 30), 1.0, row_key, 0.9) for y0, _ in rows]
+               + [Region("field", (300, y0 + 10, 500, y0 + 30), 1.0, "nksHoTen", 0.9) for y0, _ in rows]
+               + [Region("field", (100, 20, 300, 40), 1.0, header_key, 0.9)], "line": []}
+    pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+    pipeline.heading_cells = lambda work, found: []
+
+    def read(work, lines):
+        for line in lines:
+            line.text, line.confidence = texts.get(int(line.bbox[1]), "Nguyễn Văn An"), 0.95
+
+    pipeline.recognize_lines = read
+    return pipeline
+
+
+def test_a_volume_year_the_pages_registration_dates_contradict_by_a_digit_takes_theirs():
     from inference.records.sequence import volume_year_from_dates
 
     assert volume_year_from_dates("01/2014", [2004, 2004, 2004]) == "01/2004"
@@ -697,21 +719,8 @@ def test_a_volume_year_the_pages_registration_dates_contradict_by_a_digit_takes_
                           ("01/2099", [2004, 2004]), ("01", [2004, 2004]), (None, [2004, 2004])):
         assert volume_year_from_dates(volume, years) is None
 
-    pipeline = PagePipeline(None, None, deskew=False)
-    rows = [(100 * i, 100 * i + 90) for i in range(1, 4)]
-    regions = {"entry": [Region("entry", (0, y0, 600, y1), 1.0) for y0, y1 in rows],
-               "field": [Region("field", (10, y0 + 10, 90, y0 + 30), 1.0, "ngayDangKy", 0.9) for y0, _ in rows]
-               + [Region("field", (100, y0 + 10, 300, y0 + 30), 1.0, "nksHoTen", 0.9) for y0, _ in rows]
-               + [Region("field", (100, 20, 200, 40), 1.0, "quyenSo", 0.9)], "line": []}
-    pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
-    pipeline.heading_cells = lambda work, found: []
-
-    def read(work, lines):
-        texts = {20: "01/2014", 110: "3/1/2004", 210: "9/2/2004", 310: "15/3/2004"}
-        for line in lines:
-            line.text, line.confidence = texts.get(int(line.bbox[1]), "Nguyễn Văn An"), 0.95
-
-    pipeline.recognize_lines = read
+    pipeline = _header_and_rows_page(3, "ngayDangKy", "quyenSo",
+                                     {20: "01/2014", 110: "3/1/2004", 210: "9/2/2004", 310: "15/3/2004"})
     records = pipeline(Image.new("RGB", (600, 400), "white"), book="khai_sinh")["records"]
     for record in records:
         (volume,) = [f for f in record["fields"] if f["key"] == "quyenSo"]
@@ -720,7 +729,6 @@ def test_a_volume_year_the_pages_registration_dates_contradict_by_a_digit_takes_
 
 
 def test_a_registering_office_misread_near_a_commune_of_the_pages_places_is_spelled_as_that_one():
-    from inference.pages import PagePipeline
     from inference.records.places import office_from_wards
 
     assert office_from_wards("UBND thị trấn Kinh Giang", ["Thị trấn Ninh Giang", "Xã Hồng Hưng"]) == (
@@ -732,22 +740,9 @@ def test_a_registering_office_misread_near_a_commune_of_the_pages_places_is_spel
                           ("UBND xã Hiền Mỹ", ["Xã Điền Mỹ", "Xã Miền Mỹ"]), ("Ủy ban nhân dân", ["Xã Điền Mỹ"])):
         assert office_from_wards(office, wards) is None, office
 
-    pipeline = PagePipeline(None, None, deskew=False)
-    rows = [(100 * i, 100 * i + 90) for i in range(1, 3)]
-    regions = {"entry": [Region("entry", (0, y0, 600, y1), 1.0) for y0, y1 in rows],
-               "field": [Region("field", (10, y0 + 10, 290, y0 + 30), 1.0, "meNoiCuTru", 0.9) for y0, _ in rows]
-               + [Region("field", (300, y0 + 10, 500, y0 + 30), 1.0, "nksHoTen", 0.9) for y0, _ in rows]
-               + [Region("field", (100, 20, 300, 40), 1.0, "noiDangKy", 0.9)], "line": []}
-    pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
-    pipeline.heading_cells = lambda work, found: []
-
-    def read(work, lines):
-        texts = {20: "UBND thị trấn Kinh Giang", 110: "thị trấn Ninh Giang, huyện Ninh Giang, tỉnh Hải Dương",
-                 210: "xã Hồng Hưng, huyện Gia Lộc, tỉnh Hải Dương"}
-        for line in lines:
-            line.text, line.confidence = texts.get(int(line.bbox[1]), "Nguyễn Văn An"), 0.95
-
-    pipeline.recognize_lines = read
+    pipeline = _header_and_rows_page(2, "meNoiCuTru", "noiDangKy", {
+        20: "UBND thị trấn Kinh Giang", 110: "thị trấn Ninh Giang, huyện Ninh Giang, tỉnh Hải Dương",
+        210: "xã Hồng Hưng, huyện Gia Lộc, tỉnh Hải Dương"})
     for record in pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")["records"]:
         (office,) = [f for f in record["fields"] if f["key"] == "noiDangKy"]
         assert office["value"] == "UBND thị trấn Ninh Giang" and office["read_text"] == "UBND thị trấn Kinh Giang"
@@ -796,18 +791,20 @@ def test_a_heading_naming_part_of_a_person_a_surer_heading_names_whole_names_not
 
     pipeline = PagePipeline(None, None, deskew=False)
     declarant = _heading((300, 20, 400, 60), "Người đi khai", 0.95)
-    misread = _heading((100, 20, 200, 60), "Họ tên người yêu cầu", 0.5)  # "Họ tên mẹ / họ tên cha"
-    mother, name = _field("meHoTen", (110, 100, 190, 120)), _field("nycHoTen", (310, 100, 390, 120))
-    mother.lines[0].text, name.lines[0].text = "Nguyễn Thị Nụ", "Trần Văn Hoè"
-    named = _named(pipeline, [mother, name], [misread, declarant], "khai_sinh")
+
+    def named_under(confidence):
+        """The two fields named under a heading misreading "Họ tên mẹ / họ tên cha", read this surely."""
+        misread = _heading((100, 20, 200, 60), "Họ tên người yêu cầu", confidence)
+        mother, name = _field("meHoTen", (110, 100, 190, 120)), _field("nycHoTen", (310, 100, 390, 120))
+        mother.lines[0].text, name.lines[0].text = "Nguyễn Thị Nụ", "Trần Văn Hoè"
+        return _named(pipeline, [mother, name], [misread, declarant], "khai_sinh")
+
     # The misread heading names nothing: the detector's key stands beside the real declarant's column.
+    named = named_under(0.5)
     assert named[(110, 100)][0] == "meHoTen" and named[(110, 100)][2] != "heading"
     assert named[(310, 100)][:1] == ("nycHoTen",)
     # Surer than the whole person's heading, it names its key.
-    sure = _heading((100, 20, 200, 60), "Họ tên người yêu cầu", 0.99)
-    mother, name = _field("meHoTen", (110, 100, 190, 120)), _field("nycHoTen", (310, 100, 390, 120))
-    mother.lines[0].text, name.lines[0].text = "Nguyễn Thị Nụ", "Trần Văn Hoè"
-    assert _named(pipeline, [mother, name], [sure, declarant], "khai_sinh")[(110, 100)][::2] == ("nycHoTen", "heading")
+    assert named_under(0.99)[(110, 100)][::2] == ("nycHoTen", "heading")
 
 
 def test_a_detector_key_its_text_cannot_be_gives_way_to_the_next_likeliest():

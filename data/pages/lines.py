@@ -32,18 +32,27 @@ def crop_line(image: Image.Image, box, pad: float = LINE_PAD) -> Image.Image:
     return image.crop((max(0, int(x0 - p)), max(0, int(y0 - p)), min(w, int(x1 + p) + 1), min(h, int(y1 + p) + 1)))
 
 
+def gray_crop(image: Image.Image, box, min_width: int, min_height: int) -> tuple[np.ndarray, int, int] | None:
+    """``box`` (page pixels) clipped to the page, in grayscale, with its clipped top-left corner; ``None`` where
+    less than ``min_width`` x ``min_height`` pixels are left."""
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0 = max(0, x0), max(0, y0)
+    x1, y1 = min(image.width, x1), min(image.height, y1)
+    if x1 - x0 < min_width or y1 - y0 < min_height:
+        return None
+    return np.asarray(image.convert("L").crop((x0, y0, x1, y1)), dtype=np.uint8), x0, y0
+
+
 def heading_line_boxes(image: Image.Image, box, min_gap: int = 2) -> list[tuple[float, float, float, float]]:
     """The printed text lines inside a heading cell ``box`` (page pixels), top to bottom.
 
     The cell's ruled border is cut away, the rest binarized (Otsu); rows with ink are grouped into lines
     (a gap of ``min_gap`` or more blank rows ends a line), each line's box spanning its ink."""
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    x0, y0 = max(0, x0), max(0, y0)
-    x1, y1 = min(image.width, x1), min(image.height, y1)
-    if x1 - x0 < 8 or y1 - y0 < 6:
+    cropped = gray_crop(image, box, 8, 6)
+    if cropped is None:
         return []
-    gray = np.asarray(image.convert("L").crop((x0, y0, x1, y1)), dtype=np.uint8)
-    mx, my = max(2, (x1 - x0) // 40), max(2, (y1 - y0) // 20)
+    gray, x0, y0 = cropped
+    mx, my = max(2, gray.shape[1] // 40), max(2, gray.shape[0] // 20)
     inner = gray[my:-my, mx:-mx]
     if inner.size == 0:
         return []
