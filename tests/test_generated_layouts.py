@@ -119,6 +119,16 @@ def test_page_lines_are_the_truth_lines_cropped_as_the_pipeline_crops(tmp_path):
     part = [json.loads(line) for line in (tmp_path / "lines" / "manifest.jsonl").read_text().splitlines()]
     assert again["pages"] == 2 and {r["image"] for r in part} <= names
     assert {r["page"] for r in part} == {sorted(truths)[0], sorted(truths)[-1]}
+    # A line whose box changed (the code now cuts it differently) gets a new crop, not the stale one.
+    gt = sorted((pages / "gt").glob("*.json"))[0]
+    page = json.loads(gt.read_text(encoding="utf-8"))
+    line = next(ln for e in page["entries"] for f in e["fields"] for ln in f["lines"] if ln["text"].strip())
+    line["bbox"] = [line["bbox"][0], line["bbox"][1] + 4, line["bbox"][2], line["bbox"][3] + 4]
+    line["polygon"] = [[x, y + 4] for x, y in line["polygon"]]
+    gt.write_text(json.dumps(page, ensure_ascii=False), encoding="utf-8")
+    write_page_lines(pages, tmp_path / "lines", progress=False)
+    redone = [json.loads(ln) for ln in (tmp_path / "lines" / "manifest.jsonl").read_text().splitlines()]
+    assert len(redone) == len(records) and len({r["image"] for r in redone} - names) == 1
     with pytest.raises(FileNotFoundError, match="gt/"):
         write_page_lines(tmp_path / "nowhere", tmp_path / "x", progress=False)
 

@@ -195,7 +195,8 @@ def write_page_lines(pages: str | Path, out: str | Path, limit: int | None = Non
     the manifest in a seeded random order, so that its first lines (a validation limit) span every page
     instead of the first one. ``headings`` writes the printed headings' lines instead of the handwritten ones
     (``source`` ``page-print``, ``field`` the heading level), for teaching the recognizer print. Re-running
-    rewrites the manifest and keeps the crops already written. Returns counts (no text)."""
+    rewrites the manifest and keeps the crops already written where the line's box and the page image are the
+    same; a line cut differently or a page drawn again gets a crop of its own. Returns counts (no text)."""
     from tqdm.auto import tqdm
 
     from data.pages.truth import PageTruth
@@ -235,8 +236,10 @@ def write_page_lines(pages: str | Path, out: str | Path, limit: int | None = Non
                 skipped += 1
                 continue
             origin, box, text, meta = item
-            # The crop's name is a hash of where it comes from: stable across re-runs, no text in it.
-            name = hashlib.sha256(f"{gt.stem}/{origin}".encode()).hexdigest()[:20] + ".png"
+            # The crop's name is a hash of where it comes from, its box and the page file's size: stable across
+            # re-runs, yet a line the code now cuts differently cannot keep a stale crop. No text in it.
+            where = f"{gt.stem}/{origin}/{tuple(round(v) for v in box)}/{image_path.stat().st_size}"
+            name = hashlib.sha256(where.encode()).hexdigest()[:20] + ".png"
             target = out / "images" / name
             if not target.exists():
                 crop_line(page_image(), box).save(target)
