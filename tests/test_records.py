@@ -727,6 +727,20 @@ def test_a_misread_unit_name_is_spelled_as_the_gazetteer_spells_it():
         assert result.value["text"] == text and "place_name_corrected" not in result.flags, text
 
 
+def test_a_health_facility_misread_at_the_start_of_a_place_is_written_as_its_phrase():
+    for read, meant in (("Trung tâm Y Tứ Quyên Kim Thành", "Trung tâm Y tế huyện Kim Thành"),
+                        ("đệnh viện Đa khoa tỉnh Hải Dương", "Bệnh viện Đa khoa tỉnh Hải Dương"),
+                        ("Trung Tâm Y Hồ Quyên, Bảo Yên", "Trung Tâm Y tế huyện, Bảo Yên")):  # case and comma kept
+        result = normalize_field("khai_tu", "nktNoiChet", read)
+        assert result.value["text"] == meant and "facility_name_corrected" in result.flags, read
+    assert normalize_field("khai_sinh", "nksNoiSinh", "đệnh viện Đa khoa tỉnh Hải Dương").value["provinceCode"] == 30
+    # Read right, a name rather than a unit word after the phrase, too little alike, or nothing after it: as read.
+    for text in ("Trạm Y tế xã Đông Kỳ", "Trung tâm Y tế Kim Thành", "Bình Viên, Hà Nội", "Thôn Trung Tâm, xã Yên Lư",
+                 "Bệnh viện Bạch Mai", "Trung tâm Y Tứ"):
+        result = normalize_field("khai_tu", "nktNoiChet", text)
+        assert result.value["text"] == text and "facility_name_corrected" not in result.flags, text
+
+
 def test_a_place_without_a_letter_is_a_number_read_into_the_wrong_column():
     result = normalize_field("ket_hon", "voNoiCuTru", "02")
     assert result.flags == ("no_letters",) and result.value["text"] == "02" and result.score == 0.5

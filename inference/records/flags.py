@@ -47,6 +47,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("fuzzy_match", _I, "matched a known value approximately (the score says how closely)"),
     Flag("place_name_corrected", _I, "a unit name misread in a place is written out as the gazetteer spells it "
          "(the field's text keeps what was read)"),
+    Flag("facility_name_corrected", _I, "a health facility's name misread at the start of a place (\"Trung tâm Y Tứ "
+         "Quyên\") is written out as the phrase it is (\"Trung tâm Y tế huyện\"; the field's text keeps what was read)"),
     Flag("ambiguous_match", _W, "two known values fit the text about equally well"),
     Flag("date_separators_misread", _W, "a date whose separators were misread or lost (\"19.70\", \"2431968\"): read "
          "from its digits alone, the one calendar date they can be"),

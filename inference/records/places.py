@@ -465,15 +465,19 @@ def normalize_place(text: str) -> Normalized:
     if not any(ch.isalpha() for ch in cleaned):
         # "02", "12/3/1990": a number or date read into a place's column, no place at all.
         return Normalized(value, 0.5, ("no_letters",))
+    facility = facility_phrase(cleaned)
+    flags: list[str] = []
+    if facility != cleaned:
+        cleaned = value["text"] = facility
+        flags.append("facility_name_corrected")
     match, chunks = match_place(cleaned)
     if match is None:
         if any(c.kind == "abroad" for c in chunks):
             return Normalized(value, 1.0, ("place_abroad",))
         has_admin = any(c.kind == "admin" for c in chunks)
         if has_admin:
-            return Normalized(value, 0.5, ("place_unmatched",))
-        return Normalized(value, 1.0, ("place_no_admin_unit",))
-    flags: list[str] = []
+            return Normalized(value, 0.5, (*flags, "place_unmatched"))
+        return Normalized(value, 1.0, (*flags, "place_no_admin_unit"))
     for unit, name_key, code_key in ((match.province, "province", "provinceCode"),
                                      (match.district, "district", "districtCode"),
                                      (match.ward, "ward", "wardCode")):
@@ -500,6 +504,60 @@ def normalize_place(text: str) -> Normalized:
     ambiguity_matters = value["normalized"] is not None or not any(c.kind == "facility" for c in chunks)
     score = match.score * (0.85 if match.ambiguous and ambiguity_matters else 1.0) * (0.75 if match.partial else 1.0)
     return Normalized(value, round(min(score, 1.0), 4), tuple(flags))
+
+
+#: How health facilities are written at the start of a place of birth or death, longest first within a kind.
+#: The last word of those ending in a unit word is that unit's, not a name's.
+FACILITY_PHRASES = tuple(tuple(phrase.split()) for phrase in (
+    "Bệnh viện Đa khoa tỉnh", "Bệnh viện Đa khoa huyện", "Bệnh viện Đa khoa thành phố", "Bệnh viện Đa khoa thị xã",
+    "Bệnh viện Đa khoa quận", "Bệnh viện Đa khoa", "Bệnh viện Phụ sản", "Bệnh viện",
+    "Trung tâm Y tế huyện", "Trung tâm Y tế thành phố", "Trung tâm Y tế thị xã", "Trung tâm Y tế quận",
+    "Trung tâm Y tế", "Trạm y tế xã", "Trạm y tế phường", "Trạm y tế thị trấn", "Trạm y tế",
+    "Nhà hộ sinh", "Phòng khám đa khoa",
+))
+#: A facility phrase is taken for the text's first words when their mark-less letters are this alike...
+FACILITY_PHRASE_RATIO = 0.8
+#: ...and, where the phrase ends in a unit word, that word read is at least this alike to it ("Quyên" for
+#: "huyện", not "Kim" in "Trung tâm Y tế Kim Thành").
+FACILITY_UNIT_RATIO = 0.6
+_FACILITY_UNIT_WORDS = frozenset({"tỉnh", "huyện", "quận", "xã", "phường", "thị", "trấn", "thành", "phố"})
+
+
+def facility_phrase(text: str) -> str:
+    """``text`` with a health facility's name misread at its start ("Trung tâm Y Tứ Quyên Kim Thành",
+    "đệnh viện Đa khoa tỉnh Hải Dương") written as the phrase it is ("Trung tâm Y tế huyện", "Bệnh viện"):
+    a closed set of phrases, so a word or two misread in one is no name. Only the words read wrong change
+    (a word read right keeps its case); the phrase must be alike as a whole (``FACILITY_PHRASE_RATIO``), at
+    least half its words read right, and something must follow it. Returns ``text`` where nothing fits."""
+    tokens = list(re.finditer(r"\S+", text))
+    best = None  # (matched letters, phrase, words read)
+    for phrase in FACILITY_PHRASES:
+        n = len(phrase)
+        if len(tokens) <= n:
+            continue
+        read = [t.group() for t in tokens[:n]]
+        folded_read, folded_phrase = [fold(w) for w in read], [fold(w) for w in phrase]
+        if folded_read == folded_phrase:
+            return text  # read right
+        exact = sum(a == b for a, b in zip(folded_read, folded_phrase))
+        if 2 * exact < n:
+            continue
+        ratio = fuzz.ratio(strip_marks(" ".join(folded_read)), strip_marks(" ".join(folded_phrase))) / 100
+        if ratio < FACILITY_PHRASE_RATIO:
+            continue
+        units_alike = all(a == b or b not in _FACILITY_UNIT_WORDS
+                          or fuzz.ratio(strip_marks(a), strip_marks(b)) / 100 >= FACILITY_UNIT_RATIO
+                          for a, b in zip(folded_read, folded_phrase))
+        if not units_alike:
+            continue
+        matched = ratio * len(" ".join(folded_phrase))
+        if best is None or matched > best[0]:
+            best = (matched, phrase, read)
+    if best is None:
+        return text
+    _, phrase, read = best
+    words = [w if fold(w) == fold(c) else c + w[len(w.rstrip(_SPAN_PUNCTUATION)):] for w, c in zip(read, phrase)]
+    return " ".join(words) + text[tokens[len(phrase) - 1].end():]
 
 
 #: A registering office's commune name is taken from the page's places only when it is this close to one.
