@@ -727,6 +727,16 @@ def test_a_misread_unit_name_is_spelled_as_the_gazetteer_spells_it():
         assert result.value["text"] == text and "place_name_corrected" not in result.flags, text
 
 
+def test_a_cause_of_death_misread_word_by_word_is_the_known_wording():
+    for read, meant in (("Tại biết mạch máu ngãi", "Tai biến mạch máu não"), ("Suy thôn", "Suy thận"),
+                        ("Tại nạn nao thông", "Tai nạn giao thông")):
+        result = normalize_field("khai_tu", "nktNguyenNhanChet", read)
+        assert result.value == meant and "fuzzy_match" in result.flags and result.score < 0.9, read
+    # A cause the list lacks keeps its own wording: another word count, or a word nothing like the list's.
+    for text in ("Ung thư vú", "Ung thư vòm", "Bệnh thận", "Suy hô hấp"):
+        assert normalize_field("khai_tu", "nktNguyenNhanChet", text).value == text
+
+
 def test_a_health_facility_misread_at_the_start_of_a_place_is_written_as_its_phrase():
     for read, meant in (("Trung tâm Y Tứ Quyên Kim Thành", "Trung tâm Y tế huyện Kim Thành"),
                         ("đệnh viện Đa khoa tỉnh Hải Dương", "Bệnh viện Đa khoa tỉnh Hải Dương"),

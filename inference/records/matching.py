@@ -84,6 +84,10 @@ class Vocabulary(Generic[V]):
     def values(self) -> set[V]:
         return set(self._exact.values())
 
+    def forms(self) -> list[tuple[str, V]]:
+        """Every written form (as compared: :func:`fold`) with its value."""
+        return list(self._exact.items())
+
     def lookup(self, text: str) -> Match[V] | None:
         """The best value for ``text``, or ``None`` when nothing reaches the cutoff."""
         key = fold(text)
