@@ -737,6 +737,25 @@ def test_a_cause_of_death_misread_word_by_word_is_the_known_wording():
         assert normalize_field("khai_tu", "nktNguyenNhanChet", text).value == text
 
 
+def test_a_value_cut_short_or_read_into_the_wrong_column_is_doubted():
+    # A place, notice type or authority that stops on a separator or a word needing another lost its end.
+    for key, text in (("nktNoiChet", "Kinh Môn,"), ("gbtLoai", "Giấy báo tử của"), ("nktNoiChet", "xã Hưng Đạo, huyện")):
+        result = normalize_field("khai_tu", key, text)
+        assert "text_unfinished" in result.flags and result.score <= 0.5, text
+    for key, text in (("nktNoiChet", "Xã Vĩnh Thành, Huyện Châu Thành"), ("noiDangKy", "UB xã Thượng Quận"),
+                      ("gbtLoai", "Giấy báo tử của bệnh viện")):
+        assert "text_unfinished" not in normalize_field("khai_tu", key, text).flags, text
+    # An ID number in the issuing authority's cell; a date as the death notice's type.
+    authority = normalize_field("khai_tu", "nktNoiCapGiayToTuyThan", "CMTND 025929629")
+    assert "authority_has_number" in authority.flags and authority.score <= 0.5
+    assert normalize_field("khai_tu", "nktNoiCapGiayToTuyThan", "Công an tỉnh Hải Dương").flags == ()
+    assert normalize_field("khai_tu", "gbtLoai", "20-12-2017").flags == ("no_letters",)
+    # A two-word name is doubted a little (most have three words or more); a one-word one is incomplete.
+    short = normalize_field("khai_sinh", "nksHoTen", "Phạm Khánh")
+    assert short.flags == ("name_short",) and 0.8 <= short.score < 0.9
+    assert normalize_field("khai_sinh", "nksHoTen", "Phạm Khánh Phương").score == 1.0
+
+
 def test_a_health_facility_misread_at_the_start_of_a_place_is_written_as_its_phrase():
     for read, meant in (("Trung tâm Y Tứ Quyên Kim Thành", "Trung tâm Y tế huyện Kim Thành"),
                         ("đệnh viện Đa khoa tỉnh Hải Dương", "Bệnh viện Đa khoa tỉnh Hải Dương"),

@@ -49,6 +49,10 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
          "(the field's text keeps what was read)"),
     Flag("facility_name_corrected", _I, "a health facility's name misread at the start of a place (\"Trung tâm Y Tứ "
          "Quyên\") is written out as the phrase it is (\"Trung tâm Y tế huyện\"; the field's text keeps what was read)"),
+    Flag("text_unfinished", _W, "a place, office, authority or cause that stops on a separator or on a word that "
+         "needs another (\"Kinh Môn,\", \"Giấy báo tử của\"): its end went to another cell"),
+    Flag("authority_has_number", _W, "an issuing authority with a long run of digits (\"CMTND 025929629\"): an ID "
+         "number read into the authority's cell"),
     Flag("ambiguous_match", _W, "two known values fit the text about equally well"),
     Flag("date_separators_misread", _W, "a date whose separators were misread or lost (\"19.70\", \"2431968\"): read "
          "from its digits alone, the one calendar date they can be"),
@@ -80,6 +84,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
          "(a line of another cell joined to it)"),
     Flag("name_has_relationship", _W, "a person's name ending in a kinship word (\"Lê Thị Phương Mẹ\"): the "
          "relationship column's word joined to it (left out of the value)"),
+    Flag("name_short", _I, "a person's name of two words (\"Phạm Khánh\"): often one whose last word went to "
+         "another cell; its score is lowered a little"),
     Flag("name_has_separator", _W, "a person's name with a comma, semicolon or dash inside (\"Trần Thị Hiền, "
          "Nội\"): what follows it is another cell's, and is left out of the value"),
     Flag("name_repeated_word", _W, "a person's name with a word or words twice in a row (\"Nguyễn Văn Văn Anh\", "

@@ -206,12 +206,15 @@ def _wordwise(name: str, text: str) -> Match | None:
 
 
 def _open_wordwise(name: str) -> Callable[[str, dict], Normalized]:
-    """:func:`_open`, with known wordings also matched word by word (:func:`_wordwise`) below the cutoff."""
+    """:func:`_open`, with known wordings also matched word by word (:func:`_wordwise`) below the cutoff. A
+    text without a letter ("20-12-2017" as a death-notice type) is a value read into the wrong column."""
     plain = _open(name)
     known = _vocabulary(name).values
 
     def normalizer(text: str, ctx: dict) -> Normalized:
         result = plain(text, ctx)
+        if result.value and not any(ch.isalpha() for ch in str(result.value)):
+            return Normalized(result.value, 0.5, ("no_letters",))
         if result.value in known or not result.value:
             return result
         match = _wordwise(name, result.value)
@@ -244,6 +247,8 @@ _KINSHIP_WORDS = frozenset({"mẹ", "cha", "bố", "vợ", "chồng", "cháu", "
                             "bà", "nội", "ngoại", "ruột", "đẻ", "trai", "gái", "dâu", "rể"})
 #: The normalizer's score of an incomplete name (it multiplies the recognizer's confidence).
 INCOMPLETE_NAME_SCORE = 0.5
+#: ... and of a name of two words ("Lê Lợi" is a name, "Phạm Khánh" may be one cut short).
+SHORT_NAME_SCORE = 0.85
 
 
 #: A separator inside a name: what stands after it is another cell's (a relationship, a note).
@@ -288,10 +293,15 @@ def normalize_name(text: str) -> Normalized:
         flags.append("name_has_relationship")
         while len(words) > 3 and fold(words[-1]) in _KINSHIP_WORDS:
             words = words[:-1]
+    # "Phạm Khánh" for "Phạm Khánh Phương": most names have three words or more, and a two-word one is as often
+    # a name whose last word went to another cell or was never read. Doubted a little, not called incomplete.
+    short = not incomplete and len(words) == 2
+    if short:
+        flags.append("name_short")
     # One tone placement: "Hoà" and "Hòa" are one name, written in the old style and the new.
     doubtful = incomplete or repeated or too_long or kinship or separated
-    return Normalized(" ".join(_title_word(modern_tone_placement(w)) for w in words),
-                      INCOMPLETE_NAME_SCORE if doubtful else 1.0, tuple(flags))
+    score = INCOMPLETE_NAME_SCORE if doubtful else SHORT_NAME_SCORE if short else 1.0
+    return Normalized(" ".join(_title_word(modern_tone_placement(w)) for w in words), score, tuple(flags))
 
 
 def _has_repeated_run(words: list[str]) -> bool:
@@ -455,7 +465,37 @@ def normalize_value(kind: ValueKind | str, text: object, *, max_year: int = DEFA
         return Normalized(None, 0.0, ("normalizer_failed",))
     if out_of_charset(normalize_text(text)):
         result = result.with_flags("unusual_characters")
+    if kind in _NAMING_KINDS and _unfinished(text):
+        result = Normalized(result.value, result.score * UNFINISHED_SCORE, (*result.flags, "text_unfinished"))
+    if kind == ValueKind.ISSUING_AUTHORITY and _ID_DIGITS.search(text):
+        result = Normalized(result.value, result.score * UNFINISHED_SCORE, (*result.flags, "authority_has_number"))
     return result
+
+
+#: Kinds whose text names something (a place, an office, a cause): one that stops on a separator or a word that
+#: needs another after it ("Kinh Môn,", "Giấy báo tử của", "xã Hưng Đạo, huyện") lost its end to another cell
+#: or to a cut, and keeps this share of its score.
+UNFINISHED_SCORE = 0.5
+_NAMING_KINDS = frozenset({ValueKind.PLACE, ValueKind.ISSUING_AUTHORITY, ValueKind.REGISTRATION_OFFICE,
+                           ValueKind.CAUSE_OF_DEATH, ValueKind.DEATH_NOTICE_TYPE})
+_DANGLING_WORDS = frozenset({"của", "và", "tại", "ở", "số"})
+# A unit word ends a name too ("xã Thượng Quận"): it dangles only in lower case or after a separator.
+_DANGLING_UNITS = frozenset({"xã", "phường", "huyện", "quận", "tỉnh"})
+# An ID number (9 or 12 digits, or a passport's) read into an issuing authority's cell.
+_ID_DIGITS = re.compile(r"\d{6,}")
+
+
+def _unfinished(text: str) -> bool:
+    cleaned = normalize_text(text).strip()
+    if not cleaned:
+        return False
+    if cleaned[-1] in ",-–/(":
+        return True
+    words = cleaned.split()
+    if len(words) < 2:
+        return False
+    last = fold(words[-1])
+    return last in _DANGLING_WORDS or last in _DANGLING_UNITS and (words[-1].islower() or words[-2][-1] in ",-–;")
 
 
 def normalize_field(book_key: str, field_key: str, text: object, **context) -> Normalized:
