@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="beam search with this many hypotheses per line (default 1: greedy; $HOTICH_BEAM_WIDTH)")
     serve.add_argument("--detector", help="layout detector directory for /v1/pages:extract (default: the released one)")
     serve.add_argument("--review-threshold", type=float,
-                       help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.99)")
+                       help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.9)")
     serve.add_argument("--ml-backend", action="store_true",
                        help="also serve Label Studio's ML backend protocol under /labelstudio")
     serve.add_argument("--jobs-dir", help="retraining queue for the ML backend (default $HOTICH_JOBS_DIR or runs/jobs)")
@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--model", help="recognizer or ONNX export directory (default: the released model)")
     extract.add_argument("--detector", help="layout detector directory (default: the released one)")
     extract.add_argument("--review-threshold", type=float,
-                         help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.99)")
+                         help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.9)")
     extract.add_argument("--threads", type=int, help="onnxruntime intra-op threads")
     extract.add_argument("--no-overlay-text", action="store_true",
                          help="overlays show keys and confidences only (no personal data in the PNGs)")
