@@ -141,14 +141,16 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--heading-confidence", type=float, default=MIN_HEADING_CONFIDENCE,
                         help="headings read with less confidence name no field (default %(default)s)")
+    parser.add_argument("--field-beam", type=int, default=1,
+                        help="hypotheses per field line (1: greedy; headings are always read greedily)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pages_pipeline.json")
     args = parser.parse_args()
 
     pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads, review_threshold=0.0,
-                                      heading_confidence=args.heading_confidence)
+                                      heading_confidence=args.heading_confidence, field_beam_width=args.field_beam)
     # The same models with the printed headings ignored: the detector's keys stand (side by side, same pages).
     detector_keys = PagePipeline(pipeline.layout, pipeline.recognizer, review_threshold=0.0,
-                                 heading_confidence=float("inf"))
+                                 heading_confidence=float("inf"), field_beam_width=args.field_beam)
     groups: dict[tuple[str, str], list[dict]] = {}
     keys_only: dict[tuple[str, str], list[dict]] = {}
     true_layout: dict[tuple[str, str], list[dict]] = {}
@@ -159,7 +161,8 @@ def main() -> int:
         groups.setdefault((truth.book, truth.template_split), []).append(score_page(truth, result))
         keys_only.setdefault((truth.book, truth.template_split), []).append(score_page(truth, detector_keys(image)))
         # The truth is in the coordinates of the page as rendered: no deskew, and the book as the page's.
-        oracle = PagePipeline(TrueLayout(truth), pipeline.recognizer, review_threshold=0.0, deskew=False)
+        oracle = PagePipeline(TrueLayout(truth), pipeline.recognizer, review_threshold=0.0, deskew=False,
+                              field_beam_width=args.field_beam)
         true_layout.setdefault((truth.book, truth.template_split), []).append(
             score_page(truth, oracle(image, book=truth.book)))
 

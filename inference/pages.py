@@ -558,12 +558,18 @@ class PagePipeline:
     """Chains the layout predictor, the recognition runtime and the domain rules.
 
     ``recognizer`` is anything with ``recognize(images, batch_size=...) -> [Recognition]`` (the onnxruntime
-    runtime of :mod:`inference.ort_runtime`, or a server's batcher wrapped to that shape).
+    runtime of :mod:`inference.ort_runtime`, or a server's batcher wrapped to that shape); with
+    ``field_beam_width`` above 1 it must also take ``beam_width=``: the handwritten field lines are then read
+    by beam search and the printed ones (headings, page header) greedily, since a beam cut headings short.
     """
 
     def __init__(self, layout: LayoutPredictor, recognizer, review_threshold: float | None = None,
-                 batch_size: int = 32, deskew: bool = True, heading_confidence: float = MIN_HEADING_CONFIDENCE):
+                 batch_size: int = 32, deskew: bool = True, heading_confidence: float = MIN_HEADING_CONFIDENCE,
+                 field_beam_width: int = 1):
+        if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
+            raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
+        self.field_beam_width = field_beam_width
         self.heading_confidence = heading_confidence
         self.recognizer = recognizer
         self.review_threshold = default_review_threshold() if review_threshold is None else review_threshold
@@ -735,12 +741,13 @@ class PagePipeline:
         keyed.sort(key=lambda f: f.bbox[0])
         return [f for f in page_fields if f.key_source != "label"] + keyed
 
-    def recognize_lines(self, work: Image.Image, lines: list[LineResult]) -> None:
-        """Every line of the page in one batched call: field lines and heading lines alike."""
+    def recognize_lines(self, work: Image.Image, lines: list[LineResult], beam_width: int | None = None) -> None:
+        """``lines`` read in one batched call (greedy, or ``beam_width`` hypotheses per line)."""
         if not lines:
             return
         crops = [np.asarray(crop_line(work, line.bbox).convert("RGB")) for line in lines]
-        for line, result in zip(lines, self.recognizer.recognize(crops, batch_size=self.batch_size)):
+        options = {"beam_width": beam_width} if beam_width and beam_width > 1 else {}
+        for line, result in zip(lines, self.recognizer.recognize(crops, batch_size=self.batch_size, **options)):
             line.text, line.confidence = result.text, float(result.confidence)
 
     @staticmethod
@@ -1103,9 +1110,13 @@ class PagePipeline:
         chunks = self.header_chunks(work, headings)
         chunk_lines = [LineResult(c.bbox) for c in chunks]
         label_lines = {id(f): LineResult(box) for f in page_fields if (box := label_crop(f.bbox, chunks))}
-        self.recognize_lines(work, [line for f in all_fields for line in f.lines]
-                             + [line for cell in headings for line in cell.lines] + chunk_lines
-                             + list(label_lines.values()))
+        field_lines = [line for f in all_fields for line in f.lines]
+        print_lines = [line for cell in headings for line in cell.lines] + chunk_lines + list(label_lines.values())
+        if self.field_beam_width > 1:
+            self.recognize_lines(work, field_lines, beam_width=self.field_beam_width)
+            self.recognize_lines(work, print_lines)
+        else:
+            self.recognize_lines(work, field_lines + print_lines)
         for chunk, line in zip(chunks, chunk_lines):
             chunk.text, chunk.confidence = line.text, line.confidence
         page_fields = self.read_header(work, page_fields, chunks, label_lines)

@@ -167,3 +167,32 @@ def test_a_field_of_two_boxes_is_drawn_and_written_as_two(tmp_path):
     xml.write_text(to_page_xml(truth, "p1.png"), encoding="utf-8")
     (back,) = read_page_xml(xml).fields()
     assert [b.bbox for b in back.boxes] == [b.bbox for b in f.boxes] and [ln.box for ln in back.lines] == [0, 1]
+
+
+def test_field_lines_can_be_read_with_beam_search_and_print_stays_greedy(page_folder):
+    from PIL import Image
+
+    from inference.layout import LayoutPredictor
+    from inference.pages import PagePipeline, default_detector_dir
+
+    class Recording(FixedReading):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def recognize(self, images, batch_size: int = 32, beam_width: int | None = None):
+            self.calls.append((len(images), beam_width))
+            return super().recognize(images, batch_size)
+
+    image = Image.open(page_folder / "page-0.jpg")
+    layout = LayoutPredictor(default_detector_dir())
+    greedy, beam = Recording(), Recording()
+    PagePipeline(layout, greedy, review_threshold=0.9)(image, book="khai_sinh")
+    PagePipeline(layout, beam, review_threshold=0.9, field_beam_width=3)(image, book="khai_sinh")
+    # Greedy: the page's lines in one call without a beam; with a beam, the field lines in one call of width 3
+    # and the printed lines (headings, page header) in another, greedy.
+    assert greedy.calls[0][1] is None and all(width is None for _, width in greedy.calls)
+    assert beam.calls[0][1] == 3 and beam.calls[1][1] is None
+    assert beam.calls[0][0] + beam.calls[1][0] == greedy.calls[0][0]
+    with pytest.raises(ValueError, match="field_beam_width"):
+        PagePipeline(layout, greedy, field_beam_width=0)
