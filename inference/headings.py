@@ -280,6 +280,33 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
     return HeadingKeys(unique, ordered, tuple(dict.fromkeys(readings)))
 
 
+def pair_reading(text: str, book: str, misread_persons: frozenset[str] | set[str] = frozenset()) -> tuple[str, ...] | None:
+    """Both persons of the book's pair (mother and father, husband and wife...) for a column heading read with
+    a person in it that the column cannot hold: "Họ tên mẹ / họ tên cha" read "Họ tên người nhận cha" (a
+    person of another book) or "Họ tên người yêu cha" (the declarant, where ``misread_persons`` says another
+    heading names the declarant's column whole). The recognizer, trained on other layouts' headings, writes a
+    person it knows where it cannot read one; what stays readable is the attribute and at most one of the
+    pair. Returns the pair's keys of that attribute in the book's order, or ``None`` where the heading names
+    no foreign person, more than one attribute, another of the book's persons, or anything else."""
+    pair = _PAIRS.get(book)
+    if not pair:
+        return None
+    register = get_book(book)
+    fields = {f.key for f in register.register_fields}
+    terms = _terms(text or "")
+    attrs = {tuple(t[1:]) for t in terms if t[0] == "attr"}
+    if len(attrs) != 1 or any(t[0] in ("entry", "signer", "group") for t in terms):
+        return None
+    persons = [_PERSON_BY_BOOK.get((t[1], book), t[1]) for t in terms if t[0] == "person"]
+    own = {p for p in persons if p in register.roles and p not in misread_persons}
+    foreign = [p for p in persons if p not in register.roles or p in misread_persons]
+    if not foreign or not own <= set(pair):
+        return None
+    names = next(iter(attrs))
+    keys = tuple(_resolve(p, names, fields) for p in pair)
+    return keys if all(keys) else None
+
+
 def book_of_title(text: str) -> str | None:
     """The book a page title names ("SỔ ĐĂNG KÝ KẾT HÔN" → ``ket_hon``), or ``None``."""
     for normal in (fold, bare):  # with diacritics first, then without, as a recognizer may drop them

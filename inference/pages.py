@@ -28,7 +28,7 @@ from PIL import Image
 
 from data.pages.lines import crop_line, heading_line_boxes
 from data.schema import BOOKS, ValueKind, get_book
-from inference.headings import HeadingKeys, book_of_title, parse_heading
+from inference.headings import HeadingKeys, book_of_title, pair_reading, parse_heading
 from inference.page_header import (HeaderChunk, header_band, header_chunks, header_labels, label_alone,
                                    label_at_end, label_crop, same_line, value_after, value_cuts)
 from inference.layout import (LayoutPredictor, below_table, estimate_skew, map_box, rotate_page, ruled_cells,
@@ -335,6 +335,31 @@ def _one_person(keys: tuple[str, ...]) -> bool:
     """Whether ``keys`` are all one person's (the same role prefix: ``nycHoTen``, ``nycQuanHe``)."""
     roles = {re.match(r"[a-z]+", k).group(0) for k in keys}
     return len(roles) == 1 and len(keys) > 1
+
+
+def _sure_keys(keys: HeadingKeys) -> tuple[str, ...]:
+    """The keys a heading names for sure: all of them in order, else its likeliest reading, else its set."""
+    return keys.keys if keys.ordered else (keys.readings[0] if keys.readings else keys.keys)
+
+
+def _pairs_misread(cells: list, alone: list[HeadingKeys], book: str) -> list[HeadingKeys]:
+    """``alone`` with each heading read with a person its column cannot hold taken for both persons of the
+    book's pair (:func:`inference.headings.pair_reading`: "Họ tên người nhận cha" is "Họ tên mẹ / họ tên
+    cha"), where no other heading names either of the two keys. The declarant counts as such a person where
+    another heading names the declarant's column whole ("Người đi khai")."""
+    out = list(alone)
+    for i, cell in enumerate(cells):
+        others = [keys for j, keys in enumerate(alone) if j != i]
+        # Only a surer heading beside this one (not a group heading above it) says its person is elsewhere.
+        whole = {re.match(r"[a-z]+", alone[j].keys[0]).group(0) for j, other in enumerate(cells)
+                 if j != i and _one_person(alone[j].keys) and other.confidence > cell.confidence
+                 and (other.bbox[2] <= cell.bbox[0] or cell.bbox[2] <= other.bbox[0])}
+        pair = pair_reading(cell.text, book, whole)
+        if pair is None or pair == alone[i].keys:
+            continue
+        if not set(pair) & {k for keys in others for k in _sure_keys(keys)}:
+            out[i] = HeadingKeys(pair, True, (pair,))
+    return out
 
 
 def _relationship_across(lines: list[LineResult], name_words: int = 2) -> int | None:
@@ -843,6 +868,7 @@ class PagePipeline:
                     and cells[i].confidence < cells[j].confidence and _one_person(alone[j].keys)
                     and (cells[i].bbox[2] <= cells[j].bbox[0] or cells[j].bbox[2] <= cells[i].bbox[0])):
                 alone[i] = HeadingKeys((), False)
+        alone = _pairs_misread(cells, alone, book)
         parsed: dict[tuple[int, int | None], tuple[HeadingKeys, float]] = {}
 
         def column_of(box) -> tuple[int, int | None] | None:
