@@ -784,6 +784,19 @@ def test_a_name_with_a_word_twice_in_a_row_is_doubted():
         assert normalize_field("khai_sinh", "chaHoTen", text).flags == (), text
 
 
+def test_a_date_in_words_or_a_second_name_joined_after_a_name_is_left_out_of_it():
+    for text, name in (("Lê Văn Bình ngày chỉ tháng 05 năm 1949", "Lê Văn Bình"),
+                       ("NGUYỄN VĂN NINH HOÀNG THỊ", "Nguyễn Văn Ninh"),
+                       ("Trần Thị Mai Lê Văn Hùng", "Trần Thị Mai")):
+        result = normalize_field("khai_sinh", "chaHoTen", text)
+        assert result.value == name and "name_has_other_value" in result.flags and result.score == 0.5, text
+    # A surname or "ngày" inside a name, or a surname-like word with no middle name after it, is the name's own.
+    for text, name in (("Nguyễn Thị Minh Khai", "Nguyễn Thị Minh Khai"), ("Tôn Nữ Thị Hoàng Anh", "Tôn Nữ Thị Hoàng Anh"),
+                       ("Nguyễn Văn Lê Hoàng", "Nguyễn Văn Lê Hoàng")):
+        result = normalize_field("khai_sinh", "chaHoTen", text)
+        assert result.value == name and "name_has_other_value" not in result.flags, text
+
+
 def test_a_name_ending_in_a_kinship_word_has_the_relationship_joined_to_it():
     for text in ("Lê Thị Phương Mẹ", "Ngô Thị Lan vợ", "Trần Văn Bình Bà nội"):
         result = normalize_field("khai_sinh", "nycHoTen", text)

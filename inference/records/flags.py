@@ -86,6 +86,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
          "relationship column's word joined to it (left out of the value)"),
     Flag("name_short", _I, "a person's name of two words (\"Phạm Khánh\"): often one whose last word went to "
          "another cell; its score is lowered a little"),
+    Flag("name_has_other_value", _W, "a date in words or a second person's name joined after a whole name (\"Lê Văn "
+         "Bình ngày 12 tháng 05 năm 1949\"): left out of the value"),
     Flag("name_has_separator", _W, "a person's name with a comma, semicolon or dash inside (\"Trần Thị Hiền, "
          "Nội\"): what follows it is another cell's, and is left out of the value"),
     Flag("name_repeated_word", _W, "a person's name with a word or words twice in a row (\"Nguyễn Văn Văn Anh\", "

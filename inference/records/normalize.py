@@ -46,6 +46,7 @@ from rapidfuzz import fuzz
 from data.charset import modern_tone_placement, normalize_text, out_of_charset, strip_marks
 from data.schema import GIOI_TINH, LOAI_DANG_KY, LOAI_GIAY_TO_TUY_THAN, TUYEN_BO, ValueKind, get_book
 from data.text.dates import DEFAULT_MAX_YEAR, resolve_two_digit_year
+from data.text.names import SURNAMES
 from data.text.vocab import (
     CAUSES_OF_DEATH, DEATH_NOTICE_TYPES, ETHNIC_GROUPS, ETHNIC_VARIANTS, GENDER_FORMS, ID_DOCUMENT_FORMS,
     NATIONALITIES, NATIONALITY_VARIANTS, RECOGNITION_TYPES, REGISTRATION_TYPE_FORMS, RELATIONSHIPS,
@@ -272,6 +273,14 @@ def normalize_name(text: str) -> Normalized:
         flags.append("name_has_separator")
         s = head
     words = s.split()
+    # "Lê Văn Bình ngày 12 tháng 05 năm 1949", "Nguyễn Văn Ninh Hoàng Thị ...": a date in words or another
+    # person's name (a surname, then Thị or Văn) joined after a whole name; the name is what stands before.
+    # A name read twice ("Lê Văn Nam Lê Văn Nam") is a misreading, not two values: left to the check below.
+    joined = None if _has_repeated_run([fold(w) for w in words]) else _joined_value_at(words)
+    if joined is not None:
+        flags.append("name_has_other_value")
+        words = words[:joined]
+        s = " ".join(words)
     if any(c.isdigit() for c in s):
         flags.append("name_has_digits")
         words = [w for w in words if not any(c.isdigit() for c in w)] or words
@@ -299,9 +308,25 @@ def normalize_name(text: str) -> Normalized:
     if short:
         flags.append("name_short")
     # One tone placement: "Hoà" and "Hòa" are one name, written in the old style and the new.
-    doubtful = incomplete or repeated or too_long or kinship or separated
+    doubtful = incomplete or repeated or too_long or kinship or separated or joined is not None
     score = INCOMPLETE_NAME_SCORE if doubtful else SHORT_NAME_SCORE if short else 1.0
     return Normalized(" ".join(_title_word(modern_tone_placement(w)) for w in words), score, tuple(flags))
+
+
+def _joined_value_at(words: list[str]) -> int | None:
+    """Where another value starts after a whole name (three words at least) in ``words``: a date in words ("ngày"
+    with "tháng" or "năm" after it) or a second person's name (a surname, then "Thị" or "Văn"); ``None``."""
+    folded = [fold(w) for w in words]
+    for i in range(3, len(words)):
+        if folded[i] == "ngày" and any(w in ("tháng", "năm") for w in folded[i + 1:]):
+            return i
+        if (i + 1 < len(words) and folded[i] in _SURNAMES_FOLDED and folded[i + 1] in _MIDDLE_NAMES
+                and words[i][:1].isupper()):
+            return i
+    return None
+
+
+_SURNAMES_FOLDED = frozenset(fold(name) for name in SURNAMES)
 
 
 def _has_repeated_run(words: list[str]) -> bool:
