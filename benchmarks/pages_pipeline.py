@@ -2,6 +2,10 @@
 the whole page pipeline.
 
     python benchmarks/pages_pipeline.py [--pages-per-book 6] [--detector DIR] [--model DIR] [--latency-runs 5]
+        [--second-model DIR | --single-model]
+
+Lines are read as ``hotich extract`` reads them: field lines by the released recognizer and the released second
+opinion together (``inference/ensemble.py``), unless ``--single-model``; printed lines by the first alone.
 
 Reports, per book and split (training layouts vs the held-out layout):
 - field detection F1 at IoU 0.5 (the detected key must match);
@@ -137,6 +141,8 @@ def main() -> int:
                         help="first page seed (default %(default)s; another one checks a setting chosen on these)")
     parser.add_argument("--detector")
     parser.add_argument("--model")
+    parser.add_argument("--second-model", help="second recognizer (default: the released second opinion)")
+    parser.add_argument("--single-model", action="store_true", help="read lines with --model alone")
     parser.add_argument("--latency-runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--heading-confidence", type=float, default=MIN_HEADING_CONFIDENCE,
@@ -146,11 +152,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pages_pipeline.json")
     args = parser.parse_args()
 
-    pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads, review_threshold=0.0,
+    pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads, second_recognizer=args.second_model,
+                                      single_recognizer=args.single_model, review_threshold=0.0,
                                       heading_confidence=args.heading_confidence, field_beam_width=args.field_beam)
     # The same models with the printed headings ignored: the detector's keys stand (side by side, same pages).
     detector_keys = PagePipeline(pipeline.layout, pipeline.recognizer, review_threshold=0.0,
-                                 heading_confidence=float("inf"), field_beam_width=args.field_beam)
+                                 heading_confidence=float("inf"), field_beam_width=args.field_beam,
+                                 field_recognizer=pipeline.field_recognizer)
     groups: dict[tuple[str, str], list[dict]] = {}
     keys_only: dict[tuple[str, str], list[dict]] = {}
     true_layout: dict[tuple[str, str], list[dict]] = {}
@@ -162,7 +170,7 @@ def main() -> int:
         keys_only.setdefault((truth.book, truth.template_split), []).append(score_page(truth, detector_keys(image)))
         # The truth is in the coordinates of the page as rendered: no deskew, and the book as the page's.
         oracle = PagePipeline(TrueLayout(truth), pipeline.recognizer, review_threshold=0.0, deskew=False,
-                              field_beam_width=args.field_beam)
+                              field_beam_width=args.field_beam, field_recognizer=pipeline.field_recognizer)
         true_layout.setdefault((truth.book, truth.template_split), []).append(
             score_page(truth, oracle(image, book=truth.book)))
 
@@ -217,6 +225,7 @@ def main() -> int:
            "routing_detector_keys": routing_detector_keys, "fields_routed": n_routed, "latency_10_entry_birth_page_s": {
                "median": round(statistics.median(latencies), 3), "runs": [round(v, 3) for v in latencies]},
            "detector": str(pipeline.layout.directory), "threads": args.threads,
+           "recognizers": [m.directory.name for m in getattr(pipeline.field_recognizer, "members", [pipeline.recognizer])],
            "heading_confidence": args.heading_confidence}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")

@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--beam-width", type=int,
                        help="beam search with this many hypotheses per line (default 1: greedy; $HOTICH_BEAM_WIDTH)")
     serve.add_argument("--detector", help="layout detector directory for /v1/pages:extract (default: the released one)")
+    serve.add_argument("--pages-second-model", help="a second recognizer that reads page lines beside the served "
+                       "one (default: the released second opinion, when serving the released model)")
+    serve.add_argument("--pages-single-model", action="store_true",
+                       help="read page lines with the served recognizer alone, through the shared batcher")
     serve.add_argument("--review-threshold", type=float,
                        help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.9)")
     serve.add_argument("--ml-backend", action="store_true",
@@ -166,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the register book (default: detected per page)")
     extract.add_argument("--model", help="recognizer or ONNX export directory (default: the released model)")
     extract.add_argument("--detector", help="layout detector directory (default: the released one)")
+    extract.add_argument("--second-model", help="a second recognizer that reads every line too, the likelier "
+                         "reading of the two winning (default: the released second opinion, with the released model)")
+    extract.add_argument("--single-model", action="store_true", help="read lines with --model alone")
     extract.add_argument("--review-threshold", type=float,
                          help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.9)")
     extract.add_argument("--threads", type=int, help="onnxruntime intra-op threads")
@@ -240,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
 
             from inference.pages_api import pages_router
 
-            routers = [pages_router(args.detector, args.review_threshold)]
+            routers = [pages_router(args.detector, args.review_threshold, args.pages_second_model,
+                                    args.pages_single_model)]
             if args.ml_backend:
                 import os
 
@@ -260,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             from inference.pages import PagePipeline
 
             pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads,
+                                              second_recognizer=args.second_model,
+                                              single_recognizer=args.single_model,
                                               review_threshold=args.review_threshold,
                                               field_beam_width=args.field_beam)
             summary = extract_folder(pipeline, args.pages, args.out, book=args.book,

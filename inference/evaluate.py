@@ -25,13 +25,24 @@ def _is_recognizer(path: Path) -> bool:
         return False
 
 
+#: The released recognizer that reads page lines beside the released one (``inference.ensemble``); never the
+#: default recognizer itself.
+SECOND_OPINION = "hotich-rec-second-opinion"
+
+
 def default_model_dir() -> Path:
-    """The released recognizer in ``models/zoo`` (the newest by name)."""
+    """The released recognizer in ``models/zoo`` (the newest by name; the second opinion is not a candidate)."""
     zoo = Path(__file__).resolve().parents[1] / "models" / "zoo"
-    candidates = sorted(p for p in zoo.glob("*") if _is_recognizer(p)) if zoo.is_dir() else []
+    candidates = sorted(p for p in zoo.glob("*") if _is_recognizer(p) and p.name != SECOND_OPINION) if zoo.is_dir() else []
     if not candidates:
         raise FileNotFoundError(f"no released recognizer under {zoo}; pass --model DIR")
     return candidates[-1]
+
+
+def default_second_opinion_dir() -> Path | None:
+    """The released second-opinion recognizer for page lines, or ``None`` where it is not in ``models/zoo``."""
+    path = Path(__file__).resolve().parents[1] / "models" / "zoo" / SECOND_OPINION
+    return path if _is_recognizer(path) else None
 
 
 def evaluate_manifest(manifest: str | Path, model_dir: str | Path | None = None, batch_size: int = 16,

@@ -309,6 +309,44 @@ class OnnxRecognizer:
             probs.append(best_probs)
         return ids, probs
 
+    def score_batch(self, pixel_values: np.ndarray, sequences: list[list[int]],
+                    rows: list[int] | None = None) -> list[list[float]]:
+        """The probability this recognizer gives each token of each of ``sequences`` (then ``</s>``), read with
+        the sequence itself as the decoder's input (teacher forcing): one list of ``len(sequence) + 1`` per
+        sequence. ``rows[j]`` is the row of ``pixel_values`` (``(B, C, H, W)``) that sequence ``j`` belongs to
+        (default: row ``j``), so several hypotheses of one line share its encoding.
+        """
+        rows = list(range(len(sequences))) if rows is None else list(rows)
+        if len(rows) != len(sequences):
+            raise ValueError(f"{len(sequences)} sequences but {len(rows)} rows")
+        if not sequences:
+            return []
+        if min(rows) < 0 or max(rows) >= len(pixel_values):
+            raise ValueError(f"rows must index the {len(pixel_values)} images, got {min(rows)}..{max(rows)}")
+        bos, eos = self.config["bos_token_id"], self.config["eos_token_id"]
+        cross_keys, cross_values = self._encode(pixel_values)
+        index = np.asarray(rows)
+        cross_keys, cross_values = _rows(cross_keys, index), _rows(cross_values, index)
+        n, heads, _, head_dim = cross_values[0].shape
+        targets = [list(map(int, sequence)) + [eos] for sequence in sequences]
+        length = max(map(len, targets))
+        # Input at step t is the target before it (<s> first); rows whose target has ended feed </s> and are
+        # not read: a row's probabilities never depend on the rows beside it.
+        inputs = np.full((n, length), eos, dtype=np.int64)
+        inputs[:, 0] = bos
+        for j, target in enumerate(targets):
+            inputs[j, 1:len(target)] = target[:-1]
+        past_keys = [np.zeros((n, heads, head_dim, 0), dtype=np.float32) for _ in cross_keys]
+        past_values = [np.zeros((n, heads, 0, head_dim), dtype=np.float32) for _ in cross_values]
+        probs: list[list[float]] = [[] for _ in range(n)]
+        for position in range(length):
+            p, _, past_keys, past_values = self._step(inputs[:, position:position + 1], position, past_keys,
+                                                      past_values, cross_keys, cross_values)
+            for j, target in enumerate(targets):
+                if position < len(target):
+                    probs[j].append(float(p[j, target[position]]))
+        return probs
+
     def recognize(self, images: list, batch_size: int = 16, max_new_tokens: int | None = None,
                   beam_width: int | None = None) -> list[Recognition]:
         """Recognize line images (RGB arrays or PIL images); results in input order.

@@ -586,27 +586,49 @@ class PagePipeline:
     runtime of :mod:`inference.ort_runtime`, or a server's batcher wrapped to that shape); with
     ``field_beam_width`` above 1 it must also take ``beam_width=``: the handwritten field lines are then read
     by beam search and the printed ones (headings, page header) greedily, since a beam cut headings short.
+    ``field_recognizer`` (same shape), where given, reads the handwritten field lines in its place: an ensemble
+    (:mod:`inference.ensemble`) reads handwriting better, while the printed headings keep the one recognizer
+    whose confidences the heading threshold was chosen on.
     """
 
     def __init__(self, layout: LayoutPredictor, recognizer, review_threshold: float | None = None,
                  batch_size: int = 32, deskew: bool = True, heading_confidence: float = MIN_HEADING_CONFIDENCE,
-                 field_beam_width: int = 1):
+                 field_beam_width: int = 1, field_recognizer=None):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
         self.field_beam_width = field_beam_width
         self.heading_confidence = heading_confidence
         self.recognizer = recognizer
+        self.field_recognizer = field_recognizer
         self.review_threshold = default_review_threshold() if review_threshold is None else review_threshold
         self.batch_size = batch_size
         self.deskew = deskew
 
     @classmethod
     def from_dirs(cls, detector: str | Path | None = None, recognizer: str | Path | None = None,
-                  threads: int | None = None, **options) -> "PagePipeline":
+                  threads: int | None = None, second_recognizer: str | Path | None = None,
+                  single_recognizer: bool = False, **options) -> "PagePipeline":
+        """The pipeline over model directories (each defaults to the released one).
+
+        Field lines are read by ``recognizer`` and ``second_recognizer`` together (:mod:`inference.ensemble`),
+        printed lines by ``recognizer`` alone; without
+        ``second_recognizer``, the released second opinion joins the released recognizer (not one passed as
+        ``recognizer``: it was chosen beside the released one only). ``single_recognizer`` reads with
+        ``recognizer`` alone."""
+        from inference.evaluate import default_second_opinion_dir
         from inference.server import load_runtime
 
+        if single_recognizer and second_recognizer:
+            raise ValueError("single_recognizer reads with one recognizer: pass no second_recognizer")
         runtime, _ = load_runtime(recognizer, threads)
+        second = None if single_recognizer else second_recognizer or (
+            default_second_opinion_dir() if recognizer is None else None)
+        if second is not None:
+            from inference.ensemble import EnsembleRecognizer
+
+            second_runtime, _ = load_runtime(second, threads)
+            options["field_recognizer"] = EnsembleRecognizer([runtime, second_runtime])
         return cls(LayoutPredictor(detector or default_detector_dir(), intra_op_threads=threads), runtime, **options)
 
     @property
@@ -766,13 +788,16 @@ class PagePipeline:
         keyed.sort(key=lambda f: f.bbox[0])
         return [f for f in page_fields if f.key_source != "label"] + keyed
 
-    def recognize_lines(self, work: Image.Image, lines: list[LineResult], beam_width: int | None = None) -> None:
-        """``lines`` read in one batched call (greedy, or ``beam_width`` hypotheses per line)."""
+    def recognize_lines(self, work: Image.Image, lines: list[LineResult], beam_width: int | None = None,
+                        recognizer=None) -> None:
+        """``lines`` read in one batched call (greedy, or ``beam_width`` hypotheses per line) by ``recognizer``
+        (default: the pipeline's)."""
         if not lines:
             return
         crops = [np.asarray(crop_line(work, line.bbox).convert("RGB")) for line in lines]
         options = {"beam_width": beam_width} if beam_width and beam_width > 1 else {}
-        for line, result in zip(lines, self.recognizer.recognize(crops, batch_size=self.batch_size, **options)):
+        reader = recognizer or self.recognizer
+        for line, result in zip(lines, reader.recognize(crops, batch_size=self.batch_size, **options)):
             line.text, line.confidence = result.text, float(result.confidence)
 
     @staticmethod
@@ -1138,8 +1163,8 @@ class PagePipeline:
         label_lines = {id(f): LineResult(box) for f in page_fields if (box := label_crop(f.bbox, chunks))}
         field_lines = [line for f in all_fields for line in f.lines]
         print_lines = [line for cell in headings for line in cell.lines] + chunk_lines + list(label_lines.values())
-        if self.field_beam_width > 1:
-            self.recognize_lines(work, field_lines, beam_width=self.field_beam_width)
+        if self.field_beam_width > 1 or self.field_recognizer is not None:
+            self.recognize_lines(work, field_lines, beam_width=self.field_beam_width, recognizer=self.field_recognizer)
             self.recognize_lines(work, print_lines)
         else:
             self.recognize_lines(work, field_lines + print_lines)

@@ -1,8 +1,11 @@
 """``POST /v1/pages:extract``: one page image → the document tree and validated records.
 
-Mounted on the service by :func:`inference.server.create_app` (``routers``). Line recognition goes through the
-service's one shared micro-batcher, so page crops and line requests are batched together and the queue bound
-applies to both. The layout detector is loaded on first use.
+Mounted on the service by :func:`inference.server.create_app` (``routers``). The layout detector is loaded on
+first use. Printed lines (headings, the page header) go through the service's one shared micro-batcher, so page
+crops and line requests are batched together and the queue bound applies to both. Handwritten field lines are
+read as ``hotich extract`` reads them: by the served recognizer and a second opinion together
+(:mod:`inference.ensemble`; by default the released second opinion, when the served model is the released one),
+at most :data:`PAGES_IN_FLIGHT` pages at a time (more get 503); without a second opinion, through the batcher.
 """
 from __future__ import annotations
 
@@ -26,6 +29,10 @@ PAGE_EXAMPLE = {"page": {"width": 1600, "height": 1131, "book": "khai_sinh", "bo
                                          "confidence": 0.93, "bbox": [120, 310, 480, 352], "flags": []}]}]}
 
 
+#: Pages read at once by the served recognizer and the second opinion (each page's lines are one batch already).
+PAGES_IN_FLIGHT = 4
+
+
 class _BatcherRecognizer:
     """The shape :class:`inference.pages.PagePipeline` wants (``recognize(images, batch_size)``), served by the
     event loop's micro-batcher from the worker thread the pipeline runs in."""
@@ -37,10 +44,36 @@ class _BatcherRecognizer:
         return asyncio.run_coroutine_threadsafe(self.batcher.submit(images), self.loop).result()
 
 
-def pages_router(detector: str | Path | None = None, review_threshold: float | None = None) -> APIRouter:
+def pages_router(detector: str | Path | None = None, review_threshold: float | None = None,
+                 second_model: str | Path | None = None, single_model: bool = False) -> APIRouter:
+    """The route; ``second_model`` reads page lines beside the served recognizer (default: the released second
+    opinion where the served model is the released one); ``single_model`` reads them with the served one alone."""
+    if single_model and second_model:
+        raise ValueError("single_model reads page lines with the served recognizer alone: pass no second_model")
     router = APIRouter()
-    holder: dict = {}
+    holder: dict = {"in_flight": 0}
     lock = threading.Lock()
+
+    def second_opinion(settings) -> Path | None:
+        from inference.evaluate import default_second_opinion_dir
+
+        if single_model:
+            return None
+        return Path(second_model) if second_model else default_second_opinion_dir() if settings.model is None else None
+
+    def ensemble(state, second: Path):
+        """The served recognizer and the second opinion, loaded on first use and again after a model reload."""
+        with lock:
+            key = (state["model_path"], str(second))
+            if holder.get("ensemble_key") != key:
+                from inference.ensemble import EnsembleRecognizer
+                from inference.server import load_runtime
+
+                settings = state["settings"]
+                members = [load_runtime(path, settings.intra_op_threads, settings.beam_width, settings.variant)[0]
+                           for path in (state["model_path"], second)]
+                holder["ensemble"], holder["ensemble_key"] = EnsembleRecognizer(members), key
+            return holder["ensemble"]
 
     def layout():
         with lock:
@@ -90,13 +123,33 @@ def pages_router(detector: str | Path | None = None, review_threshold: float | N
             predictor = await run_in_threadpool(layout)
         except FileNotFoundError as missing:
             return _error(503, "no_layout_model", str(missing))
-        pipeline = PagePipeline(predictor, _BatcherRecognizer(state["batcher"], asyncio.get_running_loop()),
-                                review_threshold=review_threshold)
+        second = second_opinion(settings)
+        reader, field_reader = _BatcherRecognizer(state["batcher"], asyncio.get_running_loop()), None
+        if second is not None:
+            with lock:
+                if holder["in_flight"] >= PAGES_IN_FLIGHT:
+                    return _error(503, "queue_full", f"{PAGES_IN_FLIGHT} pages are being read; retry shortly",
+                                  {"Retry-After": "1"})
+                holder["in_flight"] += 1
         try:
+            if second is not None:
+                try:
+                    field_reader = await run_in_threadpool(ensemble, state, second)
+                except (FileNotFoundError, ValueError) as bad:
+                    return _error(503, "no_second_opinion", str(bad))
+            pipeline = PagePipeline(predictor, reader, review_threshold=review_threshold, field_recognizer=field_reader)
             result = await run_in_threadpool(pipeline, Image.fromarray(array), book)
         except QueueFull:
             return _error(503, "queue_full", "the recognition queue is full; retry shortly", {"Retry-After": "1"})
-        result["page"]["models"] = {"recognizer": state.get("model"), "layout": {"version": predictor.version}}
+        finally:
+            if second is not None:
+                with lock:
+                    holder["in_flight"] -= 1
+        models = {"recognizer": state.get("model"), "layout": {"version": predictor.version}}
+        if second is not None:
+            models["second_opinion"] = {"name": second.name,
+                                        "version": field_reader.members[1].config["source"]["weights_sha256"][:12]}
+        result["page"]["models"] = models
         return result
 
     return router

@@ -134,6 +134,23 @@ def tiny_onnx_model(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def other_tiny_onnx_model(tmp_path_factory) -> str:
+    """A second tiny random recognizer (other weights, the same tokenizer and processor) exported to ONNX."""
+    import torch
+
+    from inference.onnx_export import export_recognizer
+    from models.recognition import CharTokenizer, LineImageProcessor
+    from models.recognition.recognizer import build_recognizer, save_recognizer
+
+    root = tmp_path_factory.mktemp("other-tiny-recognizer")
+    torch.manual_seed(1)
+    tok = CharTokenizer()
+    save_recognizer(root / "model", build_recognizer(tiny_shape(max_text_tokens=12), tok), tok,
+                    LineImageProcessor(height=32))
+    return str(export_recognizer(root / "model", root / "onnx"))
+
+
+@pytest.fixture(scope="session")
 def labelstudio(tmp_path_factory):
     """A real Label Studio (from .venv-ls) on 127.0.0.1 for the whole session, on a copy of the pre-migrated
     database template (the first run builds the template: about a minute, once)."""

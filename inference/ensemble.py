@@ -1,0 +1,94 @@
+"""Several recognizers reading the same lines as one: each proposes its reading, every one scores every reading,
+and the reading they find likeliest together wins.
+
+Two recognizers trained apart (or one fine-tuned further on other data) misread different lines; where one of
+them is unsure, the other's reading often scores better under both. The choice is the reading with the highest
+sum over members of its log-probability (teacher-forced, :meth:`OnnxRecognizer.score_batch`), and its
+confidence the geometric mean of the members' probabilities of it: a reading only one member believes in comes
+back doubted, which is what review routing wants.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from models.recognition.predictor import Recognition, recognize_bucketed
+
+
+class EnsembleRecognizer:
+    """``recognize(images)`` over several :class:`~inference.ort_runtime.OnnxRecognizer` members that share one
+    tokenizer and one image processor (the same vocabulary, line height and normalisation)."""
+
+    def __init__(self, members: list):
+        if len(members) < 2:
+            raise ValueError(f"an ensemble needs two recognizers at least, got {len(members)}")
+        first = members[0]
+        for other in members[1:]:
+            if other.tokenizer.vocab != first.tokenizer.vocab:
+                raise ValueError(f"{other.directory}: another vocabulary than {first.directory}'s; "
+                                 f"an ensemble's members must share one tokenizer")
+            if vars(other.processor) != vars(first.processor):
+                raise ValueError(f"{other.directory}: another image processor than {first.directory}'s "
+                                 f"({vars(other.processor)} vs {vars(first.processor)})")
+        self.members = list(members)
+        self.tokenizer, self.processor = first.tokenizer, first.processor
+        self.config = first.config
+        self.variant = "+".join(m.variant for m in members)
+
+    @classmethod
+    def from_dirs(cls, directories: list[str | os.PathLike], threads: int | None = None,
+                  variant: str = "auto") -> "EnsembleRecognizer":
+        """Members from recognizer or export directories (a recognizer directory is exported once, as
+        :func:`inference.server.load_runtime` does)."""
+        from inference.ort_runtime import OnnxRecognizer, exported_once
+
+        return cls([OnnxRecognizer(exported_once(Path(d)), variant=variant, intra_op_threads=threads)
+                    for d in directories])
+
+    def decode_batch(self, pixel_values: np.ndarray, max_new_tokens: int | None = None,
+                     beam_width: int | None = None) -> tuple[list[list[int]], list[list[float]]]:
+        """``(token_ids, token_probs)`` per row, as :meth:`OnnxRecognizer.decode_batch` returns them; a token's
+        probability is the geometric mean of the members' probabilities of it."""
+        proposals = [m.decode_batch(pixel_values, max_new_tokens, beam_width) for m in self.members]
+        candidates: list[dict[tuple[int, ...], bool]] = []
+        for row in range(len(pixel_values)):
+            # A reading several members agree on is scored once; the first member's stays first (ties go to it).
+            # A reading cut at the token limit has no </s> (its probabilities one fewer than its tokens + 1), and
+            # is scored without one, as decoding scores it.
+            found: dict[tuple[int, ...], bool] = {}
+            for ids, probs in proposals:
+                key = tuple(ids[row])
+                found[key] = found.get(key, False) or len(probs[row]) > len(ids[row])
+            candidates.append(found)
+        sequences = [list(c) for row in candidates for c in row]
+        rows = [row for row, cs in enumerate(candidates) for _ in cs]
+        scored = [m.score_batch(pixel_values, sequences, rows) for m in self.members]
+        ids: list[list[int]] = []
+        probs: list[list[float]] = []
+        j = 0
+        for cs in candidates:
+            best, best_score, best_probs = None, -math.inf, None
+            for c, finished in cs.items():
+                end = None if finished else -1
+                per_member = [np.log(np.maximum(np.asarray(s[j][:end], dtype=np.float64), 1e-30)) for s in scored]
+                total = float(sum(lp.sum() for lp in per_member))
+                if total > best_score:
+                    best, best_score = c, total
+                    best_probs = np.exp(np.mean(per_member, axis=0)).tolist()
+                j += 1
+            ids.append(list(best))
+            probs.append(best_probs)
+        return ids, probs
+
+    def recognize(self, images: list, batch_size: int = 16, max_new_tokens: int | None = None,
+                  beam_width: int | None = None) -> list[Recognition]:
+        """Recognize line images (RGB arrays or PIL images); results in input order."""
+        return recognize_bucketed(
+            images, self.processor, self.tokenizer,
+            lambda pixel_values: self.decode_batch(pixel_values.numpy(), max_new_tokens, beam_width), batch_size)
+
+
+__all__ = ["EnsembleRecognizer"]

@@ -1,0 +1,204 @@
+"""Two recognizers reading page lines together (`inference/ensemble.py`) on tiny random ONNX exports: teacher-forced
+scoring agrees with decoding, the ensemble picks the reading both find likeliest, and the wiring (pipeline, CLI
+defaults, server) takes the second opinion where it should. Accuracy is the page benchmark's to measure."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lines(n: int = 6) -> list[np.ndarray]:
+    rng = np.random.default_rng(3)
+    images = []
+    for i in range(n):
+        image = Image.new("RGB", (60 + 40 * i, 32), "white")
+        draw = ImageDraw.Draw(image)
+        for _ in range(3 + i):
+            x, y = rng.integers(0, image.width - 8), rng.integers(4, 24)
+            draw.line((int(x), int(y), int(x) + 8, int(y) + 4), fill="black", width=2)
+        images.append(np.asarray(image))
+    return images
+
+
+@pytest.fixture(scope="module")
+def members(tiny_onnx_model, other_tiny_onnx_model):
+    from inference.ort_runtime import OnnxRecognizer
+
+    return OnnxRecognizer(tiny_onnx_model, intra_op_threads=1), OnnxRecognizer(other_tiny_onnx_model, intra_op_threads=1)
+
+
+def _pixels(recognizer, images):
+    return recognizer.processor(images)["pixel_values"].numpy()
+
+
+def test_scoring_a_decoded_reading_gives_back_its_probabilities(members):
+    first, _ = members
+    pixels = _pixels(first, _lines())
+    ids, probs = first.decode_batch(pixels)
+    scored = first.score_batch(pixels, ids)
+    for greedy, teacher_forced in zip(probs, scored):
+        # A reading cut at the token limit has no </s>: scoring adds that one probability at the end.
+        assert len(teacher_forced) in (len(greedy), len(greedy) + 1)
+        np.testing.assert_allclose(teacher_forced[:len(greedy)], greedy, rtol=1e-4, atol=1e-6)
+
+
+def test_hypotheses_of_one_line_share_its_image_and_do_not_touch_each_other(members):
+    first, _ = members
+    pixels = _pixels(first, _lines(3))
+    sequences = [[10, 11, 12, 13], [10], [], [20, 21]]
+    together = first.score_batch(pixels, sequences, rows=[0, 0, 2, 1])
+    alone = [first.score_batch(pixels[[row]], [seq])[0] for seq, row in zip(sequences, [0, 0, 2, 1])]
+    assert [len(p) for p in together] == [5, 2, 1, 3]
+    for a, b in zip(together, alone):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="rows"):
+        first.score_batch(pixels, sequences, rows=[0, 0])
+    with pytest.raises(ValueError, match="index"):
+        first.score_batch(pixels, [[10]], rows=[3])
+
+
+def test_the_ensemble_takes_the_reading_both_members_find_likeliest(members):
+    from inference.ensemble import EnsembleRecognizer
+
+    first, second = members
+    images = _lines()
+    pixels = _pixels(first, images)
+    ensemble = EnsembleRecognizer([first, second])
+    ids, probs = ensemble.decode_batch(pixels)
+    proposals = [first.decode_batch(pixels), second.decode_batch(pixels)]
+    for row in range(len(images)):
+        # (reading, whether it ended with </s>: a reading cut at the token limit is scored without one)
+        candidates = {tuple(ids_[row]): len(probs_[row]) > len(ids_[row]) for ids_, probs_ in proposals}
+        assert tuple(ids[row]) in candidates
+
+        def member_probs(m, seq):
+            scored = np.asarray(m.score_batch(pixels[[row]], [list(seq)])[0])
+            return scored if candidates[tuple(seq)] else scored[:-1]
+
+        def joint(seq):
+            return sum(float(np.log(member_probs(m, seq)).sum()) for m in (first, second))
+
+        assert joint(ids[row]) == pytest.approx(max(joint(c) for c in candidates), rel=1e-5)
+        # Its probabilities are the geometric means of the members' (a reading one member doubts is doubted).
+        expected = np.sqrt(member_probs(first, ids[row]) * member_probs(second, ids[row]))
+        np.testing.assert_allclose(probs[row], expected, rtol=1e-4)
+    readings = ensemble.recognize(images, batch_size=4)
+    assert len(readings) == len(images) and all(0.0 <= r.confidence <= 1.0 for r in readings)
+
+
+def test_an_ensemble_of_one_recognizer_twice_reads_as_it_does(members):
+    from inference.ensemble import EnsembleRecognizer
+
+    first, _ = members
+    images = _lines()
+    alone = first.recognize(images)
+    twice = EnsembleRecognizer([first, first]).recognize(images)
+    assert [r.text for r in twice] == [r.text for r in alone]
+    np.testing.assert_allclose([r.confidence for r in twice], [r.confidence for r in alone], rtol=1e-4)
+
+
+def test_members_must_share_tokenizer_and_processor(tiny_onnx_model):
+    from inference.ensemble import EnsembleRecognizer
+    from inference.ort_runtime import OnnxRecognizer
+    from models.recognition import LineImageProcessor
+
+    a, b = OnnxRecognizer(tiny_onnx_model, intra_op_threads=1), OnnxRecognizer(tiny_onnx_model, intra_op_threads=1)
+    with pytest.raises(ValueError, match="two recognizers"):
+        EnsembleRecognizer([a])
+    b.processor = LineImageProcessor(height=24)
+    with pytest.raises(ValueError, match="image processor"):
+        EnsembleRecognizer([a, b])
+
+
+def test_the_released_second_opinion_is_never_the_default_recognizer():
+    from inference.evaluate import SECOND_OPINION, default_model_dir, default_second_opinion_dir
+
+    assert default_model_dir().name != SECOND_OPINION
+    second = default_second_opinion_dir()
+    assert second is not None and second.name == SECOND_OPINION
+
+
+def test_the_pipeline_reads_with_a_second_recognizer_only_where_asked_or_released(tiny_onnx_model,
+                                                                                  other_tiny_onnx_model):
+    from inference.ensemble import EnsembleRecognizer
+    from inference.ort_runtime import OnnxRecognizer
+    from inference.pages import PagePipeline
+
+    paired = PagePipeline.from_dirs(None, tiny_onnx_model, 1, second_recognizer=other_tiny_onnx_model)
+    # Field lines are read by both, printed lines (whose confidences name the columns) by the first alone.
+    assert isinstance(paired.field_recognizer, EnsembleRecognizer) and isinstance(paired.recognizer, OnnxRecognizer)
+    assert [m.directory for m in paired.field_recognizer.members] == [Path(tiny_onnx_model),
+                                                                      Path(other_tiny_onnx_model)]
+    assert paired.field_recognizer.members[0] is paired.recognizer
+    # A recognizer of one's own is not paired with the released second opinion, chosen beside the released one.
+    assert PagePipeline.from_dirs(None, tiny_onnx_model, 1).field_recognizer is None
+    with pytest.raises(ValueError, match="one recognizer"):
+        PagePipeline.from_dirs(None, tiny_onnx_model, 1, second_recognizer=other_tiny_onnx_model,
+                               single_recognizer=True)
+    image = Image.fromarray(np.full((600, 900, 3), 255, np.uint8))
+    assert paired(image, book="khai_sinh")["records"] == []
+
+
+def test_the_pages_endpoint_reports_the_second_opinion_it_read_with(server_factory, tiny_onnx_model,
+                                                                    other_tiny_onnx_model, tmp_path):
+    import httpx
+
+    from data.pages.render import render_page
+
+    image, _ = render_page("khai_sinh", seed=41, long_side=1000)
+    path = tmp_path / "page.jpg"
+    image.save(path, quality=90)
+    server = server_factory("--model", tiny_onnx_model, "--pages-second-model", other_tiny_onnx_model)
+    answer = httpx.post(server.url + "/v1/pages:extract", files={"file": ("page.jpg", path.read_bytes(), "image/jpeg")},
+                        data={"book": "khai_sinh"}, timeout=120)
+    assert answer.status_code == 200, answer.text
+    models = answer.json()["page"]["models"]
+    assert models["second_opinion"]["name"] == Path(other_tiny_onnx_model).name and models["second_opinion"]["version"]
+    assert answer.json()["page"]["entries"]
+
+
+def test_extract_refuses_a_second_model_with_single_model(tmp_path, tiny_onnx_model, other_tiny_onnx_model):
+    image = Image.new("RGB", (200, 100), "white")
+    image.save(tmp_path / "p.png")
+    done = subprocess.run([sys.executable, "-m", "hotich", "extract", str(tmp_path / "p.png"), "--out",
+                           str(tmp_path / "out"), "--model", tiny_onnx_model, "--second-model",
+                           other_tiny_onnx_model, "--single-model"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "one recognizer" in done.stderr
+    assert not (tmp_path / "out" / "pages").exists() or not any((tmp_path / "out" / "pages").iterdir())
+
+
+class _Reading:
+    """Reads every line as one text, and counts the lines."""
+
+    def __init__(self, text: str):
+        self.text, self.lines = text, 0
+
+    def recognize(self, images, batch_size: int = 32, **options):
+        from types import SimpleNamespace
+
+        self.lines += len(images)
+        return [SimpleNamespace(text=self.text, confidence=0.9) for _ in images]
+
+
+def test_field_lines_go_to_the_field_recognizer_and_printed_lines_to_the_other():
+    from data.pages.render import render_page
+    from inference.layout import LayoutPredictor
+    from inference.pages import PagePipeline, default_detector_dir
+
+    image, _ = render_page("khai_sinh", seed=42, long_side=1200)
+    printed, handwritten = _Reading("Họ tên"), _Reading("Nguyễn Văn An")
+    result = PagePipeline(LayoutPredictor(default_detector_dir(), intra_op_threads=1), printed,
+                          field_recognizer=handwritten)(image, book="khai_sinh")
+    assert printed.lines and handwritten.lines
+    heading_words = {w for h in result["page"]["headings"] for w in h["text"].split()}
+    field_words = {w for e in result["page"]["entries"] for f in e["fields"] for line in f["lines"]
+                   for w in line["text"].split()}
+    assert heading_words == {"Họ", "tên"} and field_words == {"Nguyễn", "Văn", "An"}
