@@ -10,8 +10,6 @@ back doubted, which is what review routing wants.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 
@@ -35,18 +33,6 @@ class EnsembleRecognizer:
                                  f"({vars(other.processor)} vs {vars(first.processor)})")
         self.members = list(members)
         self.tokenizer, self.processor = first.tokenizer, first.processor
-        self.config = first.config
-        self.variant = "+".join(m.variant for m in members)
-
-    @classmethod
-    def from_dirs(cls, directories: list[str | os.PathLike], threads: int | None = None,
-                  variant: str = "auto") -> "EnsembleRecognizer":
-        """Members from recognizer or export directories (a recognizer directory is exported once, as
-        :func:`inference.server.load_runtime` does)."""
-        from inference.ort_runtime import OnnxRecognizer, exported_once
-
-        return cls([OnnxRecognizer(exported_once(Path(d)), variant=variant, intra_op_threads=threads)
-                    for d in directories])
 
     def decode_batch(self, pixel_values: np.ndarray, max_new_tokens: int | None = None,
                      beam_width: int | None = None) -> tuple[list[list[int]], list[list[float]]]:
