@@ -39,35 +39,45 @@ class EnsembleRecognizer:
         """``(token_ids, token_probs)`` per row, as :meth:`OnnxRecognizer.decode_batch` returns them; a token's
         probability is the geometric mean of the members' probabilities of it."""
         proposals = [m.decode_batch(pixel_values, max_new_tokens, beam_width) for m in self.members]
-        candidates: list[dict[tuple[int, ...], bool]] = []
+        # candidates[row]: reading -> number of probabilities it is scored on (its tokens, then </s> unless it
+        # was cut at the token limit, as decoding scores it). A reading several members agree on is scored
+        # once; the first member's stays first (ties go to it).
+        candidates: list[dict[tuple[int, ...], int]] = []
         for row in range(len(pixel_values)):
-            # A reading several members agree on is scored once; the first member's stays first (ties go to it).
-            # A reading cut at the token limit has no </s> (its probabilities one fewer than its tokens + 1), and
-            # is scored without one, as decoding scores it.
-            found: dict[tuple[int, ...], bool] = {}
+            found: dict[tuple[int, ...], int] = {}
             for ids, probs in proposals:
                 key = tuple(ids[row])
-                found[key] = found.get(key, False) or len(probs[row]) > len(ids[row])
+                found[key] = max(found.get(key, 0), len(probs[row]))
             candidates.append(found)
-        sequences = [list(c) for row in candidates for c in row]
-        rows = [row for row, cs in enumerate(candidates) for _ in cs]
-        scored = [m.score_batch(pixel_values, sequences, rows) for m in self.members]
-        ids: list[list[int]] = []
-        probs: list[list[float]] = []
-        j = 0
-        for cs in candidates:
+        # A member already holds its probabilities of its own reading from decoding; it scores by teacher
+        # forcing only the others' readings (none where all members agree, as on most lines), encoding only
+        # the lines it must score.
+        member_probs: list[dict[tuple[int, tuple[int, ...]], list[float]]] = []
+        for member, (ids, probs) in zip(self.members, proposals):
+            known = {(row, tuple(ids[row])): probs[row] for row in range(len(pixel_values))}
+            wanted = [(row, c) for row, cs in enumerate(candidates) for c, n in cs.items()
+                      if len(known.get((row, c), ())) < n]
+            if wanted:
+                lines = sorted({row for row, _ in wanted})
+                local = {row: i for i, row in enumerate(lines)}
+                scores = member.score_batch(pixel_values[lines], [list(c) for _, c in wanted],
+                                            [local[row] for row, _ in wanted])
+                known.update(zip(wanted, scores))
+            member_probs.append(known)
+        ids_out: list[list[int]] = []
+        probs_out: list[list[float]] = []
+        for row, cs in enumerate(candidates):
             best, best_score, best_probs = None, -math.inf, None
-            for c, finished in cs.items():
-                end = None if finished else -1
-                per_member = [np.log(np.maximum(np.asarray(s[j][:end], dtype=np.float64), 1e-30)) for s in scored]
+            for c, n in cs.items():
+                per_member = [np.log(np.maximum(np.asarray(known[(row, c)][:n], dtype=np.float64), 1e-30))
+                              for known in member_probs]
                 total = float(sum(lp.sum() for lp in per_member))
                 if total > best_score:
                     best, best_score = c, total
                     best_probs = np.exp(np.mean(per_member, axis=0)).tolist()
-                j += 1
-            ids.append(list(best))
-            probs.append(best_probs)
-        return ids, probs
+            ids_out.append(list(best))
+            probs_out.append(best_probs)
+        return ids_out, probs_out
 
     def recognize(self, images: list, batch_size: int = 16, max_new_tokens: int | None = None,
                   beam_width: int | None = None) -> list[Recognition]:

@@ -93,15 +93,39 @@ def test_the_ensemble_takes_the_reading_both_members_find_likeliest(members):
     assert len(readings) == len(images) and all(0.0 <= r.confidence <= 1.0 for r in readings)
 
 
-def test_an_ensemble_of_one_recognizer_twice_reads_as_it_does(members):
+def test_an_ensemble_of_one_recognizer_twice_reads_as_it_does(members, monkeypatch):
     from inference.ensemble import EnsembleRecognizer
 
     first, _ = members
     images = _lines()
     alone = first.recognize(images)
+    scored = []
+    score_batch = first.score_batch
+    monkeypatch.setattr(first, "score_batch", lambda *a, **k: scored.append(a) or score_batch(*a, **k))
     twice = EnsembleRecognizer([first, first]).recognize(images)
     assert [r.text for r in twice] == [r.text for r in alone]
     np.testing.assert_allclose([r.confidence for r in twice], [r.confidence for r in alone], rtol=1e-4)
+    # Members that agree keep the probabilities they decoded with: nothing is scored twice.
+    assert scored == []
+
+
+def test_each_member_scores_only_the_readings_it_did_not_propose(members, monkeypatch):
+    from inference.ensemble import EnsembleRecognizer
+
+    first, second = members
+    pixels = _pixels(first, _lines())
+    proposals = [first.decode_batch(pixels), second.decode_batch(pixels)]
+    differ = [row for row in range(len(pixels)) if proposals[0][0][row] != proposals[1][0][row]]
+    assert differ, "the two tiny models should disagree on some line"
+    asked = {}
+    for name, member in (("first", first), ("second", second)):
+        original = member.score_batch
+        monkeypatch.setattr(member, "score_batch", lambda pv, seqs, rows, _o=original, _n=name:
+                            asked.setdefault(_n, []).append((len(pv), seqs)) or _o(pv, seqs, rows))
+    EnsembleRecognizer([first, second]).decode_batch(pixels)
+    # Each scores the other's readings of the lines they disagree on, encoding only those lines.
+    assert asked["first"] == [(len(differ), [proposals[1][0][row] for row in differ])]
+    assert asked["second"] == [(len(differ), [proposals[0][0][row] for row in differ])]
 
 
 def test_members_must_share_tokenizer_and_processor(tiny_onnx_model):

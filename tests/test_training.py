@@ -70,6 +70,21 @@ def test_release_writes_fp16_model_with_card(tmp_path, monkeypatch):
     card = (out / "README.md").read_text()
     assert "CPU-hours" in card and "synth-val" in card and "at step **3**" in card
 
+    # Peer and speed results measured on another hotich model stay out of this model's card.
+    row = {"n": 5, "cer": 0.5, "cer_base": 0.4, "cer_marks": 0.1, "wer": 0.9, "line_acc": 0.0}
+    for measured_on in ("hotich-other", "tiny-test"):
+        (tmp_path / "peers.json").write_text(json.dumps(
+            {"synth-val": {f"hotich ({measured_on})": row, "tesseract-5-vie": row}}))
+        (tmp_path / "speed.json").write_text(json.dumps(
+            {"model": f"/somewhere/{measured_on}", "batch_size": 16, "threads": 2, "lines": 8,
+             "lines_per_s_median": 12.5, "runs": [12.5]}))
+        out = release_module.release(tmp_path / "runs" / "tiny", "tiny-test", tmp_path / "peers.json",
+                                     tmp_path / "speed.json")
+        card = (out / "README.md").read_text()
+        mine = measured_on == "tiny-test"
+        assert ("tesseract-5-vie" in card) == mine and ("12.5 lines/s" in card) == mine
+        assert "at step **3**" in card
+
 
 def test_release_carries_the_lineage_of_an_init_chain(tmp_path, monkeypatch):
     """A run started with --init from a release adds a stage to that release's history: the next card counts
