@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--beam-width", type=int,
                        help="beam search with this many hypotheses per line (default 1: greedy; $HOTICH_BEAM_WIDTH)")
     serve.add_argument("--detector", help="layout detector directory for /v1/pages:extract (default: the released one)")
-    serve.add_argument("--pages-second-model", help="a second recognizer that reads page lines beside the served "
+    serve.add_argument("--pages-second-model", help="a second recognizer that reads page field lines beside the served "
                        "one (default: the released second opinion, when serving the released model)")
     serve.add_argument("--pages-single-model", action="store_true",
                        help="read page lines with the served recognizer alone, through the shared batcher")
@@ -170,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the register book (default: detected per page)")
     extract.add_argument("--model", help="recognizer or ONNX export directory (default: the released model)")
     extract.add_argument("--detector", help="layout detector directory (default: the released one)")
-    extract.add_argument("--second-model", help="a second recognizer that reads every line too, the likelier "
-                         "reading of the two winning (default: the released second opinion, with the released model)")
+    extract.add_argument("--second-model", help="a second recognizer that reads every handwritten field line too, "
+                         "the likelier reading of the two winning (default: the released second opinion, with the released model)")
     extract.add_argument("--single-model", action="store_true", help="read lines with --model alone")
     extract.add_argument("--review-threshold", type=float,
                          help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.9)")
