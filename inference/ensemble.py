@@ -79,6 +79,18 @@ class EnsembleRecognizer:
             probs_out.append(best_probs)
         return ids_out, probs_out
 
+    @property
+    def token_limit(self) -> int:
+        """The most tokens every member can read."""
+        return min(m.token_limit for m in self.members)
+
+    def score_batch(self, pixel_values: np.ndarray, sequences: list[list[int]],
+                    rows: list[int] | None = None) -> list[list[float]]:
+        """As :meth:`OnnxRecognizer.score_batch`: each token's probability, the geometric mean of the members'."""
+        scored = [m.score_batch(pixel_values, sequences, rows) for m in self.members]
+        return [np.exp(np.mean([np.log(np.maximum(np.asarray(s[j], dtype=np.float64), 1e-30)) for s in scored],
+                               axis=0)).tolist() for j in range(len(sequences))]
+
     def recognize(self, images: list, batch_size: int = 16, max_new_tokens: int | None = None,
                   beam_width: int | None = None) -> list[Recognition]:
         """Recognize line images (RGB arrays or PIL images); results in input order."""
@@ -87,4 +99,19 @@ class EnsembleRecognizer:
             lambda pixel_values: self.decode_batch(pixel_values.numpy(), max_new_tokens, beam_width), batch_size)
 
 
-__all__ = ["EnsembleRecognizer"]
+def text_log_probs(reader, images: list, texts: list[list[str]]) -> np.ndarray:
+    """``(len(texts), len(images))``: the log-probability ``reader`` (an :class:`OnnxRecognizer` or an
+    :class:`EnsembleRecognizer`) gives ``texts[i][j]`` on ``images[j]`` (RGB arrays), ``</s>`` included, read by
+    teacher forcing: how well one reading fits each of several crops of the same value."""
+    resized = [reader.processor.resize(image) for image in images]
+    pixel_values = reader.processor(resized)["pixel_values"].numpy()
+    sequences = [reader.tokenizer.encode(t, add_special_tokens=False) for row in texts for t in row]
+    rows = [j for row in texts for j in range(len(row))]
+    if any(len(row) != len(images) for row in texts):
+        raise ValueError(f"each candidate needs one text per image ({len(images)})")
+    probs = reader.score_batch(pixel_values, sequences, rows)
+    logs = [float(np.log(np.maximum(np.asarray(p, dtype=np.float64), 1e-30)).sum()) for p in probs]
+    return np.asarray(logs).reshape(len(texts), len(images))
+
+
+__all__ = ["EnsembleRecognizer", "text_log_probs"]

@@ -141,6 +141,11 @@ class OnnxRecognizer:
         self.tokenizer = CharTokenizer.from_pretrained(self.directory)
         self.processor = LineImageProcessor.from_pretrained(self.directory)
 
+    @property
+    def token_limit(self) -> int:
+        """The most tokens a reading can have (decoding stops there; longer ones cannot be scored)."""
+        return int(self.config["max_new_tokens"])
+
     def _limit(self, max_new_tokens: int | None) -> int:
         return min(max_new_tokens or self.config["max_new_tokens"], self.config["max_new_tokens"])
 
@@ -323,6 +328,9 @@ class OnnxRecognizer:
             return []
         if min(rows) < 0 or max(rows) >= len(pixel_values):
             raise ValueError(f"rows must index the {len(pixel_values)} images, got {min(rows)}..{max(rows)}")
+        if max(map(len, sequences)) > self.token_limit:
+            raise ValueError(f"a sequence of {max(map(len, sequences))} tokens is longer than this recognizer "
+                             f"reads ({self.token_limit})")
         bos, eos = self.config["bos_token_id"], self.config["eos_token_id"]
         cross_keys, cross_values = self._encode(pixel_values)
         index = np.asarray(rows)

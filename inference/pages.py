@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
+from rapidfuzz import fuzz
 
 from data.pages.lines import crop_line, heading_line_boxes
 from data.schema import BOOKS, ValueKind, get_book
@@ -34,9 +35,13 @@ from inference.page_header import (HeaderChunk, header_band, header_chunks, head
 from inference.layout import (LayoutPredictor, below_table, estimate_skew, map_box, rotate_page, ruled_cells,
                               skew_is_significant, snap_to_cells, table_bottoms)
 from inference.records import FLAGS, Severity, build_record, default_review_threshold
-from inference.records.normalize import normalize_value
+from inference.ensemble import text_log_probs
+from inference.records.matching import bare, fold
+from inference.records.normalize import normalize_field, normalize_value
+from inference.records.validate import DECLARANT_IS
 from inference.records.places import office_from_wards
-from inference.records.sequence import entry_numbers_from_sequence, volume_year_from_dates
+from inference.records.sequence import (entry_numbers_from_sequence, registration_years_from_sequence,
+                                        volume_year_from_dates, with_year)
 from models.detection.layout import Region, box_inside
 
 log = logging.getLogger("hotich.pages")
@@ -376,6 +381,51 @@ def _relationship_across(lines: list[LineResult], name_words: int = 2) -> int | 
     if len(relation.split()) != 2 or not _follows_name_as_relationship(relation, lines[-2].text[:start]):
         return None
     return start
+
+
+def _in_case_of(word: str, like: str) -> str:
+    """``word`` written in the case of ``like`` (all capitals, a capital first, or all small)."""
+    if like.isupper():
+        return word.upper()
+    if like.islower():
+        return word.lower()
+    if like[:1].isupper() and (len(like) == 1 or like[1:].islower()):
+        return word[:1].upper() + word[1:].lower()
+    return word
+
+
+def name_readings(a: str, b: str, most_differing: int = 3, least_alike: float = 50.0) -> list[tuple[str, str]]:
+    """The readings of one name written in two cells and read as ``a`` and ``b``: every choice, word by word,
+    between the two readings where they differ, each written in each cell's own case (one cell may be in
+    capitals). ``(text for a's cell, text for b's cell)`` per reading; none where they have different numbers
+    of words, differ in no word or in more than ``most_differing``, or where two differing words are less alike
+    than ``least_alike`` (rapidfuzz ratio without diacritics): names that different are two people, a
+    relationship misread, not one name misread."""
+    wa, wb = a.split(), b.split()
+    if len(wa) != len(wb):
+        return []
+    differ = [i for i, (x, y) in enumerate(zip(wa, wb)) if fold(x.strip(",.;:-")) != fold(y.strip(",.;:-"))]
+    if not differ or len(differ) > most_differing:
+        return []
+    if any(fuzz.ratio(bare(wa[i]), bare(wb[i])) < least_alike for i in differ):
+        return []
+    readings = []
+    for choice in itertools.product((0, 1), repeat=len(differ)):
+        ta, tb = list(wa), list(wb)
+        for i, c in zip(differ, choice):
+            word = (wa[i], wb[i])[c]
+            ta[i], tb[i] = _in_case_of(word, wa[i]), _in_case_of(word, wb[i])
+        readings.append((" ".join(ta), " ".join(tb)))
+    return readings
+
+
+def _share_words(text: str, counts: list[int]) -> list[str]:
+    """``text``'s words cut into runs of ``counts`` words (one run per line), joined back by spaces."""
+    words, out, start = text.split(), [], 0
+    for n in counts:
+        out.append(" ".join(words[start:start + n]))
+        start += n
+    return out
 
 
 def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResult]:
@@ -1104,6 +1154,72 @@ class PagePipeline:
                 out.append((number, min(f.confidence for f in so[a] + so[b])))
         return out
 
+    def read_names_jointly(self, work: Image.Image, entries: list[list[FieldResult]], book: str) -> dict[int, str]:
+        """Where an entry's relationship makes the declarant one of the persons named in the entry (the declarant
+        "is the father") and the two names are read differently by a letter or two, both cells take the reading
+        of the one name likeliest on all their lines' crops together (:func:`name_readings`,
+        :func:`inference.ensemble.text_log_probs`; a name on two lines is scored line by line, its words
+        shared out as each line read them), each line's confidence its probability on its own crop. Returns
+        ``{id(field): the text it read}`` for every field of a name it changed; nothing without a recognizer
+        that scores readings (the server's micro-batcher does not)."""
+        reader = self.field_recognizer or self.recognizer
+        relation_key, persons = DECLARANT_IS.get(book, (None, {}))
+        if relation_key is None or not hasattr(reader, "score_batch") or not hasattr(reader, "token_limit"):
+            return {}
+        changed: dict[int, str] = {}
+        for fields in entries:
+            relations = [f for f in fields if f.key == relation_key]
+            if len(relations) != 1:
+                continue
+            other = persons.get(normalize_field(book, relation_key, relations[0].text).value)
+            sides = [[f for f in fields if f.key == key] for key in ("nycHoTen", other)]
+            lines = [[line for f in side for line in f.lines if line.text.split()] for side in sides]
+            if not all(lines):
+                continue
+            readings = name_readings(*(" ".join(line.text for line in side) for side in lines))
+            counts = [[len(line.text.split()) for line in side] for side in lines]
+            # Per reading, the text of each line of both sides, in the order of the crops.
+            texts = [[chunk for side_text, side_counts in zip(reading, counts)
+                      for chunk in _share_words(side_text, side_counts)] for reading in readings]
+            if not texts or max(len(reader.tokenizer.encode(t, add_special_tokens=False))
+                                for row in texts for t in row) > reader.token_limit:
+                continue
+            every_line = [line for side in lines for line in side]
+            crops = [np.asarray(crop_line(work, line.bbox).convert("RGB")) for line in every_line]
+            scores = text_log_probs(reader, crops, texts)
+            best = int(scores.sum(axis=1).argmax())
+            if all(t == line.text for t, line in zip(texts[best], every_line)):
+                continue
+            for side in sides:
+                for f in side:
+                    changed[id(f)] = f.text
+            for line, text, score in zip(every_line, texts[best], scores[best]):
+                line.text, line.confidence = text, float(np.exp(score))
+        return changed
+
+    @staticmethod
+    def _registration_dates(entries: list[list[FieldResult]]) -> list[tuple[str | None, float]]:
+        """Per filled entry (its fields), top to bottom: its registration date written with the year its
+        neighbours give (:func:`inference.records.sequence.registration_years_from_sequence`), its confidence
+        the weakest of its own and the neighbours' dates, or ``(None, 0.0)`` to keep the date read. An entry
+        with more than one registration-date field is left as read."""
+        dates = [[f for f in fields if f.key == "ngayDangKy"] for fields in entries]
+
+        def year(fs: list[FieldResult]) -> int | None:
+            value = normalize_value(ValueKind.DATE, fs[0].text).value if len(fs) == 1 else None
+            return int(value[:4]) if isinstance(value, str) and value[:4].isdigit() else None
+
+        years = [year(fs) for fs in dates]
+        out = []
+        for fs, own, fixed in zip(dates, years, registration_years_from_sequence(years)):
+            text = with_year(fs[0].text, own, fixed[0]) if fixed is not None else None
+            if text is None:
+                out.append((None, 0.0))
+            else:
+                a, b = fixed[1]
+                out.append((text, min(f.confidence for f in fs + dates[a] + dates[b])))
+        return out
+
     @staticmethod
     def _volume_from_dates(header: list[FieldResult], entries: list[list[FieldResult]]) -> HeaderFix | None:
         """The page's volume number with the year its registration dates give, where they contradict the
@@ -1182,6 +1298,7 @@ class PagePipeline:
                 for f in members:
                     if any(line.cut_from is not None for line in f.lines):
                         f.bbox = _union(line.bbox for line in f.lines)
+        read_jointly = self.read_names_jointly(work, [members for _, members in grouped], book_key)
         book_obj = get_book(book_key)
 
         def original(box):
@@ -1206,24 +1323,40 @@ class PagePipeline:
         filled = [(number, entry, members, [f for f in members if f.key in book_obj and f.text])
                   for number, (entry, members) in enumerate(grouped, start=1)]
         filled = [row for row in filled if row[3]]  # blank rows make no record
-        numbers = self._entry_numbers([own for *_, own in filled])
         owns = [own for *_, own in filled]
+        numbers = self._entry_numbers(owns)
+        registered = self._registration_dates(owns)
         fixes = {fix.key: fix for fix in (self._volume_from_dates(header, owns),
                                           self._office_from_places(header, owns, book_key)) if fix is not None}
-        for (number, entry, members, own), (so_text, so_confidence) in zip(filled, numbers):
+        for (number, entry, members, own), (so_text, so_confidence), (date_text, date_confidence) in zip(
+                filled, numbers, registered):
             items = [(f.key, f.text, _shared_confidence(f.confidence, len(filled)), list(f.bbox)) for f in header
                      if f.key not in fixes]
             items += [(fix.key, fix.text, _shared_confidence(fix.confidence, len(filled)), fix.box)
                       for fix in fixes.values()]
-            items += [(f.key, f.text, f.confidence, list(f.bbox)) for f in own if so_text is None or f.key != "so"]
+            items += [(f.key, f.text, f.confidence, list(f.bbox)) for f in own
+                      if not (f.key == "so" and so_text is not None or f.key == "ngayDangKy" and date_text is not None)]
             if so_text is not None:
                 so = [f for f in own if f.key == "so"]
                 items.append(("so", so_text, so_confidence, list(_union(f.bbox for f in so))))
+            if date_text is not None:
+                registration = next(f for f in own if f.key == "ngayDangKy")
+                items.append(("ngayDangKy", date_text, date_confidence, list(registration.bbox)))
             record = build_record(book_key, number, items, review_threshold=self.review_threshold)
+            jointly: dict[str, str] = {}
+            for f in own:
+                if id(f) in read_jointly:
+                    jointly[f.key] = " ".join(filter(None, (jointly.get(f.key), read_jointly[id(f)])))
             for f in record["fields"]:
+                if f["key"] in jointly:
+                    f["read_text"] = jointly[f["key"]]
+                    f["flags"].append("name_read_jointly")
                 if f["key"] == "so" and so_text is not None:
                     f["read_text"] = " ".join(g.text for g in so)
                     f["flags"].append("entry_number_from_sequence")
+                if f["key"] == "ngayDangKy" and date_text is not None:
+                    f["read_text"] = registration.text
+                    f["flags"].append("registration_year_from_sequence")
                 if f["key"] in fixes:
                     f["read_text"] = fixes[f["key"]].read_text
                     f["flags"].append(fixes[f["key"]].flag)

@@ -62,6 +62,8 @@ def test_hypotheses_of_one_line_share_its_image_and_do_not_touch_each_other(memb
         first.score_batch(pixels, sequences, rows=[0, 0])
     with pytest.raises(ValueError, match="index"):
         first.score_batch(pixels, [[10]], rows=[3])
+    with pytest.raises(ValueError, match="longer than this recognizer reads"):
+        first.score_batch(pixels, [[10] * (first.token_limit + 1)], rows=[0])
 
 
 def test_the_ensemble_takes_the_reading_both_members_find_likeliest(members):
@@ -226,3 +228,70 @@ def test_field_lines_go_to_the_field_recognizer_and_printed_lines_to_the_other()
     field_words = {w for e in result["page"]["entries"] for f in e["fields"] for line in f["lines"]
                    for w in line["text"].split()}
     assert heading_words == {"Họ", "tên"} and field_words == {"Nguyễn", "Văn", "An"}
+
+
+def test_one_name_read_two_ways_gives_every_word_by_word_choice_in_each_cells_case():
+    from inference.pages import name_readings
+
+    assert set(name_readings("Cao Văn Nhận", "Cải Văn Nhân")) == {
+        ("Cao Văn Nhận", "Cao Văn Nhận"), ("Cao Văn Nhân", "Cao Văn Nhân"),
+        ("Cải Văn Nhận", "Cải Văn Nhận"), ("Cải Văn Nhân", "Cải Văn Nhân")}
+    # One cell in capitals: each keeps its own case.
+    assert set(name_readings("NGUYỄN THỊ MƠ", "Nguyễn Thị Mơi")) == {
+        ("NGUYỄN THỊ MƠ", "Nguyễn Thị Mơ"), ("NGUYỄN THỊ MƠI", "Nguyễn Thị Mơi")}
+    # The same name (case and tone placement aside), another number of words, words too unlike (two
+    # people: a relationship misread), or too many words apart: nothing to choose.
+    # A name on two lines is scored line by line: each line takes as many words as it read.
+    from inference.pages import _share_words
+    assert _share_words("Cao Văn Nhân", [2, 1]) == ["Cao Văn", "Nhân"]
+    assert name_readings("Phạm Văn Tâm,", "Phạm Văn Tâm") == []  # a comma is no other name
+    for a, b in (("Lê Thị Thuỷ", "LÊ THỊ THỦY"), ("Hồ Đình Hải", "Mẹ Hồ Đình Hải"), ("Nguyễn Văn An", "Nguyễn Văn Bình"),
+                 ("Lưu Văn Đức Anh", "Lữ Vân Đúc Ánh")):
+        assert name_readings(a, b) == []
+
+
+def test_a_declarant_who_is_the_father_is_read_as_one_name_on_both_cells(members):
+    from inference.ensemble import text_log_probs
+    from inference.pages import PagePipeline, name_readings
+    from inference.records.matching import fold
+    from models.detection.layout import Region
+
+    first, _ = members
+    pipeline = PagePipeline(None, first, deskew=False)
+    boxes = {"nycQuanHe": (10, 110, 90, 130), "nycHoTen": (100, 110, 300, 130), "chaHoTen": (310, 110, 510, 130)}
+    texts = {110: {10: "cha", 100: "Lê Văn Nhận", 310: "Lý Văn Nhân"},  # within the tiny model's 11 tokens
+             # the second entry's declarant on two lines of its cell
+             210: {10: "Bố", 100: "Lê Văn", 310: "Lý Văn Nhân"}, 240: {100: "Nhận"}}
+    second = [("nycQuanHe", (10, 210, 90, 230)), ("nycHoTen", (100, 210, 300, 230)),
+              ("nycHoTen", (100, 240, 300, 260)), ("chaHoTen", (310, 210, 510, 230))]
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0), Region("entry", (0, 200, 600, 290), 1.0)],
+               "field": [Region("field", box, 1.0, key, 0.9) for key, box in [*boxes.items(), *second]],
+               "line": []}
+    pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+    pipeline.heading_cells = lambda work, found: []
+
+    def read(work, lines, **options):
+        for line in lines:
+            line.text, line.confidence = texts[int(line.bbox[1])][int(line.bbox[0])], 0.5
+
+    pipeline.recognize_lines = read
+    image = Image.new("RGB", (600, 300), "white")
+    ImageDraw.Draw(image).line((120, 118, 280, 122), fill="black", width=2)
+    record, two_lines = pipeline(image, book="khai_sinh")["records"]
+    got = {f["key"]: f for f in record["fields"]}
+    from data.pages.lines import crop_line
+    crops = [np.asarray(crop_line(image, boxes[k]).convert("RGB")) for k in ("nycHoTen", "chaHoTen")]
+    readings = name_readings("Lê Văn Nhận", "Lý Văn Nhân")
+    best = readings[int(text_log_probs(first, crops, [list(r) for r in readings]).sum(axis=1).argmax())]
+    assert (got["nycHoTen"]["text"], got["chaHoTen"]["text"]) == best
+    assert "declarant_mismatch" not in record["flags"]
+    for key, read_as in (("nycHoTen", "Lê Văn Nhận"), ("chaHoTen", "Lý Văn Nhân")):
+        if got[key]["text"] != read_as:
+            assert got[key]["read_text"] == read_as and "name_read_jointly" in got[key]["flags"]
+        else:
+            assert "read_text" not in got[key]
+    # The same name, its declarant on two lines: the two lines together read as the father's line does.
+    got = {f["key"]: f for f in two_lines["fields"]}
+    assert fold(got["nycHoTen"]["text"]) == fold(got["chaHoTen"]["text"])
+    assert "declarant_mismatch" not in two_lines["flags"]
+

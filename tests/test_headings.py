@@ -728,6 +728,32 @@ def test_a_volume_year_the_pages_registration_dates_contradict_by_a_digit_takes_
         assert "volume_year_from_dates" in volume["flags"]
 
 
+def test_a_registration_year_its_neighbours_contradict_by_a_digit_takes_theirs():
+    from inference.records.sequence import registration_years_from_sequence, with_year
+
+    assert registration_years_from_sequence([1994, 1984, 1994, 1994]) == [None, (1994, (0, 2)), None, None]
+    # The first and last entries: the two after, or before, them agree.
+    assert registration_years_from_sequence([2014, 2004, 2004]) == [(2004, (1, 2)), None, None]
+    assert registration_years_from_sequence([2004, 2004, 2006]) == [None, None, (2004, (0, 1))]
+    # A page over the new year, neighbours that disagree or are unread, a year further off, too few entries.
+    for years in ([2003, 2003, 2004, 2004], [2003, 2013, 2004], [1994, None, 1994], [1994, 2009, 1994],
+                  [None, 1984, 1994], [1994, 1984], []):
+        assert registration_years_from_sequence(years) == [None] * len(years)
+    assert with_year("20/12/1984", 1984, 1994) == "20/12/1994"
+    assert with_year("ngày 13 tháng 4 năm 1996", 1996, 1994) == "ngày 13 tháng 4 năm 1994"
+    assert with_year("11/1/01", 2001, 2004) == "11/1/04"
+    assert with_year("1984", 1984, 1994) == "1994" and with_year("tháng 4", 1984, 1994) is None
+
+    pipeline = _header_and_rows_page(3, "ngayDangKy", "quyenSo",
+                                     {20: "01/1994", 110: "3/1/1994", 210: "9/2/1984", 310: "15/3/1994"})
+    records = pipeline(Image.new("RGB", (600, 400), "white"), book="khai_sinh")["records"]
+    dates = [next(f for f in r["fields"] if f["key"] == "ngayDangKy") for r in records]
+    assert [f["value"] for f in dates] == ["1994-01-03", "1994-02-09", "1994-03-15"]
+    assert dates[1]["text"] == "9/2/1994" and dates[1]["read_text"] == "9/2/1984"
+    assert "registration_year_from_sequence" in dates[1]["flags"]
+    assert "read_text" not in dates[0] and "registration_year_from_sequence" not in dates[2]["flags"]
+
+
 def test_a_registering_office_misread_near_a_commune_of_the_pages_places_is_spelled_as_that_one():
     from inference.records.places import office_from_wards
 

@@ -108,6 +108,12 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
          "(the text read is kept in read_text)"),
     Flag("volume_year_from_dates", _W, "the volume's year read (\"01/2014\") is one digit off the year of the "
          "page's registration dates; the volume takes theirs (the text read is kept in read_text)"),
+    Flag("name_read_jointly", _W, "the declarant is this person by the relationship read, and the two cells' "
+         "names, read a letter or two apart, are read as one name: the reading likeliest on both cells' crops "
+         "together (the text read is kept in read_text)"),
+    Flag("registration_year_from_sequence", _W, "the registration year read (\"1984\") is one digit off the "
+         "year of the entries on either side, which agree; the date takes theirs (the text read is kept in "
+         "read_text)"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
     Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "
          "(renamed, moved or misread); the best-fitting units are kept"),

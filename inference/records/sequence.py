@@ -8,6 +8,11 @@ pipeline then keeps the number they say, with the flag ``entry_number_from_seque
 A volume numbered by its year ("01/2004") holds the registrations of that year, so a volume year that the
 page's registration dates contradict by one digit ("01/2014" over dates of 2004) is a misreading:
 :func:`volume_year_from_dates` says the year they give (flag ``volume_year_from_dates``).
+
+Entries are registered in order, so the registration year changes at most between two entries, never for one
+entry alone: a registration year one digit off the year of the entries on either side, which agree ("1984"
+between two of 1994), is a misreading; :func:`registration_years_from_sequence` says which, and
+:func:`with_year` writes the date read with that year (flag ``registration_year_from_sequence``).
 """
 from __future__ import annotations
 
@@ -76,4 +81,49 @@ def volume_year_from_dates(volume: object, years: Sequence[int]) -> str | None:
     return f"{m[1]}/{year}"
 
 
-__all__ = ["entry_numbers_from_sequence", "volume_year_from_dates"]
+def _one_digit_off(a: int, b: int) -> bool:
+    x, y = f"{a:04d}", f"{b:04d}"
+    return sum(p != q for p, q in zip(x, y)) == 1
+
+
+def registration_years_from_sequence(years: Sequence[int | None]) -> list[tuple[int, tuple[int, int]] | None]:
+    """For each entry of a page (top to bottom, blank rows left out), given the years of their registration
+    dates as read (``None`` where unread): where the entries on either side of it agree on a year (the first and
+    last entries: the two after, or before, them) and its own year is that year with one digit misread,
+    ``(their year, (the two entries' indices))``; else ``None``. A year further off is left alone (a page can
+    run over the new year, and a date read wholly wrong is the normalizer's to flag)."""
+    out: list[tuple[int, tuple[int, int]] | None] = []
+    for i, own in enumerate(years):
+        if 0 < i < len(years) - 1:
+            a, b = i - 1, i + 1
+        elif i == 0 and len(years) > 2:
+            a, b = 1, 2
+        elif i == len(years) - 1 and i >= 2:
+            a, b = i - 2, i - 1
+        else:
+            out.append(None)
+            continue
+        ya, yb = years[a], years[b]
+        if own is None or ya is None or ya != yb or own == ya or not _one_digit_off(own, ya):
+            out.append(None)
+            continue
+        out.append((ya, (a, b)))
+    return out
+
+
+def with_year(text: str, read: int, year: int) -> str | None:
+    """``text``, a date read with the year ``read``, written with ``year`` instead: its last run of the read
+    year's four digits, else a two-digit year ending it ("11/1/01" → "11/1/04"); ``None`` where the year is not
+    found written in it."""
+    runs = list(re.finditer(r"\d+", text))
+    for m in reversed(runs):
+        if m[0] == f"{read:04d}":
+            return text[:m.start()] + f"{year:04d}" + text[m.end():]
+    if runs and len(runs[-1][0]) == 2 and runs[-1][0] == f"{read:04d}"[2:] and len(runs) > 1:
+        m = runs[-1]
+        return text[:m.start()] + f"{year:04d}"[2:] + text[m.end():]
+    return None
+
+
+__all__ = ["entry_numbers_from_sequence", "registration_years_from_sequence", "volume_year_from_dates",
+           "with_year"]

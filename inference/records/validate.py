@@ -240,11 +240,15 @@ def rule_registration_type(v: RecordView) -> None:
         v.flag("registration_type_inconsistent", "loaiDangKy")
 
 
+#: Per book: the key of the declarant's relationship, and the name key of the person each relationship makes
+#: the declarant (the declarant "is the father": nycHoTen is chaHoTen).
+DECLARANT_IS = {"khai_sinh": ("nycQuanHe", {"cha": "chaHoTen", "mẹ": "meHoTen"}),
+                "nhan_cha_me_con": ("nycQHNguoiDuocNhan", {"cha": "cmHoTen", "mẹ": "cmHoTen", "con": "ncHoTen"})}
+
+
 def rule_declarant(v: RecordView) -> None:
-    relation_key = "nycQHNguoiDuocNhan" if v.book.key == "nhan_cha_me_con" else "nycQuanHe"
+    relation_key, targets = DECLARANT_IS.get(v.book.key, ("nycQuanHe", {}))
     relation = v.value(relation_key)
-    targets = {"khai_sinh": {"cha": "chaHoTen", "mẹ": "meHoTen"},
-               "nhan_cha_me_con": {"cha": "cmHoTen", "mẹ": "cmHoTen", "con": "ncHoTen"}}.get(v.book.key, {})
     other = targets.get(relation)
     if other is None:
         return
