@@ -16,6 +16,12 @@ import numpy as np
 from models.recognition.predictor import Recognition, recognize_bucketed
 
 
+def _log(probs) -> np.ndarray:
+    """Log-probabilities in float64, a probability of 0 read as 1e-30 (so one impossible token does not make
+    every reading equally impossible)."""
+    return np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-30))
+
+
 class EnsembleRecognizer:
     """``recognize(images)`` over several :class:`~inference.ort_runtime.OnnxRecognizer` members that share one
     tokenizer and one image processor (the same vocabulary, line height and normalisation)."""
@@ -69,8 +75,7 @@ class EnsembleRecognizer:
         for row, cs in enumerate(candidates):
             best, best_score, best_probs = None, -math.inf, None
             for c, n in cs.items():
-                per_member = [np.log(np.maximum(np.asarray(known[(row, c)][:n], dtype=np.float64), 1e-30))
-                              for known in member_probs]
+                per_member = [_log(known[(row, c)][:n]) for known in member_probs]
                 total = float(sum(lp.sum() for lp in per_member))
                 if total > best_score:
                     best, best_score = c, total
@@ -88,8 +93,7 @@ class EnsembleRecognizer:
                     rows: list[int] | None = None) -> list[list[float]]:
         """As :meth:`OnnxRecognizer.score_batch`: each token's probability, the geometric mean of the members'."""
         scored = [m.score_batch(pixel_values, sequences, rows) for m in self.members]
-        return [np.exp(np.mean([np.log(np.maximum(np.asarray(s[j], dtype=np.float64), 1e-30)) for s in scored],
-                               axis=0)).tolist() for j in range(len(sequences))]
+        return [np.exp(np.mean([_log(s[j]) for s in scored], axis=0)).tolist() for j in range(len(sequences))]
 
     def recognize(self, images: list, batch_size: int = 16, max_new_tokens: int | None = None,
                   beam_width: int | None = None) -> list[Recognition]:
@@ -103,14 +107,14 @@ def text_log_probs(reader, images: list, texts: list[list[str]]) -> np.ndarray:
     """``(len(texts), len(images))``: the log-probability ``reader`` (an :class:`OnnxRecognizer` or an
     :class:`EnsembleRecognizer`) gives ``texts[i][j]`` on ``images[j]`` (RGB arrays), ``</s>`` included, read by
     teacher forcing: how well one reading fits each of several crops of the same value."""
+    if any(len(row) != len(images) for row in texts):
+        raise ValueError(f"each candidate needs one text per image ({len(images)})")
     resized = [reader.processor.resize(image) for image in images]
     pixel_values = reader.processor(resized)["pixel_values"].numpy()
     sequences = [reader.tokenizer.encode(t, add_special_tokens=False) for row in texts for t in row]
     rows = [j for row in texts for j in range(len(row))]
-    if any(len(row) != len(images) for row in texts):
-        raise ValueError(f"each candidate needs one text per image ({len(images)})")
     probs = reader.score_batch(pixel_values, sequences, rows)
-    logs = [float(np.log(np.maximum(np.asarray(p, dtype=np.float64), 1e-30)).sum()) for p in probs]
+    logs = [float(_log(p).sum()) for p in probs]
     return np.asarray(logs).reshape(len(texts), len(images))
 
 

@@ -138,11 +138,8 @@ def model_card(name: str, run: Path, metrics: dict, config: dict, parameters: in
     curriculum = "\n".join(f"- from step {p['start_step']}: " + ", ".join(f"{k} {v}" for k, v in p["weights"].items())
                            for p in config["curriculum"])
     shape = ", ".join(f"{k}={v}" for k, v in config["model"].items()) or "from the --init parent"
-    # Peers' file holds every system on the full validation sets (hotich included), measured on one hotich
-    # model: it belongs in this card only when that model is the one released here. Otherwise the training
+    # Peers' file holds every system on the full validation sets (hotich included); without it, the training
     # run's own evaluation (possibly on the first ``val_limit`` lines) stands alone.
-    if peers and not any(system == f"hotich ({name})" for by_system in peers.values() for system in by_system):
-        peers = None
     table = peers or {set_name: {name: m} for set_name, m in metrics["val"].items()}
     rows = ["| validation set | system | n | CER | CER base | CER marks | WER | line acc. |",
             "|---|---|---|---|---|---|---|---|"]
@@ -248,8 +245,12 @@ def release(run: Path, name: str, peers: Path | None = None, speed: Path | None 
         plot_lineage_curve(points, fits, out / "curve.png", [int(e) for e in ends])
     peer_results = json.loads(peers.read_text()) if peers and peers.is_file() else None
     speed_result = json.loads(speed.read_text()) if speed and speed.is_file() else None
+    # Both files are measured on one hotich model: they belong in this card only when it is the one released.
+    if peer_results and not any(system == f"hotich ({name})" for by_system in peer_results.values()
+                                for system in by_system):
+        peer_results = None
     if speed_result and speed_result.get("model") and Path(speed_result["model"]).name != name:
-        speed_result = None  # measured on another model
+        speed_result = None
     (out / "README.md").write_text(model_card(name, run, metrics, config, count_parameters(model), peer_results,
                                               speed_result, status, stages, fits), encoding="utf-8")
     return out

@@ -44,22 +44,32 @@ def entry_numbers_from_sequence(values: Sequence[object]) -> list[tuple[str, tup
     parsed = [_parse(v) for v in values]
     out: list[tuple[str, tuple[int, int]] | None] = []
     for i, own in enumerate(parsed):
-        if 0 < i < len(parsed) - 1:
-            a, b, step, expected_of = i - 1, i + 1, 2, lambda p: p[0] + 1
-        elif i == 0 and len(parsed) > 2:
-            a, b, step, expected_of = 1, 2, 1, lambda p: p[0] - 1
-        elif i == len(parsed) - 1 and i >= 2:
-            a, b, step, expected_of = i - 2, i - 1, 1, lambda p: p[0] + 2
-        else:
+        pair = _vouching_pair(i, len(parsed))
+        pa, pb = (parsed[pair[0]], parsed[pair[1]]) if pair else (None, None)
+        if pa is None or pb is None or pb[0] - pa[0] != pair[1] - pair[0] or pa[1] != pb[1]:
             out.append(None)
             continue
-        pa, pb = parsed[a], parsed[b]
-        if pa is None or pb is None or pb[0] - pa[0] != step or pa[1] != pb[1]:
-            out.append(None)
-            continue
-        expected = (expected_of(pa), pa[1])
-        out.append((_written(*expected), (a, b)) if expected[0] > 0 and own != expected else None)
+        expected = (pa[0] + i - pair[0], pa[1])
+        out.append((_written(*expected), pair) if expected[0] > 0 and own != expected else None)
     return out
+
+
+def _vouching_pair(i: int, n: int) -> tuple[int, int] | None:
+    """The two entries of a page of ``n`` that vouch for entry ``i``: the ones on either side of it; for the
+    first and last entries, the two after, or before, them; ``None`` on a page too short for that."""
+    if 0 < i < n - 1:
+        return i - 1, i + 1
+    if i == 0 and n > 2:
+        return 1, 2
+    if i == n - 1 and i >= 2:
+        return i - 2, i - 1
+    return None
+
+
+def _one_digit_off(a: int | str, b: int | str) -> bool:
+    """Two four-digit years that differ in exactly one digit."""
+    x, y = f"{int(a):04d}", f"{int(b):04d}"
+    return sum(p != q for p, q in zip(x, y)) == 1
 
 
 _VOLUME = re.compile(r"(\d{1,3})/(\d{4})")
@@ -76,14 +86,9 @@ def volume_year_from_dates(volume: object, years: Sequence[int]) -> str | None:
     year, count = Counter(str(y) for y in years).most_common(1)[0]
     if count < max(2, 2 * len(years) / 3) or len(year) != 4:
         return None
-    if sum(a != b for a, b in zip(year, m[2])) != 1:
+    if not _one_digit_off(year, m[2]):
         return None
     return f"{m[1]}/{year}"
-
-
-def _one_digit_off(a: int, b: int) -> bool:
-    x, y = f"{a:04d}", f"{b:04d}"
-    return sum(p != q for p, q in zip(x, y)) == 1
 
 
 def registration_years_from_sequence(years: Sequence[int | None]) -> list[tuple[int, tuple[int, int]] | None]:
@@ -94,20 +99,12 @@ def registration_years_from_sequence(years: Sequence[int | None]) -> list[tuple[
     run over the new year, and a date read wholly wrong is the normalizer's to flag)."""
     out: list[tuple[int, tuple[int, int]] | None] = []
     for i, own in enumerate(years):
-        if 0 < i < len(years) - 1:
-            a, b = i - 1, i + 1
-        elif i == 0 and len(years) > 2:
-            a, b = 1, 2
-        elif i == len(years) - 1 and i >= 2:
-            a, b = i - 2, i - 1
-        else:
-            out.append(None)
-            continue
-        ya, yb = years[a], years[b]
+        pair = _vouching_pair(i, len(years))
+        ya, yb = (years[pair[0]], years[pair[1]]) if pair else (None, None)
         if own is None or ya is None or ya != yb or own == ya or not _one_digit_off(own, ya):
             out.append(None)
             continue
-        out.append((ya, (a, b)))
+        out.append((ya, pair))
     return out
 
 
