@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--pages-single-model", action="store_true",
                        help="read page lines with the served recognizer alone, through the shared batcher")
     serve.add_argument("--review-threshold", type=float,
-                       help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.9)")
+                       help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.95)")
     serve.add_argument("--ml-backend", action="store_true",
                        help="also serve Label Studio's ML backend protocol under /labelstudio")
     serve.add_argument("--jobs-dir", help="retraining queue for the ML backend (default $HOTICH_JOBS_DIR or runs/jobs)")
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "the likelier reading of the two winning (default: the released second opinion, with the released model)")
     extract.add_argument("--single-model", action="store_true", help="read lines with --model alone")
     extract.add_argument("--review-threshold", type=float,
-                         help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.9)")
+                         help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.95)")
     extract.add_argument("--threads", type=int, help="onnxruntime intra-op threads")
     extract.add_argument("--field-beam", type=int, default=1,
                          help="beam search with this many hypotheses per handwritten field line, printed lines "

@@ -103,19 +103,30 @@ class EnsembleRecognizer:
             lambda pixel_values: self.decode_batch(pixel_values.numpy(), max_new_tokens, beam_width), batch_size)
 
 
+def reading_log_probs(reader, images: list, readings: list[tuple[int, str]]) -> np.ndarray:
+    """``(len(readings),)``: the log-probability ``reader`` (an :class:`OnnxRecognizer` or an
+    :class:`EnsembleRecognizer`) gives each ``(image index, text)`` of ``readings`` on ``images[index]`` (RGB
+    arrays), ``</s>`` included, read by teacher forcing; each image is encoded once however many texts it
+    scores."""
+    if any(not 0 <= j < len(images) for j, _ in readings):
+        raise ValueError(f"an image index out of range 0..{len(images) - 1}")
+    if not readings:
+        return np.zeros(0)
+    resized = [reader.processor.resize(image) for image in images]
+    pixel_values = reader.processor(resized)["pixel_values"].numpy()
+    sequences = [reader.tokenizer.encode(t, add_special_tokens=False) for _, t in readings]
+    probs = reader.score_batch(pixel_values, sequences, [j for j, _ in readings])
+    return np.asarray([float(_log(p).sum()) for p in probs])
+
+
 def text_log_probs(reader, images: list, texts: list[list[str]]) -> np.ndarray:
     """``(len(texts), len(images))``: the log-probability ``reader`` (an :class:`OnnxRecognizer` or an
     :class:`EnsembleRecognizer`) gives ``texts[i][j]`` on ``images[j]`` (RGB arrays), ``</s>`` included, read by
     teacher forcing: how well one reading fits each of several crops of the same value."""
     if any(len(row) != len(images) for row in texts):
         raise ValueError(f"each candidate needs one text per image ({len(images)})")
-    resized = [reader.processor.resize(image) for image in images]
-    pixel_values = reader.processor(resized)["pixel_values"].numpy()
-    sequences = [reader.tokenizer.encode(t, add_special_tokens=False) for row in texts for t in row]
-    rows = [j for row in texts for j in range(len(row))]
-    probs = reader.score_batch(pixel_values, sequences, rows)
-    logs = [float(_log(p).sum()) for p in probs]
-    return np.asarray(logs).reshape(len(texts), len(images))
+    logs = reading_log_probs(reader, images, [(j, t) for row in texts for j, t in enumerate(row)])
+    return logs.reshape(len(texts), len(images))
 
 
-__all__ = ["EnsembleRecognizer", "text_log_probs"]
+__all__ = ["EnsembleRecognizer", "reading_log_probs", "text_log_probs"]

@@ -23,7 +23,7 @@ from inference.images import BadImage, decode_image
 from inference.server import _error
 
 PAGE_EXAMPLE = {"page": {"width": 1600, "height": 1131, "book": "khai_sinh", "book_score": 0.97, "skew_degrees": 0.4,
-                         "entries": [], "page_fields": [], "review_threshold": 0.9},
+                         "entries": [], "page_fields": [], "review_threshold": 0.95},
                 "records": [{"book": "khai_sinh", "entry": 1, "needs_review": True, "flags": [],
                              "fields": [{"key": "nksHoTen", "text": "Nguyễn Văn An", "value": "Nguyễn Văn An",
                                          "confidence": 0.93, "bbox": [120, 310, 480, 352], "flags": []}]}]}

@@ -295,3 +295,17 @@ def test_a_declarant_who_is_the_father_is_read_as_one_name_on_both_cells(members
     assert fold(got["nycHoTen"]["text"]) == fold(got["chaHoTen"]["text"])
     assert "declarant_mismatch" not in two_lines["flags"]
 
+
+
+def test_readings_of_several_lines_score_as_each_line_alone(members):
+    from inference.ensemble import reading_log_probs, text_log_probs
+
+    first, _ = members
+    crops = _lines(3)
+    readings = [(0, "An"), (2, "Bình"), (0, "Anh"), (1, "")]
+    together = reading_log_probs(first, crops, readings)
+    alone = [text_log_probs(first, [crops[j]], [[text]])[0, 0] for j, text in readings]
+    np.testing.assert_allclose(together, alone, rtol=1e-4)
+    assert reading_log_probs(first, crops, []).shape == (0,)
+    with pytest.raises(ValueError, match="out of range"):
+        reading_log_probs(first, crops, [(3, "An")])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from data.pages import (
     PageRenderer,
@@ -399,3 +400,108 @@ def test_real_handwriting_sources_are_used_when_shared_data_is_present(tmp_path)
         assert {h["writer"] for h in truth.meta["hands"] if h["writer"]} <= val
     finally:
         os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
+def test_a_place_misread_is_read_again_against_the_gazetteer(monkeypatch):
+    import inference.pages as pages
+    from inference.pages import REREAD_BELOW, PagePipeline, _changed_line
+    from models.detection.layout import Region
+
+    assert _changed_line(["Xã Quỳnh Thọ, Huyện", "Quỳnh Lương, Nghệ An"],
+                         "Xã Quỳnh Thọ, Huyện Quỳnh Lưu, Nghệ An") == (1, "Quỳnh Lưu, Nghệ An")
+    assert _changed_line(["Xã A, Huyện", "B"], "Xã A, Huyện C D") == (1, "C D")
+    assert _changed_line(["ab", "cd"], "aXd") is None  # the change spans two lines
+
+    # The recognizer's own reading scores a little better on its crop than the gazetteer's name; every other
+    # reading far worse.
+    line_scores = {"Xã Quỳnh Thọ, Huyện": -0.2, "Quỳnh Lương, Nghệ An": -0.5, "Quỳnh Lưu, Nghệ An": -1.0,
+                   "Thạm Thị Hoa": -0.5, "Phạm Thị Hoa": -1.0}
+
+    def scored(reader, images, readings):
+        return np.asarray([line_scores.get(text, -30.0) for _, text in readings])
+
+    monkeypatch.setattr(pages, "reading_log_probs", scored)
+
+    class Reader:  # recognizes nothing itself: the lines are read by the stub below
+        def score_batch(self, *args):
+            raise AssertionError("scored through reading_log_probs")
+
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (100, 110, 300, 180), 1.0, "meNoiCuTru", 0.9),
+                         Region("field", (310, 110, 500, 130), 1.0, "meHoTen", 0.9)],
+               "line": [Region("line", (100, 110, 300, 130), 1.0), Region("line", (100, 150, 300, 170), 1.0),
+                        Region("line", (310, 110, 500, 130), 1.0)]}
+    texts = {(100, 110): "Xã Quỳnh Thọ, Huyện", (100, 150): "Quỳnh Lương, Nghệ An", (310, 110): "Thạm Thị Hoa"}
+    image = Image.new("RGB", (600, 300), "white")
+
+    def extract(prior, confidence=0.5):
+        pipeline = PagePipeline(None, Reader(), deskew=False, place_prior=prior, surname_prior=prior,
+                                review_threshold=0.0)
+        pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+        pipeline.heading_cells = lambda work, found: []
+
+        def read(work, lines, **options):
+            for line in lines:
+                line.text, line.confidence = texts[(int(line.bbox[0]), int(line.bbox[1]))], confidence
+
+        pipeline.recognize_lines = read
+        (record,) = pipeline(image, book="khai_sinh")["records"]
+        return {f["key"]: f for f in record["fields"]}
+
+    # Worth 2 nats a gazetteer name, "Quỳnh Lưu" (0.5 nats less likely on the crop) wins.
+    got = extract(2.0)["meNoiCuTru"]
+    assert got["text"] == "Xã Quỳnh Thọ, Huyện Quỳnh Lưu, Nghệ An"
+    assert got["read_text"] == "Xã Quỳnh Thọ, Huyện Quỳnh Lương, Nghệ An"
+    assert "place_read_from_gazetteer" in got["flags"] and "name_read_jointly" not in got["flags"]
+    assert got["confidence"] <= np.exp(-1.0) + 1e-6  # the changed line's probability on its crop
+    # A first word that is no surname: "Phạm", listed, wins the same way.
+    got = extract(2.0)["meHoTen"]
+    assert (got["text"], got["read_text"]) == ("Phạm Thị Hoa", "Thạm Thị Hoa")
+    assert "surname_read_from_list" in got["flags"]
+    # Worth less than the crop's 0.5 nats, or turned off: read as the recognizer read it.
+    for prior in (0.3, 0.0):
+        got = extract(prior)
+        assert got["meNoiCuTru"]["text"] == "Xã Quỳnh Thọ, Huyện Quỳnh Lương, Nghệ An" and "read_text" not in got["meNoiCuTru"]
+        assert got["meHoTen"]["text"] == "Thạm Thị Hoa" and "read_text" not in got["meHoTen"]
+    # Lines the recognizer was sure of are not read again.
+    got = extract(2.0, confidence=REREAD_BELOW)
+    assert got["meNoiCuTru"]["text"] == "Xã Quỳnh Thọ, Huyện Quỳnh Lương, Nghệ An" and got["meHoTen"]["text"] == "Thạm Thị Hoa"
+    with pytest.raises(ValueError, match="place_prior"):
+        PagePipeline(None, Reader(), place_prior=-1.0)
+    with pytest.raises(ValueError, match="surname_prior"):
+        PagePipeline(None, Reader(), surname_prior=-1.0)
+
+
+def test_a_line_barely_found_and_unreadable_is_noise_not_a_value():
+    from inference.pages import NOISE_CONFIDENCE, NOISE_DETECTION, PagePipeline
+    from models.detection.layout import Region
+
+    # A name, then a speck beside it the detector was unsure of and the recognizer could not read ("Họ").
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (100, 110, 400, 130), 1.0, "meHoTen", 0.9)],
+               "line": [Region("line", (100, 110, 300, 130), 0.97), Region("line", (310, 112, 330, 128), 0.6)]}
+    readings = {100: ("Lê Thị Hoa", 0.9), 310: ("Họ", 0.1)}
+
+    def extract(speck_confidence):
+        pipeline = PagePipeline(None, object(), deskew=False, review_threshold=0.0)
+        pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+        pipeline.heading_cells = lambda work, found: []
+
+        def read(work, lines, **options):
+            for line in lines:
+                line.text, line.confidence = readings[int(line.bbox[0])]
+                if line.text == "Họ":
+                    line.confidence = speck_confidence
+
+        pipeline.recognize_lines = read
+        return pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")
+
+    result = extract(0.1)
+    assert 0.6 < NOISE_DETECTION and 0.1 < NOISE_CONFIDENCE
+    (record,) = result["records"]
+    assert {f["key"]: f["text"] for f in record["fields"]}["meHoTen"] == "Lê Thị Hoa"
+    (noise,) = result["page"]["noise_lines"]
+    assert noise["bbox"] == [310, 112, 330, 128] and "text" not in noise
+    # Read with some confidence, the same line is kept: the detector's doubt alone drops nothing.
+    (record,) = extract(0.5)["records"]
+    assert {f["key"]: f["text"] for f in record["fields"]}["meHoTen"] == "Lê Thị Hoa Họ"

@@ -787,7 +787,8 @@ def test_a_name_with_a_word_twice_in_a_row_is_doubted():
 def test_a_date_in_words_or_a_second_name_joined_after_a_name_is_left_out_of_it():
     for text, name in (("Lê Văn Bình ngày chỉ tháng 05 năm 1949", "Lê Văn Bình"),
                        ("NGUYỄN VĂN NINH HOÀNG THỊ", "Nguyễn Văn Ninh"),
-                       ("Trần Thị Mai Lê Văn Hùng", "Trần Thị Mai")):
+                       ("Trần Thị Mai Lê Văn Hùng", "Trần Thị Mai"),
+                       ("TRẦN THỊ NGỌC Phó Chủ tịch", "Trần Thị Ngọc"), ("Lê Văn Hùng cán bộ tư pháp", "Lê Văn Hùng")):
         result = normalize_field("khai_sinh", "chaHoTen", text)
         assert result.value == name and "name_has_other_value" in result.flags and result.score == 0.5, text
     # A surname or "ngày" inside a name, or a surname-like word with no middle name after it, is the name's own.
@@ -830,3 +831,60 @@ def test_a_name_longer_than_any_name_is_two_cells_run_together():
     # Six words is a long name, not two.
     assert normalize_field("khai_sinh", "nycHoTen", "Nguyễn Phước Vĩnh Bảo Long").flags == ()
     assert normalize_field("khai_sinh", "nycHoTen", "Tôn Nữ Thị Minh Khánh Hòa").flags == ()
+
+
+def test_place_readings_offer_gazetteer_names_near_a_unit_misread():
+    from inference.records.places import gazetteer_names_read, place_readings
+
+    read = "Xã Quỳnh Thọ, Huyện Quỳnh Lương, Nghệ An"
+    readings = place_readings(read)
+    assert "Xã Quỳnh Thọ, Huyện Quỳnh Lưu, Nghệ An" in readings
+    assert read not in readings and len(readings) == len(set(readings))
+    # Every reading changes one unit name and keeps the rest as written.
+    for reading in readings:
+        assert reading.startswith("Xã ") and reading.endswith(", Nghệ An")
+        assert reading.count(",") == 2
+    assert gazetteer_names_read("Huyện Quỳnh Lưu, Nghệ An") == 2 > gazetteer_names_read("Huyện Quỳnh Lương, Nghệ An")
+    # Names read exactly are left alone; capitals stay capitals; a written unit the match left out is searched
+    # for under the units matched ("Gia Khê" among Hải Dương's districts).
+    assert not any("Huyện Quỳnh Lưu" not in r for r in place_readings("Xã Quỳnh Thạch, Huyện Quỳnh Lưu, Nghệ An"))
+    assert "HUYỆN QUỲNH LƯU, NGHỆ AN" in place_readings("HUYỆN QUỲNH LƯƠNG, NGHỆ AN")
+    assert any("huyện Gia Lộc" in r for r in place_readings("xã Trường Ninh, huyện Gia Khê, tỉnh Hải Dương"))
+    # Nothing matched, nothing offered.
+    assert place_readings("Tại nhà") == [] and place_readings("Seoul, Hàn Quốc") == []
+
+
+def test_surname_readings_offer_listed_surnames_for_a_first_word_that_is_none():
+    from inference.records.names import has_listed_surname, surname_readings
+
+    readings = surname_readings("Thạm Văn Hải")
+    assert "Phạm Văn Hải" in readings and len(readings) <= 4
+    assert all(r.endswith(" Văn Hải") for r in readings)
+    assert "TRẦN VĂN HOÈ" in surname_readings("THẦN VĂN HOÈ")  # capitals stay capitals
+    # A listed surname (common, rare or a highland people's), a name of one word, nothing: left alone.
+    for name in ("Lê Thị Tâm", "NGUYỄN VĂN AN", "Giàng A Páo", "Lò Văn Quý", "An", ""):
+        assert surname_readings(name) == []
+    assert has_listed_surname("lê thị tâm") == 1 and has_listed_surname("Thạm Văn Hải") == 0
+
+
+def test_a_notice_number_that_reads_as_a_whole_date_is_a_date_column_read_in_its_place():
+    for text in ("28-07-2002", "1/7/1936", "03.10.2015"):
+        result = normalize_field("khai_tu", "gbtSo", text)
+        assert result.flags == ("number_is_a_date",) and result.score == 0.5, text
+    for text, value in (("125/2008", "125/2008"), ("Số 12/QĐ-UBND", "12/QĐ-UBND"), ("07", "07")):
+        assert normalize_field("khai_tu", "gbtSo", text).value == value and not normalize_field(
+            "khai_tu", "gbtSo", text).flags, text
+
+
+def test_a_persons_name_reads_as_no_place():
+    from inference.pages import MIN_READS_AS, _reads_as
+    from inference.records.names import reads_as_a_person
+
+    for name in ("Trần Thị Hiền", "LÊ VĂN NINH", "Nguyễn Văn Tiến Bình"):
+        assert reads_as_a_person(name), name
+        assert _reads_as("khai_sinh", "meNoiCuTru", name) == pytest.approx(math.log(MIN_READS_AS))
+        assert _reads_as("khai_sinh", "meHoTen", name) == 0.0
+    # Places, even one named after a person, a street or a unit, read as places.
+    for place in ("số 5 Lê Văn Sỹ", "Nguyễn Văn Cừ, Hà Nội", "Xã Cam Thủy", "Hà Nội", "Trần Hưng Đạo"):
+        assert not reads_as_a_person(place), place
+        assert _reads_as("khai_sinh", "meNoiCuTru", place) == 0.0

@@ -101,6 +101,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("not_a_title", _E, "a signer's title that names no post (chủ tịch, cán bộ tư pháp…): another column read "
                             "in its place"),
     Flag("number_unreadable", _E, "an entry, volume or page number without digits"),
+    Flag("number_is_a_date", _E, "a decision or notice number that reads as a whole date (\"28-07-2002\"): "
+                                 "a date column read in its place"),
     Flag("entry_number_from_sequence", _W, "the entry number read contradicts the entries around it on the page, "
                                           "which number on by one; theirs is kept (the text read is in read_text)"),
     Flag("office_name_from_places", _W, "the registering office's commune name read (\"UBND thị trấn Kinh "
@@ -114,6 +116,12 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("registration_year_from_sequence", _W, "the registration year read (\"1984\") is one digit off the "
          "year of the entries on either side, which agree; the date takes theirs (the text read is kept in "
          "read_text)"),
+    Flag("place_read_from_gazetteer", _W, "a unit name in the place was read as a gazetteer unit's near it "
+         "(\"Huyện Quỳnh Lương\" as \"Huyện Quỳnh Lưu\"): that reading, scored on the line's crop with the "
+         "names the gazetteer holds counted in its favour, was the likelier (the text read is kept in read_text)"),
+    Flag("surname_read_from_list", _W, "the name's first word read is no Vietnamese surname; a listed surname "
+         "near it (\"Thạm\" as \"Phạm\"), scored on the line's crop with a listed surname counted in its "
+         "favour, was the likelier reading (the text read is kept in read_text)"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
     Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "
          "(renamed, moved or misread); the best-fitting units are kept"),

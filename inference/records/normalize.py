@@ -315,11 +315,14 @@ def normalize_name(text: str) -> Normalized:
 
 def _joined_value_at(words: list[str]) -> int | None:
     """Where another value starts after a whole name (three words at least) in ``words``: a date in words ("ngày"
-    with "tháng" or "năm" after it) or a second person's name (a surname, then "Thị" or "Văn"); ``None``."""
+    with "tháng" or "năm" after it), a post ("Phó Chủ tịch", "Cán bộ tư pháp") or a second person's name (a
+    surname, then "Thị" or "Văn"); ``None``."""
     folded = [fold(w) for w in words]
     for i in range(3, len(words)):
         if folded[i] == "ngày" and any(w in ("tháng", "năm") for w in folded[i + 1:]):
             return i
+        if any(tuple(folded[i:i + len(title)]) == title for title in _TITLES_AFTER_NAME):
+            return i  # the signer's title from the next cell: "TRẦN THỊ NGỌC Phó Chủ tịch"
         if (i + 1 < len(words) and folded[i] in _SURNAMES_FOLDED and folded[i + 1] in _MIDDLE_NAMES
                 and words[i][:1].isupper()):
             return i
@@ -327,6 +330,8 @@ def _joined_value_at(words: list[str]) -> int | None:
 
 
 _SURNAMES_FOLDED = frozenset(fold(name) for name in SURNAMES)
+#: Posts that follow a signer's name when the title column's line is read into the name's.
+_TITLES_AFTER_NAME = (("phó", "chủ", "tịch"), ("chủ", "tịch"), ("cán", "bộ"), ("công", "chức"))
 
 
 def _has_repeated_run(words: list[str]) -> bool:
@@ -390,7 +395,13 @@ def _document_number(text: str, ctx: dict) -> Normalized:
     s = re.sub(r"^(?:số|so)\s*[.:]?\s*", "", normalize_text(text).strip(" .,;:"), flags=re.IGNORECASE)
     if not any(c.isdigit() for c in s):
         return Normalized(s or None, 0.5, ("number_unreadable",))
+    if _WHOLE_DATE.fullmatch(s):
+        # "28-07-2002": a decision or notice is numbered "12/QĐ-UBND" or "125/2008", never by a day.
+        return Normalized(s, 0.5, ("number_is_a_date",))
     return Normalized(re.sub(r"\s*/\s*", "/", s), 1.0, ())
+
+
+_WHOLE_DATE = re.compile(r"\d{1,2}\s*[./-]\s*\d{1,2}\s*[./-]\s*\d{4}")
 
 
 def _text(text: str, ctx: dict) -> Normalized:

@@ -647,3 +647,62 @@ def _raw_words(chunk: _Chunk) -> list[str]:
             if _key(" ".join(raw_words[i:i + size])) == target:
                 return raw_words[i:i + size]
     return list(chunk.words)
+
+
+#: The gazetteer names :func:`place_readings` offers in place of one unit name read: at most this many per
+#: unit, each at least this alike to the words read (rapidfuzz ratio of the folded names, 0–100).
+READINGS_PER_UNIT = 4
+READING_NAME_RATIO = 50
+
+
+def gazetteer_names_read(text: str) -> int:
+    """How many unit names in ``text`` the gazetteer holds exactly as read (folded) and together: the units
+    of its best match whose name score is 1.0."""
+    match, _ = match_place(text)
+    return 0 if match is None else sum(score >= 1.0 for _, _, score in match.names_read)
+
+
+def place_readings(text: str) -> list[str]:
+    """Other readings of the written place ``text``, each with one unit name replaced by a gazetteer unit's
+    of the same level and in the same parent as the best match places it (a district's siblings in the matched
+    province; a commune's in the matched district, or in the province where no district matched) whose name is
+    near the words read ("Huyện Quỳnh Lương, Nghệ An" → "Huyện Quỳnh Lưu, Nghệ An"). A unit name read exactly
+    is left as it is; so is a written unit the match left out ("Huyện Gia Khê" where no district fits), which
+    is searched for under the matched units. Names keep the case of the words read (capitals stay capitals).
+    ``text`` itself is not among them; none where nothing matched."""
+    match, chunks = match_place(text)
+    if match is None or match.province is None:
+        return []
+    idx = _index()
+    units = {WARD: match.ward, DISTRICT: match.district, PROVINCE: match.province}
+    queries: list[tuple[str, int]] = []
+    for query, unit, score in match.names_read:
+        level = next((lv for lv, u in units.items() if u is unit), None)
+        if level is not None and score < 1.0 and not unit.numbered:
+            queries.append((query, level))
+    read = {query for query, _, _ in match.names_read}
+    for chunk in chunks:
+        query = " ".join(chunk.words)
+        if chunk.kind == "admin" and chunk.hint and query not in read and not any(w.isdigit() for w in chunk.words):
+            queries.append((query, _UNIT_LEVEL[chunk.hint]))
+    out: list[str] = []
+    for query, level in queries:
+        if level == WARD:
+            scope = ("district", match.district.code) if match.district else ("province", match.province.code)
+        elif level == DISTRICT:
+            scope = ("province", match.province.code)
+        else:
+            scope = ("all", 0)
+        table = idx.by_scope.get((level, *scope))
+        spans = _spans_reading(text, query)
+        if not table or len(spans) != 1:
+            continue
+        start, end = spans[0]
+        written = text[start:end]
+        for key, _, _ in process.extract(query, idx.keys[(level, *scope)], scorer=fuzz.ratio,
+                                         limit=READINGS_PER_UNIT, score_cutoff=READING_NAME_RATIO):
+            name = table[key][0].unit.bare
+            reading = text[:start] + (name.upper() if written.isupper() else name) + text[end:]
+            if reading != text and reading not in out:
+                out.append(reading)
+    return out
