@@ -662,7 +662,7 @@ PLACE_PRIOR = 4.0
 #: Rounds of :meth:`PagePipeline.read_places_from_gazetteer`: a district read right narrows its communes.
 PLACE_ROUNDS = 2
 #: Lines read with at least this confidence are not read again (:meth:`PagePipeline.read_again`): on 12 held-out
-#: pages none of the 171 such place and name lines (of 611) changed when they were; skipping them leaves fewer
+#: pages none of the 225 such place and name lines (of 621) changed when they were; skipping them leaves fewer
 #: readings to score.
 REREAD_BELOW = 0.9
 #: The log-probability a listed surname is worth in a name's reading (:meth:`PagePipeline.read_surnames_from_list`);
