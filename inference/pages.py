@@ -665,6 +665,8 @@ PLACE_ROUNDS = 2
 #: pages none of the 225 such place and name lines (of 621) changed when they were; skipping them leaves fewer
 #: readings to score.
 REREAD_BELOW = 0.9
+#: The flags of the steps that read a value again, in the order they speak for a value two of them read.
+REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "surname_read_from_list")
 #: The log-probability a listed surname is worth in a name's reading (:meth:`PagePipeline.read_surnames_from_list`);
 #: 0 turns the step off.
 SURNAME_PRIOR = 2.0
@@ -1311,10 +1313,10 @@ class PagePipeline:
             for f in pending:
                 lines = [line for line in f.lines if line.text]
                 texts = [line.text for line in lines]
-                current = " ".join(texts)
-                options = [(None, None, known_in(current))]
                 if all(line.confidence >= REREAD_BELOW for line in lines):
                     continue
+                current = " ".join(texts)
+                options = [(None, None, known_in(current))]
                 for reading in readings_of(current):
                     changed = _changed_line(texts, reading)
                     if changed is not None and lines[changed[0]].confidence < REREAD_BELOW:
@@ -1449,7 +1451,6 @@ class PagePipeline:
         for chunk, line in zip(chunks, chunk_lines):
             chunk.text, chunk.confidence = line.text, line.confidence
         page_fields = self.read_header(work, page_fields, chunks, label_lines)
-        all_fields = page_fields + [f for _, members in grouped for f in members]
         t_recognize = time.perf_counter()
         noise = _drop_noise_lines([f for _, members in grouped for f in members])
         for _, members in grouped:
@@ -1464,12 +1465,16 @@ class PagePipeline:
                 for f in members:
                     if any(line.cut_from is not None for line in f.lines):
                         f.bbox = _union(line.bbox for line in f.lines)
-        read_jointly = self.read_names_jointly(work, [members for _, members in grouped], book_key)
+        # id(field) -> (the text read, the flag of the step that read it again)
+        reread = {i: (text, "name_read_jointly") for i, text in
+                  self.read_names_jointly(work, [members for _, members in grouped], book_key).items()}
         entry_fields = [f for _, members in grouped for f in members]
-        read_jointly.update(self.read_places_from_gazetteer(work, entry_fields, book_key))
+        reread.update((i, (text, "place_read_from_gazetteer")) for i, text in
+                      self.read_places_from_gazetteer(work, entry_fields, book_key).items())
         # A name read jointly with another cell keeps the reading the two share.
-        read_again = self.read_surnames_from_list(work, [f for f in entry_fields if id(f) not in read_jointly],
-                                                  book_key)
+        reread.update((i, (text, "surname_read_from_list")) for i, text in
+                      self.read_surnames_from_list(work, [f for f in entry_fields if id(f) not in reread],
+                                                   book_key).items())
         book_obj = get_book(book_key)
 
         def original(box):
@@ -1514,22 +1519,22 @@ class PagePipeline:
                 registration = next(f for f in own if f.key == "ngayDangKy")
                 items.append(("ngayDangKy", date_text, date_confidence, list(registration.bbox)))
             record = build_record(book_key, number, items, review_threshold=self.review_threshold)
-            jointly: dict[str, str] = {}
+            # Per key, the pieces read again (a value in several fields), joined; where one key's pieces were
+            # read again by two steps, the step earlier in REREAD_STEPS speaks for the value.
+            read_as: dict[str, tuple[str, str]] = {}
             for f in own:
-                if id(f) in read_jointly:
-                    jointly[f.key] = " ".join(filter(None, (jointly.get(f.key), read_jointly[id(f)])))
-            surnamed: dict[str, str] = {}
-            for f in own:
-                if id(f) in read_again:
-                    surnamed[f.key] = " ".join(filter(None, (surnamed.get(f.key), read_again[id(f)])))
+                if id(f) not in reread:
+                    continue
+                text, flag = reread[id(f)]
+                kept = read_as.get(f.key)
+                if kept is None or REREAD_STEPS.index(flag) < REREAD_STEPS.index(kept[1]):
+                    read_as[f.key] = (text, flag)
+                elif kept[1] == flag:
+                    read_as[f.key] = (" ".join(filter(None, (kept[0], text))), flag)
             for f in record["fields"]:
-                if f["key"] in jointly:
-                    f["read_text"] = jointly[f["key"]]
-                    is_place = f["key"] in book_obj and book_obj.field(f["key"]).kind is ValueKind.PLACE
-                    f["flags"].append("place_read_from_gazetteer" if is_place else "name_read_jointly")
-                elif f["key"] in surnamed:
-                    f["read_text"] = surnamed[f["key"]]
-                    f["flags"].append("surname_read_from_list")
+                if f["key"] in read_as:
+                    f["read_text"], flag = read_as[f["key"]]
+                    f["flags"].append(flag)
                 if f["key"] == "so" and so_text is not None:
                     f["read_text"] = " ".join(g.text for g in so)
                     f["flags"].append("entry_number_from_sequence")

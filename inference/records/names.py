@@ -35,6 +35,12 @@ def _surnames() -> dict[str, str]:
     return {fold(name): name for name in (*SURNAMES, *MORE_SURNAMES)}
 
 
+@lru_cache(maxsize=1)
+def _surnames_by_bare() -> dict[str, str]:
+    """Surname without marks → as written ("nguyen" → "Nguyễn"); of two alike but for marks, the later."""
+    return {bare(name): name for name in _surnames().values()}
+
+
 def has_listed_surname(text: str) -> int:
     """1 where the first word of the name ``text`` is a listed surname (case and tone placement aside), else 0."""
     words = text.split()
@@ -58,7 +64,7 @@ def surname_readings(text: str) -> list[str]:
     if len(text.split()) < 2 or not words[0] or has_listed_surname(text):
         return []
     read = words[0]
-    plain = {bare(name): name for name in _surnames().values()}
+    plain = _surnames_by_bare()
     out = []
     for key, _, _ in process.extract(bare(read), list(plain), scorer=fuzz.ratio, limit=SURNAME_READINGS,
                                      score_cutoff=SURNAME_RATIO):
