@@ -8,6 +8,14 @@
     activation ranges calibrated on synthetic ledger lines. The stem is about half of the encoder's arithmetic;
     onnxruntime's dynamically quantized convolution (ConvInteger) measured slower than its fp32 one, while the
     statically quantized one is faster (README, "Serving"), so only the static route pays for convolutions.
+    Its weights are quantized to 7 bits (``reduce_range``): on x86 CPUs without VNNI (AVX2 only, as the AMD
+    EPYC this was found on), onnxruntime's uint8 x int8 convolution adds pairs of products in 16 bits, which
+    overflow with full-range weights; the 8-bit stem read page lines at 56% CER there (fp32 6.3%), and the
+    7-bit one at 6.2%.
+
+With the int8 variants the export also keeps ``probe.npz``, a batch of synthetic font lines as the processor
+prepares them: the runtime runs it through a quantized variant and the fp32 graphs before serving that variant
+(:class:`inference.ort_runtime.OnnxRecognizer`), so a CPU on which a variant goes wrong falls back to another.
 
 Caches cross the graph boundary as one tensor per layer (``past_key.0``, …, ``cross_value.2``): a stacked cache
 made every step copy the whole cross-attention cache. Opset 20, because from 20 on GELU exports as one ``Gelu``
@@ -26,12 +34,13 @@ from pathlib import Path
 
 import torch
 
-from inference.ort_runtime import CONFIG_FILE, FORMAT_VERSION, INT8_RECIPE
+from inference.ort_runtime import CONFIG_FILE, FORMAT_VERSION, INT8_RECIPE, PROBE_FILE
 from models.recognition.cached_decoder import DecoderStep, EncoderWithCrossCache
 from models.recognition.recognizer import load_recognizer
 
 OPSET = 20
 CALIBRATION_LINES = 64
+PROBE_LINES = 8
 
 
 def calibration_images(n: int = CALIBRATION_LINES, seed: int = 20_241) -> list:
@@ -41,6 +50,18 @@ def calibration_images(n: int = CALIBRATION_LINES, seed: int = 20_241) -> list:
 
     synthesizer = LineSynthesizer(height=64, degradation=0.5)
     return [synthesizer.sample(seed + i, source="font").image for i in range(n)]
+
+
+def write_probe(path: Path, processor, images: list, lines: int = PROBE_LINES) -> Path:
+    """``path`` (``.npz``): ``pixel_values`` of ``lines`` of ``images`` of middling width, one padded batch as the
+    runtime makes them (fp16: the check compares graphs, not digits)."""
+    import numpy as np
+
+    ordered = sorted(images, key=lambda image: image.shape[1] / image.shape[0])
+    start = max(0, (len(ordered) - lines) // 2)
+    pixel_values = processor(ordered[start:start + lines])["pixel_values"].numpy().astype(np.float16)
+    np.savez_compressed(path, pixel_values=pixel_values)
+    return path
 
 
 def fold_batchnorm(module: torch.nn.Module) -> int:
@@ -85,7 +106,7 @@ def quantize_static_convolutions(fp32_encoder: Path, out: Path, processor, image
         quant_pre_process(str(fp32_encoder), str(staged[0]), skip_symbolic_shape=True)
         quantize_static(str(staged[0]), str(staged[1]), Batches(), quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=["Conv"], per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+                        weight_type=QuantType.QInt8, reduce_range=True)
         quantize_dynamic(staged[1], out, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
     finally:
         for path in staged:
@@ -172,6 +193,7 @@ def export_recognizer(model_dir: str | Path, out_dir: str | Path, int8: bool = F
         quantize_static_convolutions(out_dir / "encoder.onnx", out_dir / "encoder.int8-static.onnx", processor,
                                      calibration)
         graphs["int8-static"] = {"encoder": "encoder.int8-static.onnx", "decoder_step": "decoder_step.int8.onnx"}
+        write_probe(out_dir / PROBE_FILE, processor, calibration)
 
     tokenizer.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
