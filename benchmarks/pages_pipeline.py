@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from data.pages.dataset import page_specs  # noqa: E402
 from data.pages.render import render_page  # noqa: E402
 from data.schema import BOOKS  # noqa: E402
-from inference.pages import MIN_HEADING_CONFIDENCE, PLACE_PRIOR, SURNAME_PRIOR, PagePipeline  # noqa: E402
+from inference.pages import FUSED_ENTRY_ROWS, MIN_HEADING_CONFIDENCE, PLACE_PRIOR, SURNAME_PRIOR, PagePipeline  # noqa: E402
 from inference.records import FLAGS, Severity, normalize_field  # noqa: E402
 from models.detection.layout import Region, box_iou, match_f1  # noqa: E402
 
@@ -154,18 +154,22 @@ def main() -> int:
                              "default %(default)s)")
     parser.add_argument("--surname-prior", type=float, default=SURNAME_PRIOR,
                         help="log-probability a listed surname is worth in a name's reading (0: off; default %(default)s)")
+    parser.add_argument("--fused-entry-rows", type=float, default=FUSED_ENTRY_ROWS,
+                        help="an entry this many times the page's median entry is cut at the table's rules (inf: "
+                             "never; default %(default)s)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pages_pipeline.json")
     args = parser.parse_args()
 
     pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads, second_recognizer=args.second_model,
                                       single_recognizer=args.single_model, review_threshold=0.0,
                                       heading_confidence=args.heading_confidence, field_beam_width=args.field_beam,
-                                      place_prior=args.place_prior, surname_prior=args.surname_prior)
+                                      place_prior=args.place_prior, surname_prior=args.surname_prior,
+                                      fused_entry_rows=args.fused_entry_rows)
     # The same models with the printed headings ignored: the detector's keys stand (side by side, same pages).
     detector_keys = PagePipeline(pipeline.layout, pipeline.recognizer, review_threshold=0.0,
                                  heading_confidence=float("inf"), field_beam_width=args.field_beam,
                                  field_recognizer=pipeline.field_recognizer, place_prior=args.place_prior,
-                                 surname_prior=args.surname_prior)
+                                 surname_prior=args.surname_prior, fused_entry_rows=args.fused_entry_rows)
     groups: dict[tuple[str, str], list[dict]] = {}
     keys_only: dict[tuple[str, str], list[dict]] = {}
     true_layout: dict[tuple[str, str], list[dict]] = {}
@@ -235,7 +239,7 @@ def main() -> int:
            "detector": str(pipeline.layout.directory), "threads": args.threads,
            "recognizers": [m.directory.name for m in getattr(pipeline.field_recognizer, "members", [pipeline.recognizer])],
            "heading_confidence": args.heading_confidence, "place_prior": args.place_prior,
-           "surname_prior": args.surname_prior}
+           "surname_prior": args.surname_prior, "fused_entry_rows": args.fused_entry_rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print("| book / layouts | pages | book found | field F1 @0.5 | F1, detector keys | field exact match | "

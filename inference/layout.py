@@ -268,6 +268,38 @@ def table_bottoms(image: Image.Image) -> list[RuledBottom]:
     return bottoms
 
 
+def row_rules(image: Image.Image, span: tuple[float, float], tolerance: float) -> list[float]:
+    """The heights of the horizontal rules across a table spanning ``span`` = ``(x0, x1)`` on a deskewed page,
+    top to bottom. A rule counts when it covers a fifth of the span (one page of a two-page spread covers
+    about half); the two pages' rules of one row, a few pixels apart where the deskew left some tilt, and
+    the pieces of a torn rule become one height (their mean, each taken at its own middle) when they lie
+    within ``tolerance`` px of each other."""
+    long_side = max(image.size)
+    gray = np.asarray(image.convert("L"), dtype=np.uint8)
+    horizontal, _ = _rule_masks(gray, long_side, min_vertical=long_side // 60)
+    joined = cv2.morphologyEx(horizontal, cv2.MORPH_CLOSE, np.ones((5, long_side // 40), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    x0, x1 = span
+    min_length = (x1 - x0) / 5
+    heights = []
+    for i in range(1, n):
+        x, y, w, h, _ = stats[i]
+        inside = min(x + w, x1) - max(x, x0)
+        if inside < min_length or h > long_side // 40 or w > 0.98 * image.width:
+            continue
+        ys, xs = np.nonzero((labels[y:y + h, x:x + w] == i) & (horizontal[y:y + h, x:x + w] > 0))
+        if len(xs) < min_length / 2 or np.median(np.bincount(xs)[np.bincount(xs) > 0]) > max(4, long_side // 250):
+            continue  # dots, or the paper's edge thresholded into a thick band
+        heights.append(float(np.mean(ys)) + y)
+    merged: list[list[float]] = []
+    for height in sorted(heights):
+        if merged and height - merged[-1][-1] <= tolerance:
+            merged[-1].append(height)
+        else:
+            merged.append([height])
+    return [float(np.mean(group)) for group in merged]
+
+
 def below_table(box, bottoms: list[RuledBottom], margin: float = 3.0) -> bool:
     """Whether ``box`` lies under the bottom rule of the table above it (its top below the rule)."""
     cx = (box[0] + box[2]) / 2
@@ -280,4 +312,4 @@ def skew_is_significant(degrees: float) -> bool:
 
 
 __all__ = ["LayoutPredictor", "RuledBottom", "below_table", "estimate_skew", "export_detector", "exported_detector", "map_box", "rotate_page",
-           "ruled_cells", "skew_is_significant", "snap_to_cells", "table_bottoms"]
+           "row_rules", "ruled_cells", "skew_is_significant", "snap_to_cells", "table_bottoms"]

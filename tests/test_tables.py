@@ -104,3 +104,53 @@ def test_the_bottom_rule_of_rendered_pages_is_the_table_bottom(book, without_sha
         assert found, template.id
         for rule in found:
             assert abs(rule.y_at((rule.x0 + rule.x1) / 2) - bottom) <= 6, template.id
+
+
+def _spread_page(rows: int = 8) -> Image.Image:
+    """A 1,000 x 900 two-page spread: one table of ``rows`` rows 90 px tall from y 100, its left page (x 40-480)
+    and right page (x 520-960) ruled apart, the right page's rules 4 px lower (a tilt the deskew left), and a
+    mark of "handwriting" in every row."""
+    page = Image.new("RGB", (1000, 900), PAPER)
+    draw = ImageDraw.Draw(page)
+    for x0, x1, dy in ((40, 480, 0), (520, 960, 4)):
+        for x in range(x0, x1 + 1, 110):
+            draw.line((x, 100 + dy, x, 100 + 90 * rows + dy), fill=INK, width=2)
+        for r in range(rows + 1):
+            draw.line((x0, 100 + 90 * r + dy, x1, 100 + 90 * r + dy), fill=INK, width=2)
+        for r in range(rows):
+            draw.rectangle((x0 + 20, 130 + 90 * r + dy, x0 + 90, 142 + 90 * r + dy), fill=INK)
+    return page
+
+
+def test_row_rules_join_the_two_pages_rules_of_one_row():
+    from inference.layout import row_rules
+
+    heights = row_rules(_spread_page(), (40, 960), tolerance=20)
+    assert len(heights) == 9
+    for r, y in enumerate(heights):
+        assert abs(y - (102 + 90 * r)) <= 3  # the mean of the two pages' rules, 4 px apart
+
+
+def test_a_fused_entry_is_cut_into_the_rows_its_rules_bound():
+    """The detector found the first three rows and ran the other five into one region wider than the table:
+    that region is cut at the rules into five rows as wide as the others; rows found alone stay as found."""
+    from inference.pages import PagePipeline
+
+    found = [Region("entry", (45, 100 + 90 * r, 955, 190 + 90 * r), 0.9) for r in range(3)]
+    fused = Region("entry", (-30, 370, 1030, 830), 0.9)
+    regions = {"entry": found + [fused], "field": [], "line": []}
+    out, cut = PagePipeline.split_fused_entries(_spread_page(), regions)
+    assert cut == 1 and out["entry"][:3] == found
+    rows = sorted(out["entry"][3:], key=lambda e: e.bbox[1])
+    assert len(rows) == 5
+    for r, entry in enumerate(rows, start=3):
+        assert abs(entry.bbox[1] - (102 + 90 * r)) <= 3 and abs(entry.bbox[3] - (192 + 90 * r)) <= 3
+        assert (entry.bbox[0], entry.bbox[2]) == (45, 955) and entry.score == 0.9
+    # A page whose entries are all alike, or a fused region with no rules under it, stays as it was.
+    assert PagePipeline.split_fused_entries(_spread_page(), {"entry": found})[1] == 0
+    blank = Image.new("RGB", (1000, 900), PAPER)
+    assert PagePipeline.split_fused_entries(blank, regions) == (regions, 0)
+    # Cutting can be turned off (an entry is never "infinitely" taller than the others).
+    assert PagePipeline.split_fused_entries(_spread_page(), regions, float("inf")) == (regions, 0)
+    with pytest.raises(ValueError, match="fused_entry_rows"):
+        PagePipeline(None, None, fused_entry_rows=1.0)
