@@ -219,24 +219,10 @@ def table_bottoms(image: Image.Image) -> list[RuledBottom]:
     long_side = max(image.size)
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
     horizontal, vertical = _rule_masks(gray, long_side, min_vertical=long_side // 60)
-    # A tilt the deskew left (perspective) bends a rule across rows: a short vertical closing keeps it whole.
-    joined = cv2.morphologyEx(horizontal, cv2.MORPH_CLOSE, np.ones((5, long_side // 40), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-    min_length = image.width / 8
     band = max(6, long_side // 100)
     rules = []
-    for i in range(1, n):
-        x, y, w, h, _ = stats[i]
-        if w < min_length or h > long_side // 40:
-            continue
-        ys, xs = np.nonzero((labels[y:y + h, x:x + w] == i) & (horizontal[y:y + h, x:x + w] > 0))
-        if len(xs) < min_length / 2 or w > 0.98 * image.width:
-            continue  # a rule of dots, or the paper's edge across the whole photo
-        # A printed rule is a few pixels thick; the paper's edge against a dark background thresholds into a
-        # band as thick as the threshold's window.
-        if np.median(np.bincount(xs)[np.bincount(xs) > 0]) > max(4, long_side // 250):
-            continue
-        slope, intercept = np.polyfit(xs + x, ys + y, 1) if np.ptp(xs) > 0 else (0.0, float(np.mean(ys + y)))
+    for x, w, xs, ys in _horizontal_rules(image, horizontal, image.width / 8):
+        slope, intercept = np.polyfit(xs, ys, 1) if np.ptp(xs) > 0 else (0.0, float(np.mean(ys)))
         rules.append(RuledBottom(float(x), float(x + w), float(slope), float(intercept)))
 
     def columns_at(rule: RuledBottom, above: bool) -> int:
@@ -268,6 +254,31 @@ def table_bottoms(image: Image.Image) -> list[RuledBottom]:
     return bottoms
 
 
+def _horizontal_rules(image: Image.Image, horizontal: np.ndarray, min_length: float
+                      ) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """The printed horizontal rules of a page at least ``min_length`` px wide (and half that in ink pixels) in its
+    rule mask ``horizontal`` (:func:`_rule_masks`): each ``(x, width, xs, ys)``, its ink pixels in page
+    coordinates. The pieces of a torn rule lying on one line are one rule."""
+    long_side = max(image.size)
+    # A tilt the deskew left (perspective) bends a rule across rows: a short vertical closing keeps it whole.
+    joined = cv2.morphologyEx(horizontal, cv2.MORPH_CLOSE, np.ones((5, long_side // 40), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    rules = []
+    for i in range(1, n):
+        x, y, w, h, _ = stats[i]
+        if w < min_length or h > long_side // 40:
+            continue
+        ys, xs = np.nonzero((labels[y:y + h, x:x + w] == i) & (horizontal[y:y + h, x:x + w] > 0))
+        if len(xs) < min_length / 2 or w > 0.98 * image.width:
+            continue  # a rule of dots, or the paper's edge across the whole photo
+        # A printed rule is a few pixels thick; the paper's edge against a dark background thresholds into a
+        # band as thick as the threshold's window.
+        if np.median(np.bincount(xs)[np.bincount(xs) > 0]) > max(4, long_side // 250):
+            continue
+        rules.append((int(x), int(w), xs + x, ys + y))
+    return rules
+
+
 def row_rules(image: Image.Image, span: tuple[float, float], tolerance: float) -> list[float]:
     """The heights of the horizontal rules across a table spanning ``span`` = ``(x0, x1)`` on a deskewed page,
     top to bottom. A rule counts when it covers a fifth of the span (one page of a two-page spread covers
@@ -277,20 +288,10 @@ def row_rules(image: Image.Image, span: tuple[float, float], tolerance: float) -
     long_side = max(image.size)
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
     horizontal, _ = _rule_masks(gray, long_side, min_vertical=long_side // 60)
-    joined = cv2.morphologyEx(horizontal, cv2.MORPH_CLOSE, np.ones((5, long_side // 40), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     x0, x1 = span
     min_length = (x1 - x0) / 5
-    heights = []
-    for i in range(1, n):
-        x, y, w, h, _ = stats[i]
-        inside = min(x + w, x1) - max(x, x0)
-        if inside < min_length or h > long_side // 40 or w > 0.98 * image.width:
-            continue
-        ys, xs = np.nonzero((labels[y:y + h, x:x + w] == i) & (horizontal[y:y + h, x:x + w] > 0))
-        if len(xs) < min_length / 2 or np.median(np.bincount(xs)[np.bincount(xs) > 0]) > max(4, long_side // 250):
-            continue  # dots, or the paper's edge thresholded into a thick band
-        heights.append(float(np.mean(ys)) + y)
+    heights = [float(np.mean(ys)) for x, w, _, ys in _horizontal_rules(image, horizontal, min_length)
+               if min(x + w, x1) - max(x, x0) >= min_length]
     merged: list[list[float]] = []
     for height in sorted(heights):
         if merged and height - merged[-1][-1] <= tolerance:
