@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 from data.pages.dataset import page_specs  # noqa: E402
 from data.pages.render import render_page  # noqa: E402
 from data.schema import BOOKS  # noqa: E402
-from inference.pages import FUSED_ENTRY_ROWS, MIN_HEADING_CONFIDENCE, PLACE_PRIOR, SURNAME_PRIOR, PagePipeline  # noqa: E402
+from inference.pages import (DATE_PRIOR, FUSED_ENTRY_ROWS, MIN_HEADING_CONFIDENCE, PLACE_PRIOR, SURNAME_PRIOR,  # noqa: E402
+                             PagePipeline)
 from inference.records import FLAGS, Severity, normalize_field  # noqa: E402
 from models.detection.layout import Region, box_iou, match_f1  # noqa: E402
 
@@ -75,6 +76,23 @@ def has_error(flags) -> bool:
     return any(FLAGS.get(f) is not None and FLAGS[f].severity == Severity.ERROR for f in flags)
 
 
+def matched_records(truth, records: list[dict]) -> list[tuple[object, int | None]]:
+    """Each filled true entry with the index of the record it matches (the unused one whose box overlaps its
+    row most, IoU > 0.3), or ``None``."""
+    used: set[int] = set()
+    out = []
+    for entry in truth.filled_entries:
+        best, best_iou = None, 0.3
+        for i, record in enumerate(records):
+            iou = box_iou(entry.region.bbox, tuple(record["bbox"]))
+            if i not in used and iou > best_iou:
+                best, best_iou = i, iou
+        if best is not None:
+            used.add(best)
+        out.append((entry, best))
+    return out
+
+
 def score_page(truth, result) -> dict:
     """Per-page counts: detection TP/FP/FN for fields, fields right, records right, and (confidence, right,
     error-flagged) for every predicted field."""
@@ -88,18 +106,8 @@ def score_page(truth, result) -> dict:
     records = result["records"]
     right_fields = total_fields = right_records = right_exported = 0
     routed = []
-    used = set()
-    for entry in truth.filled_entries:
-        best, best_iou = None, 0.3
-        for i, record in enumerate(records):
-            iou = box_iou(entry.region.bbox, tuple(record["bbox"]))
-            if i not in used and iou > best_iou:
-                best, best_iou = i, iou
-        predicted = {}
-        if best is not None:
-            used.add(best)
-            for f in records[best]["fields"]:
-                predicted[f["key"]] = f
+    for entry, best in matched_records(truth, records):
+        predicted = {f["key"]: f for f in records[best]["fields"]} if best is not None else {}
         all_right = True
         for key, text in entry.record.items():
             if not text.strip():
@@ -154,6 +162,8 @@ def main() -> int:
                              "default %(default)s)")
     parser.add_argument("--surname-prior", type=float, default=SURNAME_PRIOR,
                         help="log-probability a listed surname is worth in a name's reading (0: off; default %(default)s)")
+    parser.add_argument("--date-prior", type=float, default=DATE_PRIOR,
+                        help="log-probability per date contradiction a year read again resolves (0: off)")
     parser.add_argument("--fused-entry-rows", type=float, default=FUSED_ENTRY_ROWS,
                         help="an entry this many times the page's median entry is cut at the table's rules (inf: "
                              "never; default %(default)s)")
@@ -164,12 +174,13 @@ def main() -> int:
                                       single_recognizer=args.single_model, review_threshold=0.0,
                                       heading_confidence=args.heading_confidence, field_beam_width=args.field_beam,
                                       place_prior=args.place_prior, surname_prior=args.surname_prior,
-                                      fused_entry_rows=args.fused_entry_rows)
+                                      date_prior=args.date_prior, fused_entry_rows=args.fused_entry_rows)
     # The same models with the printed headings ignored: the detector's keys stand (side by side, same pages).
     detector_keys = PagePipeline(pipeline.layout, pipeline.recognizer, review_threshold=0.0,
                                  heading_confidence=float("inf"), field_beam_width=args.field_beam,
                                  field_recognizer=pipeline.field_recognizer, place_prior=args.place_prior,
-                                 surname_prior=args.surname_prior, fused_entry_rows=args.fused_entry_rows)
+                                 surname_prior=args.surname_prior, date_prior=args.date_prior,
+                                 fused_entry_rows=args.fused_entry_rows)
     groups: dict[tuple[str, str], list[dict]] = {}
     keys_only: dict[tuple[str, str], list[dict]] = {}
     true_layout: dict[tuple[str, str], list[dict]] = {}
@@ -182,7 +193,8 @@ def main() -> int:
         # The truth is in the coordinates of the page as rendered: no deskew, and the book as the page's.
         oracle = PagePipeline(TrueLayout(truth), pipeline.recognizer, review_threshold=0.0, deskew=False,
                               field_beam_width=args.field_beam, field_recognizer=pipeline.field_recognizer,
-                              place_prior=args.place_prior, surname_prior=args.surname_prior)
+                              place_prior=args.place_prior, surname_prior=args.surname_prior,
+                              date_prior=args.date_prior)
         true_layout.setdefault((truth.book, truth.template_split), []).append(
             score_page(truth, oracle(image, book=truth.book)))
 
@@ -239,7 +251,7 @@ def main() -> int:
            "detector": str(pipeline.layout.directory), "threads": args.threads,
            "recognizers": [m.directory.name for m in getattr(pipeline.field_recognizer, "members", [pipeline.recognizer])],
            "heading_confidence": args.heading_confidence, "place_prior": args.place_prior,
-           "surname_prior": args.surname_prior, "fused_entry_rows": args.fused_entry_rows}
+           "surname_prior": args.surname_prior, "date_prior": args.date_prior, "fused_entry_rows": args.fused_entry_rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print("| book / layouts | pages | book found | field F1 @0.5 | F1, detector keys | field exact match | "

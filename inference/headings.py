@@ -43,7 +43,7 @@ _add(("person", "child"), "con")
 _add(("person", "me"), "mẹ", "người mẹ")
 _add(("person", "cha"), "cha", "người cha", "bố")
 _add(("person", "nyc"), "người đi khai", "người yêu cầu", "người đi đăng ký", "người khai", "người đăng ký")
-_add(("person", "nkt"), "người chết", "người đã chết", "chết", "người đã mất")
+_add(("person", "nkt"), "người chết", "người đã chết", "người đã mất")
 _add(("person", "gbt"), "giấy báo tử")
 _add(("person", "chong"), "chồng", "bên chồng")
 _add(("person", "vo"), "vợ", "bên vợ")
@@ -76,6 +76,9 @@ _add(("attr", "NguyenNhanChet"), "nguyên nhân chết", "nguyên nhân")
 _add(("attr", "Loai"), "loại giấy", "loại")
 _add(("group", "LoaiGiayToTuyThan", "SoGiayToTuyThan", "NgayCapGiayToTuyThan", "NoiCapGiayToTuyThan"),
      "giấy tờ tùy thân", "giấy tờ")
+# "Chết" over a cell or a group of columns is the death (its date, hour, place and cause), not the deceased,
+# whose name and particulars a column of their own holds beside it.
+_add(("group", "NgayChet", "GioPhutChet", "NoiChet", "NguyenNhanChet"), "chết")
 # The entry's own fields.
 _add(("entry", "so"), "số", "số tt", "số thứ tự", "số đăng ký", "stt")
 _add(("entry", "ngayDangKy"), "ngày đăng ký", "ngày tháng năm đăng ký", "ngày đk", "ngày")
@@ -98,6 +101,11 @@ _PERSON_BY_BOOK = {("child", "khai_sinh"): "nks", ("child", "nhan_cha_me_con"): 
 # The two persons a column may stack one above the other under a heading naming neither (generated layouts'
 # pair columns; the first is the first one in the book's order).
 _PAIRS = {"khai_sinh": ("me", "cha"), "ket_hon": ("chong", "vo"), "nhan_cha_me_con": ("cm", "nc")}
+#: How a heading names each person (the first phrase of its role).
+_PERSON_PHRASE: dict[str, str] = {}
+for _phrase, _kind in _PHRASES.items():
+    if _kind[0] == "person":
+        _PERSON_PHRASE.setdefault(_kind[1], _phrase)
 _MAX_WORDS = max(len(p.split()) for p in _PHRASES)
 _BARE = {}
 for _phrase, _kind in _PHRASES.items():
@@ -189,6 +197,29 @@ def _resolve(person: str, attrs: tuple[str, ...], fields: set[str]) -> str | Non
     return next((person + a for a in attrs if person + a in fields), None)
 
 
+def _pair_part_mended(text: str, book: str, roles) -> str | None:
+    """``text`` with the person a two-part heading's other part names written into the part whose person was
+    misread: "Họ tên ngọ / họ tên cha" (mẹ read "ngọ") is "Họ tên mẹ / họ tên cha", since a column stacking
+    one of the book's pair under a slash stacks the other beside it. ``None`` where the heading is not two parts
+    of the same attribute, one naming one of the pair and the other naming no person."""
+    parts = (text or "").split("/")
+    pair = _PAIRS.get(book)
+    if not pair or len(parts) != 2:
+        return None
+    terms = [_terms(part) for part in parts]
+    persons = [_persons(t, book, roles) for t in terms]
+    attrs = [{tuple(t[1:]) for t in part if t[0] == "attr"} for part in terms]
+    for named, unnamed in ((0, 1), (1, 0)):
+        if (len(persons[named]) == 1 and persons[named][0] in pair and not persons[unnamed] and attrs[unnamed]
+                and attrs[named] in (attrs[unnamed], set())
+                and not any(t[0] == "person" for t in terms[unnamed])):
+            other = pair[1 - pair.index(persons[named][0])]
+            mended = list(parts)
+            mended[unnamed] = f"{parts[unnamed]} {_PERSON_PHRASE[other]}"
+            return "/".join(mended)
+    return None
+
+
 def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys:
     """The keys of ``book`` that a column heading (under the group heading ``group``) names.
 
@@ -201,6 +232,8 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
     fields = {f.key for f in register.register_fields}
     book_persons = tuple(r for r in register.roles if r and r != "gbt")
     group_persons = _persons(_terms(group or ""), book, register.roles)
+    if (mended := _pair_part_mended(text, book, register.roles)) is not None:
+        text = mended
     keys: list[str] = []
     ordered = True
     named_person, named_other = bool(group_persons), False
@@ -307,6 +340,18 @@ def pair_reading(text: str, book: str, misread_persons: frozenset[str] | set[str
     return keys if all(keys) else None
 
 
+def is_title(text: str) -> bool:
+    """Whether a printed cell is the page title ("SỔ ĐĂNG KÝ KHAI SINH"), not a heading naming a person by the
+    book's act ("Người được khai sinh", "Người nhận cha, mẹ, con"): titles name no "người"."""
+    return book_of_title(text) is not None and "nguoi" not in bare(text or "").split()
+
+
+def names_person(text: str, book: str) -> bool:
+    """Whether a heading names one of ``book``'s persons in its own words ("Họ tên người yêu cha" does, "Quốc
+    tịch" does not: its person is only the book's default)."""
+    return bool(_persons(_terms(text or ""), get_book(book).key, get_book(book).roles))
+
+
 def book_of_title(text: str) -> str | None:
     """The book a page title names ("SỔ ĐĂNG KÝ KẾT HÔN" → ``ket_hon``), or ``None``."""
     for normal in (fold, bare):  # with diacritics first, then without, as a recognizer may drop them
@@ -317,4 +362,4 @@ def book_of_title(text: str) -> str | None:
     return None
 
 
-__all__ = ["HeadingKeys", "book_of_title", "parse_heading"]
+__all__ = ["HeadingKeys", "book_of_title", "is_title", "names_person", "parse_heading"]

@@ -31,7 +31,7 @@ from rapidfuzz import fuzz
 
 from data.pages.lines import crop_line, heading_line_boxes
 from data.schema import BOOKS, ValueKind, get_book
-from inference.headings import HeadingKeys, book_of_title, pair_reading, parse_heading
+from inference.headings import HeadingKeys, book_of_title, is_title, names_person, pair_reading, parse_heading
 from inference.page_header import (HeaderChunk, header_band, header_chunks, header_labels, label_alone,
                                    label_at_end, label_crop, same_line, value_after, value_cuts)
 from inference.layout import (LayoutPredictor, below_table, estimate_skew, map_box, rotate_page, row_rules,
@@ -42,9 +42,10 @@ from inference.records.matching import bare, fold
 from inference.records.normalize import normalize_field, normalize_value
 from inference.records.validate import DECLARANT_IS
 from inference.records.names import has_listed_surname, reads_as_a_person, surname_readings
+from inference.records.date_readings import date_contradictions, year_readings
 from inference.records.places import gazetteer_names_read, office_from_wards, place_readings
-from inference.records.sequence import (entry_numbers_from_sequence, registration_years_from_sequence,
-                                        volume_year_from_dates, with_year)
+from inference.records.sequence import (entry_number_years_from_dates, entry_numbers_from_sequence, page_year,
+                                        registration_years_from_sequence, volume_year_from_dates, with_year)
 from models.detection.layout import Region, box_inside
 
 log = logging.getLogger("hotich.pages")
@@ -179,6 +180,9 @@ class HeadingResult:
     detection_score: float
     lines: list[LineResult] = field(default_factory=list)
     keys: HeadingKeys | None = None
+    #: whether the box is a ruled cell of the table (else the detector's box: a title, or print it took for
+    #: a heading)
+    ruled: bool = False
 
     @property
     def text(self) -> str:
@@ -303,12 +307,18 @@ MIN_RELATIONSHIP_SCORE = 0.95
 
 
 def _relationship_score(text: str) -> float:
-    """The normalizer's score of ``text`` as a relationship ("Cha", "Bà nội", "Con trai"), 0 when it is none."""
+    """The normalizer's score of ``text`` as a relationship ("Cha", "Bà nội", "Con trai"), 0 when it is none.
+    Two words that are a relationship's with marks misread ("ba ngoại" for "bà ngoại") count as
+    ``MIN_RELATIONSHIP_SCORE``; one word so read does not, since many are given names too ("Bắc" is no "Bác")."""
     words = text.strip(" ,;-–.:").split()
     if not words or len(words) > 2:
         return 0.0
     result = normalize_value(ValueKind.RELATIONSHIP, " ".join(words))
-    return result.score if "relationship_unknown" not in result.flags else 0.0
+    if "relationship_unknown" in result.flags:
+        return 0.0
+    if len(words) == 2 and isinstance(result.value, str) and bare(result.value) == bare(" ".join(words)):
+        return max(result.score, MIN_RELATIONSHIP_SCORE)
+    return result.score
 
 
 def _follows_name_as_relationship(text: str, name: str) -> bool:
@@ -339,10 +349,83 @@ def _relationship_tail(text: str, name_words: int = 2) -> int | None:
     return None
 
 
+#: A row of heading cells is the row of column numbers when at least this share of its cells read without a
+#: letter ("1", "(2)", "13"); its other cells are numbers misread ("10" read "con").
+NUMBER_ROW_SHARE = 0.6
+
+
+def _column_number_cells(headings: list[HeadingResult]) -> set[int]:
+    """Indices of the heading cells in a row of column numbers: cells side by side (overlapping in height by
+    half the shorter one), at least three of them, most reading without letters."""
+    rows: list[list[int]] = []
+    for i in sorted(range(len(headings)), key=lambda i: headings[i].bbox[1]):
+        top, bottom = headings[i].bbox[1], headings[i].bbox[3]
+        for row in rows:
+            first = headings[row[0]].bbox
+            overlap = min(bottom, first[3]) - max(top, first[1])
+            if overlap >= 0.5 * min(bottom - top, first[3] - first[1]):
+                row.append(i)
+                break
+        else:
+            rows.append([i])
+    out: set[int] = set()
+    for row in rows:
+        read = [i for i in row if headings[i].text]
+        bare_numbers = [i for i in read if not any(ch.isalpha() for ch in headings[i].text)]
+        if len(read) >= 3 and len(bare_numbers) >= NUMBER_ROW_SHARE * len(read):
+            out.update(row)
+    return out
+
+
+def _header_one_per_key(header: list[FieldResult], book: str) -> list[FieldResult]:
+    """The page header's fields with two of one key sorted out: a header prints each of its values once, so of
+    several fields taking one key, those whose text is no such value ("La" beside "14" as the page number: a
+    stain, a label's edge) are left out where one of them is; and two numbers both taken for the volume, or
+    both for the page, with the other missing, are the volume and the page in the order registers print them
+    ("Quyển số: 01  Trang: 17"), unless a printed label keyed them."""
+    by_key: dict[str, list[FieldResult]] = {}
+    for f in header:
+        by_key.setdefault(f.key, []).append(f)
+    dropped: set[int] = set()
+    for key, fields in by_key.items():
+        readable = [f for f in fields if _reads_as(book, key, f.text) > np.log(MIN_READS_AS)]
+        if readable and len(readable) < len(fields):
+            dropped.update(id(f) for f in fields if f not in readable)
+    kept = [f for f in header if id(f) not in dropped]
+    for key, other in (("quyenSo", "trangSo"), ("trangSo", "quyenSo")):
+        same = [f for f in kept if f.key == key]
+        if (len(same) == 2 and not any(f.key == other for f in kept)
+                and all(f.key_source != "label" and _reads_as(book, key, f.text) > np.log(MIN_READS_AS) for f in same)):
+            a, b = same
+            one_line = min(a.bbox[3], b.bbox[3]) > max(a.bbox[1], b.bbox[1])
+            first, second = sorted(same, key=lambda f: f.bbox[0] if one_line else f.bbox[1])
+            first.key, second.key = "quyenSo", "trangSo"
+    return kept
+
+
+def _role(key: str) -> str:
+    """The person a key belongs to, by its lower-case prefix (``nyc`` of ``nycHoTen``)."""
+    return re.match(r"[a-z]+", key).group(0)
+
+
 def _one_person(keys: tuple[str, ...]) -> bool:
     """Whether ``keys`` are all one person's (the same role prefix: ``nycHoTen``, ``nycQuanHe``)."""
-    roles = {re.match(r"[a-z]+", k).group(0) for k in keys}
+    roles = {_role(k) for k in keys}
     return len(roles) == 1 and len(keys) > 1
+
+
+def _registration_year(dates: list[FieldResult]) -> int | None:
+    """The year of an entry's registration date as read (its one ``ngayDangKy`` field), else ``None``."""
+    value = normalize_value(ValueKind.DATE, dates[0].text).value if len(dates) == 1 else None
+    return int(value[:4]) if isinstance(value, str) and value[:4].isdigit() else None
+
+
+def _whole_person(keys: HeadingKeys) -> str | None:
+    """The person a heading names whole (every key one person's, in no order and no reading: "Người đi khai"),
+    else ``None``."""
+    if keys.ordered or keys.readings or not _one_person(keys.keys):
+        return None
+    return _role(keys.keys[0])
 
 
 def _sure_keys(keys: HeadingKeys) -> tuple[str, ...]:
@@ -359,7 +442,7 @@ def _pairs_misread(cells: list, alone: list[HeadingKeys], book: str) -> list[Hea
     for i, cell in enumerate(cells):
         others = [keys for j, keys in enumerate(alone) if j != i]
         # Only a surer heading beside this one (not a group heading above it) says its person is elsewhere.
-        whole = {re.match(r"[a-z]+", alone[j].keys[0]).group(0) for j, other in enumerate(cells)
+        whole = {_role(alone[j].keys[0]) for j, other in enumerate(cells)
                  if j != i and _one_person(alone[j].keys) and other.confidence > cell.confidence
                  and (other.bbox[2] <= cell.bbox[0] or cell.bbox[2] <= other.bbox[0])}
         pair = pair_reading(cell.text, book, whole)
@@ -671,10 +754,16 @@ PLACE_ROUNDS = 2
 #: readings to score.
 REREAD_BELOW = 0.9
 #: The flags of the steps that read a value again, in the order they speak for a value two of them read.
-REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "surname_read_from_list")
+REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "surname_read_from_list", "date_read_against_entry")
 #: The log-probability a listed surname is worth in a name's reading (:meth:`PagePipeline.read_surnames_from_list`);
 #: 0 turns the step off.
 SURNAME_PRIOR = 2.0
+#: Heading lines the first recognizer reads with less confidence than this are read again by both
+#: (:meth:`PagePipeline.read_doubtful_headings_again`).
+HEADING_REREAD_BELOW = 0.5
+#: The log-probability each contradiction among an entry's dates that a reading of a year resolves is worth
+#: (:meth:`PagePipeline.read_dates_against_entry`); 0 turns the step off.
+DATE_PRIOR = 3.0
 
 
 def _changed_line(lines: list[str], reading: str) -> tuple[int, str] | None:
@@ -706,13 +795,15 @@ class PagePipeline:
     by beam search and the printed ones (headings, page header) greedily, since a beam cut headings short.
     ``field_recognizer`` (same shape), where given, reads the handwritten field lines in its place: an ensemble
     (:mod:`inference.ensemble`) reads handwriting better, while the printed headings keep the one recognizer
-    whose confidences the heading threshold was chosen on.
+    whose confidences the heading threshold was chosen on, save the heading lines it reads doubtfully
+    (:meth:`read_doubtful_headings_again`).
     """
 
     def __init__(self, layout: LayoutPredictor, recognizer, review_threshold: float | None = None,
                  batch_size: int = 32, deskew: bool = True, heading_confidence: float = MIN_HEADING_CONFIDENCE,
                  field_beam_width: int = 1, field_recognizer=None, place_prior: float = PLACE_PRIOR,
-                 surname_prior: float = SURNAME_PRIOR, fused_entry_rows: float = FUSED_ENTRY_ROWS):
+                 surname_prior: float = SURNAME_PRIOR, fused_entry_rows: float = FUSED_ENTRY_ROWS,
+                 date_prior: float = DATE_PRIOR):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
@@ -730,6 +821,9 @@ class PagePipeline:
             raise ValueError(f"surname_prior must be >= 0 (0: names are read as the recognizer reads them), "
                              f"got {surname_prior}")
         self.surname_prior = surname_prior
+        if date_prior < 0:
+            raise ValueError(f"date_prior must be >= 0 (0: dates are read as the recognizer reads them), got {date_prior}")
+        self.date_prior = date_prior
         if not fused_entry_rows > 1:
             raise ValueError(f"fused_entry_rows must be > 1 (inf: entries are never cut), got {fused_entry_rows}")
         self.fused_entry_rows = fused_entry_rows
@@ -883,7 +977,9 @@ class PagePipeline:
         m = HEADING_ZONE_MARGIN
         zone = (min(r.bbox[0] for r in detected) - m, min(r.bbox[1] for r in detected) - m,
                 max(r.bbox[2] for r in detected) + m, max(r.bbox[3] for r in detected) + m)
-        snapped = snap_to_cells([r.bbox for r in detected], ruled_cells(work, zone))
+        ruled = ruled_cells(work, zone)
+        snapped = snap_to_cells([r.bbox for r in detected], ruled)
+        ruled = set(ruled)
         seen, cells = set(), []
         for region, boxes in zip(detected, snapped):
             for box in boxes:
@@ -892,13 +988,24 @@ class PagePipeline:
                 seen.add(box)
                 lines = [b for b in heading_line_boxes(work, box) if b[3] - b[1] >= HEADING_MIN_HEIGHT]
                 cells.append(HeadingResult(box, region.score, [LineResult(b, detection_score=region.score)
-                                                               for b in lines]))
+                                                               for b in lines], ruled=box in ruled))
         return sorted(cells, key=lambda c: (c.bbox[1], c.bbox[0]))
 
     @staticmethod
     def header_chunks(work: Image.Image, headings: list[HeadingResult]) -> list[HeaderChunk]:
         """The ink chunks of the page header's band (:mod:`inference.page_header`), above the column headings
         and across the table, the title's cell left out; none without a table's headings."""
+        ruled = [cell.bbox for cell in headings if cell.ruled]
+        if len(ruled) >= 2:
+            # The table's ruled heading cells say where it starts; print the detector took for headings above
+            # them (a piece of the title, the header's own line) must not move the band's bottom up past the
+            # header. The title's line is left out: the topmost other cell and those beside it.
+            band = (max(0.0, min(b[0] for b in ruled)), 0.0, min(float(work.size[0]), max(b[2] for b in ruled)),
+                    min(b[1] for b in ruled))
+            above = sorted((cell.bbox for cell in headings if not cell.ruled and cell.bbox[1] < band[3]),
+                           key=lambda b: b[1])
+            title = [b for b in above if above and b[1] < above[0][3] and b[3] > above[0][1]]
+            return header_chunks(work, band, exclude=title)
         boxes = [cell.bbox for cell in headings]
         band = header_band(boxes, work.size)
         if band is None:
@@ -1032,17 +1139,30 @@ class PagePipeline:
         column, or its heading was not read."""
         field_keys = self.field_keys
         index = {k: i for i, k in enumerate(field_keys)}
-        # The title names no column; a heading read too doubtfully names nothing; nor does the row of column
-        # numbers under the headings ("(3)", read "631"), which would stand between a column's lines and its
-        # heading.
-        cells = [c for c in headings if c.text and c.confidence >= self.heading_confidence
-                 and book_of_title(c.text) is None and any(ch.isalpha() for ch in c.text)]
+        # The title names no column (a group heading "Người được khai sinh" does); a heading read too doubtfully
+        # names nothing; nor does the row of column numbers under the headings ("(3)" read "631", "10" read
+        # "con"), which would stand between a column's lines and its heading.
+        numbers = _column_number_cells(headings)
+        cells = [c for i, c in enumerate(headings) if c.text and c.confidence >= self.heading_confidence
+                 and not is_title(c.text) and any(ch.isalpha() for ch in c.text) and i not in numbers]
         if not cells:  # no heading read: the detector's fields, cut where their lines read as different values
             for _, members in grouped:
                 members[:] = sorted((g for f in members for g in _split_by_line_keys(f, f.lines, field_keys, book)),
                                     key=lambda f: (f.bbox[1], f.bbox[0]))
             return
         alone = [parse_heading(c.text, book) for c in cells]
+        # One attribute printed once per person side by side ("Họ và tên" over the husband's columns and again
+        # over the wife's, their group headings unread): the persons in the book's order, left to right.
+        alike: dict[tuple[str, ...], list[int]] = {}
+        for i, keys in enumerate(alone):
+            if keys:
+                alike.setdefault(keys.keys, []).append(i)
+        for keys, same in alike.items():
+            apart = all(cells[i].bbox[2] <= cells[j].bbox[0] or cells[j].bbox[2] <= cells[i].bbox[0]
+                        for i, j in itertools.combinations(same, 2))
+            if 1 < len(same) == len(keys) == len({_role(k) for k in keys}) and apart:
+                for i, key in zip(sorted(same, key=lambda i: cells[i].bbox[0]), keys):
+                    alone[i] = HeadingKeys((key,), True, ((key,),))
         # A page prints each column once: of two headings naming the same keys, the more doubtful reading is
         # a misread ("Cán bộ hộ tịch ký, ghi rõ họ tên" read "Ngày, tháng, rõ họ tên" beside the real "Ngày,
         # tháng, năm đăng ký") and names nothing.
@@ -1050,15 +1170,29 @@ class PagePipeline:
             if alone[i] and alone[i].keys == alone[j].keys:
                 weaker = i if cells[i].confidence < cells[j].confidence else j
                 alone[weaker] = HeadingKeys((), False)
-        # Likewise a heading naming some of one person's keys that a surer heading in another column names
+        # Likewise a heading naming a person and some of its keys that a surer heading in another column names
         # too ("Họ tên mẹ / họ tên cha" misread "Họ tên người yêu cha": the declarant's name, beside the real
-        # "Người đi khai").
+        # "Người đi khai"). One naming no person ("Quốc tịch") is a column of its own beside the person's.
+        side_by_side = [[cells[i].bbox[2] <= cells[j].bbox[0] or cells[j].bbox[2] <= cells[i].bbox[0]
+                         for j in range(len(cells))] for i in range(len(cells))]
         for i, j in itertools.permutations(range(len(cells)), 2):
             if (alone[i] and alone[j] and set(alone[i].keys) < set(alone[j].keys)
                     and cells[i].confidence < cells[j].confidence and _one_person(alone[j].keys)
-                    and (cells[i].bbox[2] <= cells[j].bbox[0] or cells[j].bbox[2] <= cells[i].bbox[0])):
+                    and side_by_side[i][j] and names_person(cells[i].text, book)):
                 alone[i] = HeadingKeys((), False)
         alone = _pairs_misread(cells, alone, book)
+        # A column naming a whole person ("Người đã chết") holds that person's values that no column beside it
+        # names ("Quốc tịch", "Chết": the death's date, hour, place and cause).
+        whole = [_whole_person(keys) for keys in alone]
+        for i, person in enumerate(whole):
+            if person:
+                # Only a column that is this person's alone says so ("Giấy tờ tùy thân" may be anyone's).
+                elsewhere = {k for j, keys in enumerate(alone) if j != i and side_by_side[i][j] and not whole[j]
+                             and keys and all(_role(k) == person for k in keys.keys)
+                             for k in keys.keys}
+                kept = tuple(k for k in alone[i].keys if k not in elsewhere)
+                if kept and len(kept) < len(alone[i].keys):
+                    alone[i] = HeadingKeys(kept, False, ())
         parsed: dict[tuple[int, int | None], tuple[HeadingKeys, float]] = {}
 
         def column_of(box) -> tuple[int, int | None] | None:
@@ -1250,23 +1384,37 @@ class PagePipeline:
             if f.key_probs is not None and len(keys) > 1 and f.key_source != "label":
                 f.key, share = self._likeliest(f, keys, index, 1.0, book)
                 f.key_score = min(f.key_score, share) if f.key_score else share
-        return header
+        return _header_one_per_key(header, book)
 
     @staticmethod
-    def _entry_numbers(entries: list[list[FieldResult]]) -> list[tuple[str | None, float]]:
-        """Per filled entry (its fields), top to bottom: the entry number its neighbours fix
-        (:func:`inference.records.sequence.entry_numbers_from_sequence`) with the weaker of the two
-        neighbours' readings as its confidence, or ``(None, 0.0)`` to keep the number read."""
+    def _entry_numbers(entries: list[list[FieldResult]]) -> list[tuple[str | None, float, str | None]]:
+        """Per filled entry (its fields), top to bottom: ``(number, confidence, flag)``, the entry number its
+        neighbours fix (:func:`inference.records.sequence.entry_numbers_from_sequence`) with the weaker of the
+        two neighbours' readings as its confidence, else the number written with the year of the page's
+        registration dates where its own year contradicts them
+        (:func:`inference.records.sequence.entry_number_years_from_dates`), with the weaker of its own reading
+        and the dates'; ``(None, 0.0, None)`` to keep the number read."""
         so = [[f for f in fields if f.key == "so"] for fields in entries]
         values = [normalize_value(ValueKind.ENTRY_NUMBER, " ".join(f.text for f in fs)).value if fs else None
                   for fs in so]
+        dates = [[f for f in fields if f.key == "ngayDangKy"] for fields in entries]
+        years = [_registration_year(fs) for fs in dates]
+        dated = entry_number_years_from_dates(values, years)
+        # The year fixed first, so that a number read with a wrong year still vouches for its neighbours.
+        sequence = entry_numbers_from_sequence([d or v for d, v in zip(dated, values)])
+        year = page_year(years)
+        date_confidence = min((f.confidence for fs, y in zip(dates, years) if y == year for f in fs), default=0.0)
         out = []
-        for fs, fixed in zip(so, entry_numbers_from_sequence(values)):
-            if fixed is None or not fs:  # an entry whose number was not found keeps none
-                out.append((None, 0.0))
-            else:
+        for fs, by_year, fixed in zip(so, dated, sequence):
+            if not fs:  # an entry whose number was not found keeps none
+                out.append((None, 0.0, None))
+            elif fixed is not None:
                 number, (a, b) = fixed
-                out.append((number, min(f.confidence for f in so[a] + so[b])))
+                out.append((number, min(f.confidence for f in so[a] + so[b]), "entry_number_from_sequence"))
+            elif by_year is not None:
+                out.append((by_year, min([date_confidence] + [f.confidence for f in fs]), "entry_number_year_from_dates"))
+            else:
+                out.append((None, 0.0, None))
         return out
 
     def read_names_jointly(self, work: Image.Image, entries: list[list[FieldResult]], book: str) -> dict[int, str]:
@@ -1330,6 +1478,55 @@ class PagePipeline:
         register = get_book(book)
         names = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.PERSON_NAME]
         return self.read_again(work, names, surname_readings, has_listed_surname, self.surname_prior, 1)
+
+    def read_doubtful_headings_again(self, work: Image.Image, headings: list[HeadingResult]) -> None:
+        """Heading lines the first recognizer read with less than ``HEADING_REREAD_BELOW`` confidence, read again
+        by the field recognizer (both models together, where there is one); the surer of the two readings
+        stands (in place). A held-out layout's heading the first recognizer cannot read, it often writes as a
+        training layout's ("Họ tên, năm sinh, dân tộc, nơi thường trú của" for "Họ tên, năm sinh, giới"); every
+        heading read by both read worse on the first set of held-out pages."""
+        doubtful = [line for cell in headings for line in cell.lines if line.confidence < HEADING_REREAD_BELOW]
+        if not doubtful or self.field_recognizer is None:
+            return
+        first = [(line.text, line.confidence) for line in doubtful]
+        self.recognize_lines(work, doubtful, recognizer=self.field_recognizer)
+        for line, (text, confidence) in zip(doubtful, first):
+            if line.confidence < confidence:
+                line.text, line.confidence = text, confidence
+
+    def read_dates_against_entry(self, work: Image.Image, entries: list[list[FieldResult]], book: str) -> dict[int, str]:
+        """In each entry whose dates contradict one another (:data:`inference.records.date_readings.
+        DATE_CONTRADICTIONS`: a mother born after her child's fourth year, a death after its registration), each
+        date but the registration's (which its neighbours on the page vouch for) is read again with one digit
+        of its year changed, among the years that leave fewer contradictions (:func:`year_readings`),
+        ``date_prior`` per contradiction resolved (:meth:`read_again`, one round), until none is left."""
+        register = get_book(book)
+        changed: dict[int, str] = {}
+        if not self.date_prior:
+            return changed
+        for fields in entries:
+            own = [f for f in fields if f.key in register and f.text]
+
+            def texts(field=None, text=None):
+                return [(f.key, text if f is field else f.text) for f in own]
+
+            if not date_contradictions(book, texts()):
+                continue
+            dates = [f for f in own if f.key != "ngayDangKy" and register.field(f.key).kind is ValueKind.DATE]
+            for f in dates:
+                counts: dict[str, int] = {}
+
+                def broken(text, field=f):
+                    if text not in counts:
+                        counts[text] = date_contradictions(book, texts(field, text))
+                    return counts[text]
+
+                changed.update(self.read_again(work, [f], lambda text: [r for r in year_readings(text)
+                                                                        if broken(r) < broken(text)],
+                                               lambda text: -broken(text), self.date_prior, 1))
+                if not date_contradictions(book, texts()):
+                    break
+        return changed
 
     def read_again(self, work: Image.Image, fields: list[FieldResult], readings_of, known_in, prior: float,
                    rounds: int) -> dict[int, str]:
@@ -1413,11 +1610,7 @@ class PagePipeline:
         with more than one registration-date field is left as read."""
         dates = [[f for f in fields if f.key == "ngayDangKy"] for fields in entries]
 
-        def year(fs: list[FieldResult]) -> int | None:
-            value = normalize_value(ValueKind.DATE, fs[0].text).value if len(fs) == 1 else None
-            return int(value[:4]) if isinstance(value, str) and value[:4].isdigit() else None
-
-        years = [year(fs) for fs in dates]
+        years = [_registration_year(fs) for fs in dates]
         out = []
         for fs, own, fixed in zip(dates, years, registration_years_from_sequence(years)):
             text = with_year(fs[0].text, own, fixed[0]) if fixed is not None else None
@@ -1491,6 +1684,7 @@ class PagePipeline:
         if self.field_beam_width > 1 or self.field_recognizer is not None:
             self.recognize_lines(work, field_lines, beam_width=self.field_beam_width, recognizer=self.field_recognizer)
             self.recognize_lines(work, print_lines)
+            self.read_doubtful_headings_again(work, headings)
         else:
             self.recognize_lines(work, field_lines + print_lines)
         for chunk, line in zip(chunks, chunk_lines):
@@ -1520,6 +1714,8 @@ class PagePipeline:
         reread.update((i, (text, "surname_read_from_list")) for i, text in
                       self.read_surnames_from_list(work, [f for f in entry_fields if id(f) not in reread],
                                                    book_key).items())
+        reread.update((i, (text, "date_read_against_entry")) for i, text in
+                      self.read_dates_against_entry(work, [members for _, members in grouped], book_key).items())
         book_obj = get_book(book_key)
 
         def original(box):
@@ -1549,7 +1745,7 @@ class PagePipeline:
         registered = self._registration_dates(owns)
         fixes = {fix.key: fix for fix in (self._volume_from_dates(header, owns),
                                           self._office_from_places(header, owns, book_key)) if fix is not None}
-        for (number, entry, members, own), (so_text, so_confidence), (date_text, date_confidence) in zip(
+        for (number, entry, members, own), (so_text, so_confidence, so_flag), (date_text, date_confidence) in zip(
                 filled, numbers, registered):
             items = [(f.key, f.text, _shared_confidence(f.confidence, len(filled)), list(f.bbox)) for f in header
                      if f.key not in fixes]
@@ -1582,7 +1778,7 @@ class PagePipeline:
                     f["flags"].append(flag)
                 if f["key"] == "so" and so_text is not None:
                     f["read_text"] = " ".join(g.text for g in so)
-                    f["flags"].append("entry_number_from_sequence")
+                    f["flags"].append(so_flag)
                 if f["key"] == "ngayDangKy" and date_text is not None:
                     f["read_text"] = registration.text
                     f["flags"].append("registration_year_from_sequence")

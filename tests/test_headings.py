@@ -12,7 +12,7 @@ from data.pages.lines import heading_line_boxes, split_by_widths
 from data.pages.truth import HEADING_CELL_LEVELS
 from data.pages.templates import templates
 from data.schema import BOOKS, get_book
-from inference.headings import book_of_title, parse_heading
+from inference.headings import book_of_title, is_title, parse_heading
 from models.detection import LayoutDetector, LayoutDetectorConfig, Region, decode_maps, paint_targets
 
 KEYS = ["nksHoTen", "nksNgaySinh", "ngayDangKy"]
@@ -243,6 +243,13 @@ def _field(key, box, *line_boxes, key_score=0.8):
     from inference.pages import FieldResult, LineResult
 
     return FieldResult(key, box, key_score, 1.0, [LineResult(b, "x", 0.9) for b in (line_boxes or [box])])
+
+
+def _read(key, box, text):
+    """A detected field of one line, read as ``text``."""
+    f = _field(key, box)
+    f.lines[0].text = text
+    return f
 
 
 def _heading(box, text, confidence):
@@ -557,6 +564,86 @@ def test_the_row_of_column_numbers_under_the_headings_names_nothing():
     assert _named(pipeline, [field], [heading, number], "khai_sinh") == {(10, 100): ("nksNoiSinh", 0.9, "heading")}
 
 
+def test_a_row_of_column_numbers_with_a_number_misread_as_a_word_names_nothing():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    group = _heading((0, 0, 300, 20), "Mẹ", 0.99)
+    headings = [group, _heading((0, 20, 100, 60), "Họ và tên", 0.95), _heading((100, 20, 200, 60), "Năm sinh", 0.95),
+                _heading((200, 20, 300, 60), "Dân tộc", 0.95)]
+    # "10" read "con" (the child): beside "11" and "12" it is the row of column numbers, not a heading.
+    numbers = [_heading((0, 62, 100, 78), "con", 0.55), _heading((100, 62, 200, 78), "11", 0.8),
+               _heading((200, 62, 300, 78), "12", 0.8)]
+    name = _read("nksQuocTich", (10, 100, 90, 120), "Nguyễn Thị Mận")
+    assert _named(pipeline, [name], headings + numbers, "khai_sinh")[(10, 100)][::2] == ("meHoTen", "heading")
+    # A row of headings with words in most cells is no row of numbers: "con" there names the child.
+    words = [_heading((0, 62, 100, 78), "con", 0.9), _heading((100, 62, 200, 78), "Năm sinh", 0.9),
+             _heading((200, 62, 300, 78), "12", 0.8)]
+    again = _read("nksHoTen", (10, 100, 90, 120), "Nguyễn Thị Mận")
+    assert _named(pipeline, [again], headings + words, "khai_sinh")[(10, 100)][0].startswith("nks")
+
+
+def test_a_group_heading_naming_the_person_by_the_books_act_is_no_title():
+    from inference.pages import PagePipeline
+
+    assert is_title("SỔ ĐĂNG KÝ KHAI SINH") and is_title("số SỔ ĐĂNG KÝ KHAI SINH")
+    assert not is_title("Người được khai sinh") and not is_title("Người nhận cha, mẹ, con")
+    pipeline = PagePipeline(None, None, deskew=False)
+    group = _heading((0, 0, 200, 20), "Người được khai sinh", 0.9)
+    column = _heading((0, 20, 100, 60), "Dân tộc", 0.9)
+    others = [_heading((200, 0, 300, 20), "Mẹ", 0.99), _heading((200, 20, 300, 60), "Dân tộc", 0.99)]
+    child, mother = _read("x", (10, 100, 90, 120), "Kinh"), _read("x", (210, 100, 290, 120), "Kinh")
+    # Under the group heading, the child's ethnicity; the mother's beside it under hers.
+    named = _named(pipeline, [child, mother], [group, column, *others], "khai_sinh")
+    assert named[(10, 100)][::2] == ("nksDanToc", "heading") and named[(210, 100)][::2] == ("meDanToc", "heading")
+
+
+def test_a_two_part_heading_with_one_persons_name_misread_names_the_pair():
+    # "Họ tên mẹ / họ tên cha" with "mẹ" read "ngọ": the column stacks both parents' names.
+    assert parse_heading("Họ tên ngọ / họ tên cha", "khai_sinh") == parse_heading("Họ tên mẹ / họ tên cha", "khai_sinh")
+    assert parse_heading("Họ tên mẹ / họ tên chu", "khai_sinh").keys == ("meHoTen", "chaHoTen")
+    assert parse_heading("Năm sinh ngọ / cha", "khai_sinh").keys == ("meNgaySinh", "chaNgaySinh")
+    assert parse_heading("Họ tên chồng / họ tên vx", "ket_hon").keys == ("chongHoTen", "voHoTen")
+    # Two attributes, or two persons named, are left as read.
+    assert parse_heading("Ngày sinh / nơi sinh", "khai_sinh").keys[0] == "nksNgaySinh"
+    assert not parse_heading("Ngày sinh / nơi sinh", "khai_sinh").ordered
+
+
+def test_a_heading_chet_is_the_death_and_a_whole_persons_column_holds_what_no_column_beside_names():
+    death = parse_heading("Chết", "khai_tu")
+    assert death.keys == ("nktNgayChet", "nktGioPhutChet", "nktNoiChet", "nktNguyenNhanChet")
+    assert ("nktNgayChet", "nktGioPhutChet", "nktNoiChet", "nktNguyenNhanChet") in death.readings
+    assert "nktHoTen" in parse_heading("Người đã chết", "khai_tu").keys
+    assert parse_heading("Nguyên nhân", "khai_tu", group="Chết").keys == ("nktNguyenNhanChet",)
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    headings = [_heading((0, 20, 200, 60), "Người đã chết", 0.95), _heading((200, 20, 260, 60), "Quốc tịch", 0.97),
+                _heading((260, 20, 400, 60), "Chết", 0.99)]
+    # The detector takes the ethnicity in the deceased's cell for the nationality; the "Quốc tịch" column beside
+    # names the nationality, so the deceased's cell holds the ethnicity.
+    ethnicity, nationality = _read("nktQuocTich", (10, 100, 90, 120), "Kinh"), _read("nktQuocTich", (210, 100, 250, 120), "Việt Nam")
+    named = _named(pipeline, [ethnicity, nationality], headings, "khai_tu")
+    assert named[(10, 100)][::2] == ("nktDanToc", "heading")
+    assert named[(210, 100)][::2] == ("nktQuocTich", "heading")
+
+
+def test_one_attribute_headed_once_per_person_side_by_side_names_the_persons_in_the_books_order():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    # A spread whose "Chồng" and "Vợ" group headings went unread: "Họ và tên" twice, then "Ngày sinh" once.
+    headings = [_heading((0, 20, 100, 60), "Họ và tên", 0.88), _heading((300, 20, 400, 60), "Họ và tên", 0.84),
+                _heading((100, 20, 200, 60), "Ngày sinh", 0.95)]
+    husband, wife = _read("x", (10, 100, 90, 120), "Trần Đình Hoàng"), _read("x", (310, 100, 390, 120), "Huỳnh Hải Hoa")
+    named = _named(pipeline, [husband, wife], headings, "ket_hon")
+    assert named[(10, 100)][::2] == ("chongHoTen", "heading") and named[(310, 100)][::2] == ("voHoTen", "heading")
+    # Two headings naming three persons' keys say nothing of which is whose: the weaker names nothing, as before.
+    births = [_heading((0, 20, 100, 60), "Dân tộc", 0.9), _heading((300, 20, 400, 60), "Dân tộc", 0.8)]
+    child, mother = _read("x", (10, 100, 90, 120), "Kinh"), _read("x", (310, 100, 390, 120), "Kinh")
+    assert _named(pipeline, [child, mother], births, "khai_sinh")[(310, 100)][2] != "heading"
+
+
 def test_a_field_wrapped_around_another_ones_line_takes_two_boxes():
     from inference.pages import FieldResult, LineResult, _field_boxes
 
@@ -685,6 +772,57 @@ def test_the_page_keeps_the_entry_number_its_neighbours_say_and_flags_it():
     assert fixed["read_text"] == "166/94" and "entry_number_from_sequence" in fixed["flags"]
     assert fixed["confidence"] == pytest.approx(0.9, abs=0.01)  # the neighbours' reading, not its own
     assert "read_text" not in numbers[0] and "entry_number_from_sequence" not in numbers[0]["flags"]
+
+
+def test_an_entry_number_read_with_another_year_than_the_pages_dates_takes_theirs_and_vouches_for_its_neighbours():
+    pipeline = _header_and_rows_page(4, "so", "quyenSo", {})
+    numbers = {110: "245/21", 210: "246/2011", 310: "24/21", 410: "248/2021"}
+    dates = {110: "3/3/2021", 210: "28/4/2021", 310: "27/5/2021", 410: "12/6/2023"}
+    # Each row: the number on the left, the registration date beside it (the name field reads the date).
+    read_before = pipeline.recognize_lines
+
+    def read(work, lines):
+        read_before(work, lines)
+        for line in lines:
+            top, left = int(line.bbox[1]), int(line.bbox[0])
+            if top in numbers:
+                line.text = numbers[top] if left < 295 else dates[top]
+
+    pipeline.recognize_lines = read
+    for region in pipeline.detect(None)[0]["field"]:
+        if region.key == "nksHoTen":
+            region.key = "ngayDangKy"
+    records = pipeline(Image.new("RGB", (600, 500), "white"), book="khai_sinh")["records"]
+    so = [next(f for f in r["fields"] if f["key"] == "so") for r in records]
+    assert [f["value"] for f in so] == ["245/2021", "246/2021", "247/2021", "248/2021"]
+    assert "entry_number_year_from_dates" in so[1]["flags"] and so[1]["read_text"] == "246/2011"
+    # "24/21" is fixed by its neighbours, one of them read with the wrong year.
+    assert "entry_number_from_sequence" in so[2]["flags"] and so[2]["read_text"] == "24/21"
+    assert not so[0]["flags"] and not so[3]["flags"]  # its own date is misread; its year is the page's
+
+
+def test_the_page_header_keeps_one_value_per_key_and_two_numbers_for_one_key_are_volume_then_page():
+    from inference.pages import FieldResult, LineResult, _header_one_per_key
+
+    def field(key, box, text, source="detector"):
+        return FieldResult(key, box, 0.8, 0.9, [LineResult(box, text, 0.9)], key_source=source)
+
+    # "La" (a stain beside the page number) is no page number: the one that reads as one is kept.
+    page, stain = field("trangSo", (400, 10, 440, 30), "14"), field("trangSo", (450, 10, 480, 30), "La")
+    office = field("noiDangKy", (10, 10, 200, 30), "UBND xã Tân Phú")
+    assert _header_one_per_key([office, page, stain], "ket_hon") == [office, page]
+    # Nothing readable: both stay as they are, for review.
+    unread = _header_one_per_key([field("quyenSo", (0, 0, 9, 9), "La"), field("quyenSo", (20, 0, 29, 9), "ba")],
+                                 "khai_sinh")
+    assert [f.key for f in unread] == ["quyenSo", "quyenSo"]
+    # Two numbers taken for the page, no volume: the first is the volume.
+    left, right = field("trangSo", (300, 10, 330, 30), "01"), field("trangSo", (400, 12, 430, 32), "12")
+    assert [f.key for f in _header_one_per_key([right, left], "ket_hon")] == ["trangSo", "quyenSo"]
+    # On two lines, the upper one; a printed label's key is left alone.
+    upper, lower = field("quyenSo", (400, 10, 430, 30), "01"), field("quyenSo", (300, 40, 330, 60), "12")
+    assert [f.key for f in _header_one_per_key([lower, upper], "khai_tu")] == ["trangSo", "quyenSo"]
+    labelled = [field("trangSo", (300, 10, 330, 30), "01", "label"), field("trangSo", (400, 10, 430, 30), "12")]
+    assert [f.key for f in _header_one_per_key(labelled, "khai_tu")] == ["trangSo", "trangSo"]
 
 
 def _header_and_rows_page(n_rows: int, row_key: str, header_key: str, texts: dict[int, str]):
@@ -899,6 +1037,9 @@ def test_a_relationship_written_after_the_declarants_name_is_cut_off():
     assert tail("NGUYỄN VĂN HÙNG Anh") == ("NGUYỄN VĂN HÙNG", "Anh")
     # At least two words of name must stand before it, and a name alone has no relationship.
     assert tail("Văn Cha") is None and tail("Lê Thị Hoa") is None and tail("Cha") is None
+    # Two words of a relationship with their marks misread still are one; one word so read is a given name.
+    assert tail("Phạm Thị Lan ba ngoại") == ("Phạm Thị Lan", "ba ngoại")
+    assert tail("Nguyễn Văn Bắc") is None and tail("Nguyễn Văn Cơ") is None
 
 
 def test_a_declarants_name_and_relationship_read_as_one_value_become_two_fields():
@@ -969,3 +1110,38 @@ def test_a_heading_read_with_a_person_its_column_cannot_hold_is_both_persons_of_
     names = _field("x", (210, 100, 390, 143), (210, 100, 390, 118), (210, 125, 390, 143))
     named = _named(pipeline, [names], [mother, declarant, misread], "khai_sinh")
     assert "meHoTen" not in {key for key, _, _ in named.values()}
+
+
+def test_doubtful_heading_lines_are_read_again_by_both_recognizers_and_the_surer_reading_stands():
+    from inference.pages import HEADING_REREAD_BELOW, HeadingResult, LineResult, PagePipeline
+
+    second_reads = {"Họ tên, năm sinh, dân tộc, nơi thường trú của": ("Họ tên, năm sinh, giới", 0.8),
+                    "Ngày sinh bằng số người": ("Ngày sinh, nơi sinh", 0.1)}
+
+    class Both:  # the field recognizer: both models together
+        pass
+
+    pipeline = PagePipeline(None, object(), deskew=False, field_recognizer=Both())
+    calls = []
+
+    def read(work, lines, recognizer=None, **options):
+        calls.append((recognizer, [line.text for line in lines]))
+        for line in lines:
+            line.text, line.confidence = second_reads[line.text]
+
+    pipeline.recognize_lines = read
+    hallucinated = LineResult((0, 0, 100, 20), "Họ tên, năm sinh, dân tộc, nơi thường trú của", 0.18)
+    worse = LineResult((0, 20, 100, 40), "Ngày sinh bằng số người", 0.3)
+    sure = LineResult((100, 0, 200, 20), "Ghi chú", HEADING_REREAD_BELOW + 0.1)
+    headings = [HeadingResult((0, 0, 100, 40), 1.0, [hallucinated, worse]), HeadingResult((100, 0, 200, 40), 1.0, [sure])]
+    pipeline.read_doubtful_headings_again(None, headings)
+    # Only the doubtful lines, by the field recognizer; each keeps the surer of its two readings.
+    assert len(calls) == 1 and isinstance(calls[0][0], Both) and len(calls[0][1]) == 2
+    assert (hallucinated.text, hallucinated.confidence) == ("Họ tên, năm sinh, giới", 0.8)
+    assert (worse.text, worse.confidence) == ("Ngày sinh bằng số người", 0.3)
+    assert sure.text == "Ghi chú"
+    # Without a second recognizer, nothing is read again.
+    alone = PagePipeline(None, object(), deskew=False)
+    alone.recognize_lines = read
+    alone.read_doubtful_headings_again(None, headings)
+    assert len(calls) == 1

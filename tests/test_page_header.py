@@ -149,3 +149,26 @@ def test_a_label_read_alone_takes_the_next_chunk_on_its_line_as_its_value_where_
     # A label followed by another label (its slot left blank) takes no value; nor does one far from any.
     chunks[1].text = "Trang số:"
     assert [f.key for f in pipeline.read_header(page, [], chunks, {})] == ["trangSo"]
+
+
+def test_print_taken_for_headings_above_the_table_does_not_hide_the_header_band():
+    from inference.pages import HeadingResult, PagePipeline
+
+    # A title, the header line of _header_page under it, and the table's ruled heading cells below.
+    page = Image.new("RGB", (800, 400), (236, 229, 212))
+    title_text, title_font = "SỔ ĐĂNG KÝ NHẬN CHA, MẸ, CON", _font(22)
+    ImageDraw.Draw(page).text((250, 20), title_text, font=title_font, fill=(20, 20, 20))
+    end = 250 + title_font.getlength(title_text)
+    header, volume_x, page_x = _header_page()
+    page.paste(header, (0, 60))
+    # The detector's title, in two pieces on one line.
+    title = [HeadingResult((240, 10, 330, 52), 0.9), HeadingResult((330, 14, end + 10, 55), 0.9)]
+    stray = HeadingResult((20, 100, 200, 125), 0.3)  # the header line's print, taken for a heading
+    ruled = [HeadingResult((10, 200, 300, 240), 0.95, ruled=True), HeadingResult((300, 200, 790, 240), 0.95, ruled=True)]
+    chunks = PagePipeline.header_chunks(page, [*title, stray, *ruled])
+    # The band runs down to the table's ruled cells: the header's labels and values are found, the title not.
+    assert len(chunks) == 4 and all(100 <= c.bbox[1] and c.bbox[3] <= 190 for c in chunks)
+    assert chunks[1].bbox[0] <= volume_x + 2 and chunks[3].bbox[0] <= page_x + 2
+    # Without ruled cells, the band ends at the top of the cells below the title, as before: the stray one's.
+    unruled = [HeadingResult(c.bbox, 0.95) for c in ruled]
+    assert all(c.bbox[3] <= 100 for c in PagePipeline.header_chunks(page, [*title, stray, *unruled]))

@@ -505,3 +505,57 @@ def test_a_line_barely_found_and_unreadable_is_noise_not_a_value():
     # Read with some confidence, the same line is kept: the detector's doubt alone drops nothing.
     (record,) = extract(0.5)["records"]
     assert {f["key"]: f["text"] for f in record["fields"]}["meHoTen"] == "Lê Thị Hoa Họ"
+
+
+def test_a_date_the_entrys_other_dates_contradict_is_read_again_with_the_year_that_agrees(monkeypatch):
+    import inference.pages as pages
+    from inference.pages import PagePipeline
+    from inference.records.date_readings import date_contradictions, year_readings
+    from models.detection.layout import Region
+
+    assert year_readings("12/3/1980")[:2] == ["12/3/1880", "12/3/1900"] and "12/3/1960" in year_readings("12/3/1980")
+    assert "13/10/58" in year_readings("13/10/48") and year_readings("Nguyễn Văn An") == []
+    entry = [("nksNgaySinh", "24/3/1984"), ("meNgaySinh", "12/3/1980"), ("ngayDangKy", "2/4/1984")]
+    assert date_contradictions("khai_sinh", entry) == 1  # a mother four years old
+    assert date_contradictions("khai_sinh", [entry[0], ("meNgaySinh", "12/3/1960"), entry[2]]) == 0
+
+    # On its crop "1960" reads 1.5 nats less likely than "1980"; every other reading far worse.
+    line_scores = {"12/3/1980": -0.5, "12/3/1960": -2.0}
+    monkeypatch.setattr(pages, "reading_log_probs",
+                        lambda reader, images, readings: np.asarray([line_scores.get(t, -30.0) for _, t in readings]))
+
+    class Reader:
+        def score_batch(self, *args):
+            raise AssertionError("scored through reading_log_probs")
+
+    keys = ["nksNgaySinh", "meNgaySinh", "ngayDangKy"]
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (100 + 150 * i, 110, 240 + 150 * i, 130), 1.0, k, 0.9) for i, k in enumerate(keys)],
+               "line": []}
+    texts = dict(zip((100, 250, 400), ("24/3/1984", "12/3/1980", "2/4/1984")))
+
+    def extract(prior, confidence=0.5):
+        pipeline = PagePipeline(None, Reader(), deskew=False, date_prior=prior, review_threshold=0.0)
+        pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+        pipeline.heading_cells = lambda work, found: []
+
+        def read(work, lines, **options):
+            for line in lines:
+                line.text, line.confidence = texts[int(line.bbox[0])], confidence
+
+        pipeline.recognize_lines = read
+        (record,) = pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")["records"]
+        return record
+
+    record = extract(3.0)
+    mother = next(f for f in record["fields"] if f["key"] == "meNgaySinh")
+    assert (mother["value"], mother["read_text"]) == ("1960-03-12", "12/3/1980")
+    assert "date_read_against_entry" in mother["flags"] and "parent_age_implausible" not in record["flags"]
+    # Worth less than the crop's 1.5 nats, turned off, or read surely: the date stands, and the entry is flagged.
+    for prior, confidence in ((1.0, 0.5), (0.0, 0.5), (3.0, 0.95)):
+        record = extract(prior, confidence)
+        mother = next(f for f in record["fields"] if f["key"] == "meNgaySinh")
+        assert mother["value"] == "1980-03-12" and "read_text" not in mother
+        assert "parent_age_implausible" in record["flags"]
+    with pytest.raises(ValueError, match="date_prior"):
+        PagePipeline(None, Reader(), date_prior=-1.0)

@@ -667,6 +667,21 @@ def test_a_year_alone_where_the_books_write_the_full_date_is_doubted_but_not_for
     assert "date_incomplete" not in fields["meNgaySinh"]["flags"] and fields["meNgaySinh"]["confidence"] > 0.9
 
 
+def test_an_entry_numbers_year_the_pages_registration_dates_contradict_takes_theirs():
+    from inference.records.sequence import entry_number_years_from_dates, page_year
+
+    assert page_year([2023, 2021, 2021, 2021]) == 2021
+    assert page_year([2021, 2022]) is None and page_year([2021, None, None]) is None
+    # "245/21", "246/21", "247/21", "248/21" read with their years wrong; one date read wrong too.
+    read = ["24/2002", "246/2011", "247/2022", "248/2021"]
+    assert entry_number_years_from_dates(read, [2023, 2021, 2021, 2021]) == [
+        "24/2021", "246/2021", "247/2021", None]
+    # A number without a year, one whose own date says its year (the page runs over the new year), a page
+    # whose dates agree on no year: left alone.
+    assert entry_number_years_from_dates(["12", "1/2022", "3/2021"], [2021, 2022, 2021]) == [None, None, None]
+    assert entry_number_years_from_dates(["1/2011", "2/2021"], [2021, 2022]) == [None, None]
+
+
 def test_entry_numbers_that_their_neighbours_contradict_are_fixed_from_the_sequence():
     from inference.records.sequence import entry_numbers_from_sequence
 
@@ -680,6 +695,13 @@ def test_entry_numbers_that_their_neighbours_contradict_are_fixed_from_the_seque
     assert entry_numbers_from_sequence(["145/1994", "9", "147/1995"]) == [None] * 3
     assert entry_numbers_from_sequence([None, "9", "3"]) == [None] * 3
     assert entry_numbers_from_sequence(["1", "7"]) == [None, None] and entry_numbers_from_sequence([]) == []
+    # A number read as no number, whose neighbours cannot vouch, takes what the nearest two running on by one
+    # count to it; one read as a number is never overruled from afar (a page may skip a number).
+    read = ["238/1988", "239/1988", "24/01/1988", "24.11.1988"]
+    assert entry_numbers_from_sequence(read) == [None, None, ("240/1988", (0, 1)), ("241/1988", (0, 1))]
+    assert entry_numbers_from_sequence(["44/QĐ-UB", "44/2016", "43/2002", "44/2002"])[0] == ("41/2002", (2, 3))
+    assert entry_numbers_from_sequence(["44/QĐ-UB", "44/2016", "43/2002", "44/2002"])[1] is None
+    assert entry_numbers_from_sequence(["12", "13", "x", "17"])[2] == ("14", (0, 1))
 
 
 def test_names_written_with_the_old_tone_placement_normalize_to_the_same_name():

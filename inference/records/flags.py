@@ -105,11 +105,17 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
                                  "a date column read in its place"),
     Flag("entry_number_from_sequence", _W, "the entry number read contradicts the entries around it on the page, "
                                           "which number on by one; theirs is kept (the text read is in read_text)"),
+    Flag("entry_number_year_from_dates", _W, "the year in the entry number read (\"246/2011\") is not the year "
+         "of the page's registration dates nor of the entry's own; the number takes the page's year (the text "
+         "read is in read_text)"),
     Flag("office_name_from_places", _W, "the registering office's commune name read (\"UBND thị trấn Kinh "
          "Giang\") is near a commune the page's places matched in the gazetteer, and is spelled as that one "
          "(the text read is kept in read_text)"),
     Flag("volume_year_from_dates", _W, "the volume's year read (\"01/2014\") is one digit off the year of the "
          "page's registration dates; the volume takes theirs (the text read is kept in read_text)"),
+    Flag("date_read_against_entry", _W, "the entry's dates contradicted one another (a parent born after the "
+         "child could be, a death after its registration) and this date's crop reads nearly as well with one "
+         "digit of its year changed so that they do not; that reading is kept (the text read is in read_text)"),
     Flag("name_read_jointly", _W, "the declarant is this person by the relationship read, and the two cells' "
          "names, read a letter or two apart, are read as one name: the reading likeliest on both cells' crops "
          "together (the text read is kept in read_text)"),

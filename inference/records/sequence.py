@@ -9,6 +9,11 @@ A volume numbered by its year ("01/2004") holds the registrations of that year, 
 page's registration dates contradict by one digit ("01/2014" over dates of 2004) is a misreading:
 :func:`volume_year_from_dates` says the year they give (flag ``volume_year_from_dates``).
 
+A register numbers its entries anew each year, so a number written with a year ("246/21") carries the year of
+its registration: one whose year the page's registration dates contradict ("246/2011" among dates of 2021) is
+a misreading, and :func:`entry_number_years_from_dates` writes it with theirs (flag
+``entry_number_year_from_dates``).
+
 Entries are registered in order, so the registration year changes at most between two entries, never for one
 entry alone: a registration year one digit off the year of the entries on either side, which agree ("1984"
 between two of 1994), is a misreading; :func:`registration_years_from_sequence` says which, and
@@ -39,18 +44,61 @@ def entry_numbers_from_sequence(values: Sequence[object]) -> list[tuple[str, tup
     one and it says otherwise, ``(the number they say, (the two entries' indices))``; else ``None``.
 
     The entries on either side of an entry must agree (``n - 1`` above, ``n + 1`` below, the same year); the
-    first and last entries of the page need the two entries after, or before, them to run on by one. Only
-    numbers as read vouch for another: a fixed number fixes nothing."""
+    first and last entries of the page need the two entries after, or before, them to run on by one. A number
+    read as no number at all ("24/01/1988" for "240/1988", "44/QĐ-UB") whose neighbours cannot vouch takes the
+    number the nearest two entries running on by one count to it (a page may skip a number, so a number read
+    as one is never overruled from afar). Only numbers as read vouch for another: a fixed number fixes
+    nothing."""
     parsed = [_parse(v) for v in values]
     out: list[tuple[str, tuple[int, int]] | None] = []
     for i, own in enumerate(parsed):
         pair = _vouching_pair(i, len(parsed))
         pa, pb = (parsed[pair[0]], parsed[pair[1]]) if pair else (None, None)
         if pa is None or pb is None or pb[0] - pa[0] != pair[1] - pair[0] or pa[1] != pb[1]:
-            out.append(None)
-            continue
+            pair = _counting_pair(parsed, i) if own is None else None
+            if pair is None:
+                out.append(None)
+                continue
+            pa = parsed[pair[0]]
         expected = (pa[0] + i - pair[0], pa[1])
         out.append((_written(*expected), pair) if expected[0] > 0 and own != expected else None)
+    return out
+
+
+def _counting_pair(parsed: Sequence[tuple[int, str | None] | None], i: int) -> tuple[int, int] | None:
+    """The nearest two neighbouring entries (other than ``i``) whose numbers as read run on by one in one
+    year, as indices, or ``None``."""
+    pairs = [(j, j + 1) for j in range(len(parsed) - 1) if i not in (j, j + 1)
+             and parsed[j] is not None and parsed[j + 1] is not None
+             and parsed[j + 1][0] - parsed[j][0] == 1 and parsed[j][1] == parsed[j + 1][1]]
+    return min(pairs, key=lambda p: min(abs(p[0] - i), abs(p[1] - i)), default=None)
+
+
+def page_year(years: Sequence[int | None]) -> int | None:
+    """The year of at least two thirds (and at least two) of a page's registration dates as read, else
+    ``None``."""
+    read = [y for y in years if y is not None]
+    if len(read) < 2:
+        return None
+    year, count = Counter(read).most_common(1)[0]
+    return year if count >= max(2, 2 * len(read) / 3) else None
+
+
+def entry_number_years_from_dates(values: Sequence[object], years: Sequence[int | None]) -> list[str | None]:
+    """For each entry of a page (top to bottom), given the normalized values of their entry numbers
+    (``"246/2011"``) and the years of their registration dates as read: the number written with the page's year
+    (:func:`page_year`) where the year in the number is another, unless the entry's own registration date says
+    that other year too (a page running over the new year); else ``None``. A register numbers its entries anew
+    each year, so the year after the number is the registration's ("246/21" read "246/2011" over dates of
+    2021). A number written without a year is left alone."""
+    year = page_year(years)
+    out: list[str | None] = []
+    for value, own in zip(values, years):
+        parsed = _parse(value)
+        if year is None or parsed is None or parsed[1] is None or int(parsed[1]) == year or own == int(parsed[1]):
+            out.append(None)
+        else:
+            out.append(_written(parsed[0], f"{year:04d}"))
     return out
 
 
@@ -81,12 +129,8 @@ def volume_year_from_dates(volume: object, years: Sequence[int]) -> str | None:
     read on the page (``years``): ``"01/2004"``; else ``None`` (no year in the volume, too few dates, dates of
     several years, or a year further off than one misread digit)."""
     m = _VOLUME.fullmatch(volume) if isinstance(volume, str) else None
-    if m is None or len(years) < 2:
-        return None
-    year, count = Counter(str(y) for y in years).most_common(1)[0]
-    if count < max(2, 2 * len(years) / 3) or len(year) != 4:
-        return None
-    if not _one_digit_off(year, m[2]):
+    year = page_year(years) if m is not None else None
+    if year is None or len(str(year)) != 4 or not _one_digit_off(year, m[2]):
         return None
     return f"{m[1]}/{year}"
 
@@ -122,5 +166,5 @@ def with_year(text: str, read: int, year: int) -> str | None:
     return None
 
 
-__all__ = ["entry_numbers_from_sequence", "registration_years_from_sequence", "volume_year_from_dates",
-           "with_year"]
+__all__ = ["entry_number_years_from_dates", "entry_numbers_from_sequence", "page_year",
+           "registration_years_from_sequence", "volume_year_from_dates", "with_year"]
