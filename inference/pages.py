@@ -383,24 +383,28 @@ def _header_one_per_key(header: list[FieldResult], book: str) -> list[FieldResul
     stain, a label's edge) are left out where one of them is; and two numbers both taken for the volume, or
     both for the page, with the other missing, are the volume and the page in the order registers print them
     ("Quyển số: 01  Trang: 17"), unless a printed label keyed them."""
+    readable = {id(f) for f in header if _reads_as(book, f.key, f.text) > np.log(MIN_READS_AS)}
     by_key: dict[str, list[FieldResult]] = {}
     for f in header:
         by_key.setdefault(f.key, []).append(f)
-    dropped: set[int] = set()
-    for key, fields in by_key.items():
-        readable = [f for f in fields if _reads_as(book, key, f.text) > np.log(MIN_READS_AS)]
-        if readable and len(readable) < len(fields):
-            dropped.update(id(f) for f in fields if f not in readable)
+    dropped = {id(f) for fields in by_key.values() if any(id(g) in readable for g in fields)
+               for f in fields if id(f) not in readable}
     kept = [f for f in header if id(f) not in dropped]
     for key, other in (("quyenSo", "trangSo"), ("trangSo", "quyenSo")):
         same = [f for f in kept if f.key == key]
         if (len(same) == 2 and not any(f.key == other for f in kept)
-                and all(f.key_source != "label" and _reads_as(book, key, f.text) > np.log(MIN_READS_AS) for f in same)):
+                and all(f.key_source != "label" and id(f) in readable for f in same)):
             a, b = same
             one_line = min(a.bbox[3], b.bbox[3]) > max(a.bbox[1], b.bbox[1])
             first, second = sorted(same, key=lambda f: f.bbox[0] if one_line else f.bbox[1])
             first.key, second.key = "quyenSo", "trangSo"
     return kept
+
+
+def _apart(a, b) -> bool:
+    """Whether two boxes stand side by side, neither reaching over the other's width (two columns, not a
+    group heading above its columns)."""
+    return a[2] <= b[0] or b[2] <= a[0]
 
 
 def _role(key: str) -> str:
@@ -444,7 +448,7 @@ def _pairs_misread(cells: list, alone: list[HeadingKeys], book: str) -> list[Hea
         # Only a surer heading beside this one (not a group heading above it) says its person is elsewhere.
         whole = {_role(alone[j].keys[0]) for j, other in enumerate(cells)
                  if j != i and _one_person(alone[j].keys) and other.confidence > cell.confidence
-                 and (other.bbox[2] <= cell.bbox[0] or cell.bbox[2] <= other.bbox[0])}
+                 and _apart(other.bbox, cell.bbox)}
         pair = pair_reading(cell.text, book, whole)
         if pair is None or pair == alone[i].keys:
             continue
@@ -1004,7 +1008,7 @@ class PagePipeline:
                     min(b[1] for b in ruled))
             above = sorted((cell.bbox for cell in headings if not cell.ruled and cell.bbox[1] < band[3]),
                            key=lambda b: b[1])
-            title = [b for b in above if above and b[1] < above[0][3] and b[3] > above[0][1]]
+            title = [b for b in above if b[1] < above[0][3] and b[3] > above[0][1]]
             return header_chunks(work, band, exclude=title)
         boxes = [cell.bbox for cell in headings]
         band = header_band(boxes, work.size)
@@ -1158,8 +1162,7 @@ class PagePipeline:
             if keys:
                 alike.setdefault(keys.keys, []).append(i)
         for keys, same in alike.items():
-            apart = all(cells[i].bbox[2] <= cells[j].bbox[0] or cells[j].bbox[2] <= cells[i].bbox[0]
-                        for i, j in itertools.combinations(same, 2))
+            apart = all(_apart(cells[i].bbox, cells[j].bbox) for i, j in itertools.combinations(same, 2))
             if 1 < len(same) == len(keys) == len({_role(k) for k in keys}) and apart:
                 for i, key in zip(sorted(same, key=lambda i: cells[i].bbox[0]), keys):
                     alone[i] = HeadingKeys((key,), True, ((key,),))
@@ -1173,12 +1176,10 @@ class PagePipeline:
         # Likewise a heading naming a person and some of its keys that a surer heading in another column names
         # too ("Họ tên mẹ / họ tên cha" misread "Họ tên người yêu cha": the declarant's name, beside the real
         # "Người đi khai"). One naming no person ("Quốc tịch") is a column of its own beside the person's.
-        side_by_side = [[cells[i].bbox[2] <= cells[j].bbox[0] or cells[j].bbox[2] <= cells[i].bbox[0]
-                         for j in range(len(cells))] for i in range(len(cells))]
         for i, j in itertools.permutations(range(len(cells)), 2):
             if (alone[i] and alone[j] and set(alone[i].keys) < set(alone[j].keys)
                     and cells[i].confidence < cells[j].confidence and _one_person(alone[j].keys)
-                    and side_by_side[i][j] and names_person(cells[i].text, book)):
+                    and _apart(cells[i].bbox, cells[j].bbox) and names_person(cells[i].text, book)):
                 alone[i] = HeadingKeys((), False)
         alone = _pairs_misread(cells, alone, book)
         # A column naming a whole person ("Người đã chết") holds that person's values that no column beside it
@@ -1187,8 +1188,8 @@ class PagePipeline:
         for i, person in enumerate(whole):
             if person:
                 # Only a column that is this person's alone says so ("Giấy tờ tùy thân" may be anyone's).
-                elsewhere = {k for j, keys in enumerate(alone) if j != i and side_by_side[i][j] and not whole[j]
-                             and keys and all(_role(k) == person for k in keys.keys)
+                elsewhere = {k for j, keys in enumerate(alone) if j != i and _apart(cells[i].bbox, cells[j].bbox)
+                             and not whole[j] and keys and all(_role(k) == person for k in keys.keys)
                              for k in keys.keys}
                 kept = tuple(k for k in alone[i].keys if k not in elsewhere)
                 if kept and len(kept) < len(alone[i].keys):
