@@ -354,9 +354,11 @@ def _relationship_tail(text: str, name_words: int = 2) -> int | None:
 NUMBER_ROW_SHARE = 0.6
 
 
-def _column_number_cells(headings: list[HeadingResult]) -> set[int]:
+def _column_number_cells(headings: list[HeadingResult], min_confidence: float = 0.0) -> set[int]:
     """Indices of the heading cells in a row of column numbers: cells side by side (overlapping in height by
-    half the shorter one), at least three of them, most reading without letters."""
+    half the shorter one), at least three of them, most reading without letters; or, under other heading
+    cells (the title aside), read on average with less than ``min_confidence`` (numbers misread as words:
+    "(2)" read "Việt", "(4)" read "tộc")."""
     rows: list[list[int]] = []
     for i in sorted(range(len(headings)), key=lambda i: headings[i].bbox[1]):
         top, bottom = headings[i].bbox[1], headings[i].bbox[3]
@@ -372,7 +374,13 @@ def _column_number_cells(headings: list[HeadingResult]) -> set[int]:
     for row in rows:
         read = [i for i in row if headings[i].text]
         bare_numbers = [i for i in read if not any(ch.isalpha() for ch in headings[i].text)]
-        if len(read) >= 3 and len(bare_numbers) >= NUMBER_ROW_SHARE * len(read):
+        if len(read) < 3:
+            continue
+        top = min(headings[i].bbox[1] for i in row)
+        under = any(headings[j].bbox[3] <= top + 4 and not is_title(headings[j].text) for j in range(len(headings))
+                    if j not in row)
+        unread = under and float(np.mean([headings[i].confidence for i in read])) < min_confidence
+        if len(bare_numbers) >= NUMBER_ROW_SHARE * len(read) or unread:
             out.update(row)
     return out
 
@@ -1146,7 +1154,7 @@ class PagePipeline:
         # The title names no column (a group heading "Người được khai sinh" does); a heading read too doubtfully
         # names nothing; nor does the row of column numbers under the headings ("(3)" read "631", "10" read
         # "con"), which would stand between a column's lines and its heading.
-        numbers = _column_number_cells(headings)
+        numbers = _column_number_cells(headings, self.heading_confidence)
         cells = [c for i, c in enumerate(headings) if c.text and c.confidence >= self.heading_confidence
                  and not is_title(c.text) and any(ch.isalpha() for ch in c.text) and i not in numbers]
         if not cells:  # no heading read: the detector's fields, cut where their lines read as different values

@@ -583,6 +583,25 @@ def test_a_row_of_column_numbers_with_a_number_misread_as_a_word_names_nothing()
     assert _named(pipeline, [again], headings + words, "khai_sinh")[(10, 100)][0].startswith("nks")
 
 
+def test_a_row_under_the_headings_read_as_words_too_doubtfully_is_the_row_of_column_numbers():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    headings = [_heading((0, 20, 100, 60), "Họ và tên chồng / vợ", 0.83), _heading((100, 20, 200, 60), "Ngày sinh", 0.77),
+                _heading((200, 20, 300, 60), "Dân tộc", 0.38)]
+    # "(1)", "(2)", "(3)" read as words: one of them above the heading threshold.
+    numbers = [_heading((0, 62, 100, 78), "Việt", 0.46), _heading((100, 62, 200, 78), "133", 0.07),
+               _heading((200, 62, 300, 78), "tộc", 0.25)]
+    husband, wife = _read("x", (10, 100, 90, 120), "Trần Văn Huân"), _read("x", (10, 130, 90, 150), "Trịnh Thị Trinh")
+    named = _named(pipeline, [husband, wife], headings + numbers, "ket_hon")
+    assert named[(10, 100)][::2] == ("chongHoTen", "heading") and named[(10, 130)][::2] == ("voHoTen", "heading")
+    # The same row read surely is no row of numbers: a heading row under group headings keeps its names.
+    sure = [_heading((0, 62, 100, 78), "Họ tên", 0.9), _heading((100, 62, 200, 78), "133", 0.07),
+            _heading((200, 62, 300, 78), "tộc", 0.25)]
+    again = _read("x", (10, 100, 90, 120), "Trần Văn Huân")
+    assert _named(pipeline, [again], headings + sure, "ket_hon")[(10, 100)][2] == "heading"
+
+
 def test_a_group_heading_naming_the_person_by_the_books_act_is_no_title():
     from inference.pages import PagePipeline
 
