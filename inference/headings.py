@@ -349,7 +349,8 @@ def is_title(text: str) -> bool:
 def names_person(text: str, book: str) -> bool:
     """Whether a heading names one of ``book``'s persons in its own words ("Họ tên người yêu cha" does, "Quốc
     tịch" does not: its person is only the book's default)."""
-    return bool(_persons(_terms(text or ""), get_book(book).key, get_book(book).roles))
+    register = get_book(book)
+    return bool(_persons(_terms(text or ""), register.key, register.roles))
 
 
 def book_of_title(text: str) -> str | None:

@@ -1396,8 +1396,10 @@ class PagePipeline:
         return _header_one_per_key(header, book)
 
     @staticmethod
-    def _entry_numbers(entries: list[list[FieldResult]]) -> list[tuple[str | None, float, str | None]]:
-        """Per filled entry (its fields), top to bottom: ``(number, confidence, flag)``, the entry number its
+    def _entry_numbers(entries: list[list[FieldResult]], dates: list[list[FieldResult]],
+                       years: list[int | None]) -> list[tuple[str | None, float, str | None]]:
+        """Per filled entry (its fields; its registration-date fields and their year, :func:`_registration_year`),
+        top to bottom: ``(number, confidence, flag)``, the entry number its
         neighbours fix (:func:`inference.records.sequence.entry_numbers_from_sequence`) with the weaker of the
         two neighbours' readings as its confidence, else the number written with the year of the page's
         registration dates where its own year contradicts them
@@ -1406,8 +1408,6 @@ class PagePipeline:
         so = [[f for f in fields if f.key == "so"] for fields in entries]
         values = [normalize_value(ValueKind.ENTRY_NUMBER, " ".join(f.text for f in fs)).value if fs else None
                   for fs in so]
-        dates = [[f for f in fields if f.key == "ngayDangKy"] for fields in entries]
-        years = [_registration_year(fs) for fs in dates]
         dated = entry_number_years_from_dates(values, years)
         # The year fixed first, so that a number read with a wrong year still vouches for its neighbours.
         sequence = entry_numbers_from_sequence([d or v for d, v in zip(dated, values)])
@@ -1612,14 +1612,12 @@ class PagePipeline:
         return {id(f): read[id(f)] for f in fields if f.text != read[id(f)]}
 
     @staticmethod
-    def _registration_dates(entries: list[list[FieldResult]]) -> list[tuple[str | None, float]]:
-        """Per filled entry (its fields), top to bottom: its registration date written with the year its
+    def _registration_dates(dates: list[list[FieldResult]], years: list[int | None]) -> list[tuple[str | None, float]]:
+        """Per filled entry (its registration-date fields and their year, :func:`_registration_year`), top to
+        bottom: its registration date written with the year its
         neighbours give (:func:`inference.records.sequence.registration_years_from_sequence`), its confidence
         the weakest of its own and the neighbours' dates, or ``(None, 0.0)`` to keep the date read. An entry
         with more than one registration-date field is left as read."""
-        dates = [[f for f in fields if f.key == "ngayDangKy"] for fields in entries]
-
-        years = [_registration_year(fs) for fs in dates]
         out = []
         for fs, own, fixed in zip(dates, years, registration_years_from_sequence(years)):
             text = with_year(fs[0].text, own, fixed[0]) if fixed is not None else None
@@ -1750,8 +1748,10 @@ class PagePipeline:
                   for number, (entry, members) in enumerate(grouped, start=1)]
         filled = [row for row in filled if row[3]]  # blank rows make no record
         owns = [own for *_, own in filled]
-        numbers = self._entry_numbers(owns)
-        registered = self._registration_dates(owns)
+        dates = [[f for f in own if f.key == "ngayDangKy"] for own in owns]
+        years = [_registration_year(fs) for fs in dates]
+        numbers = self._entry_numbers(owns, dates, years)
+        registered = self._registration_dates(dates, years)
         fixes = {fix.key: fix for fix in (self._volume_from_dates(header, owns),
                                           self._office_from_places(header, owns, book_key)) if fix is not None}
         for (number, entry, members, own), (so_text, so_confidence, so_flag), (date_text, date_confidence) in zip(
