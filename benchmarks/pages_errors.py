@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.pages_pipeline import SEED, TrueLayout, matched_records, normalized  # noqa: E402
 from data.pages.dataset import page_specs  # noqa: E402
+from data.pages.lines import LINE_PAD  # noqa: E402
 from data.pages.render import render_page  # noqa: E402
 from data.schema import BOOKS  # noqa: E402
 from inference.pages import PagePipeline  # noqa: E402
@@ -72,6 +73,7 @@ def main() -> int:
         image, truth = render_page(spec.book, spec.template, spec.seed, split="heldout")
         got = field_outcomes(truth, pipeline(image))
         oracle = PagePipeline(TrueLayout(truth), pipeline.recognizer, review_threshold=0.0, deskew=False,
+                              field_line_pad=LINE_PAD,
                               field_recognizer=pipeline.field_recognizer)
         ceiling = field_outcomes(truth, oracle(image, book=truth.book))
         for name, outcome in got.items():

@@ -1,8 +1,8 @@
 """Page latency of the pipeline's recognizer choices, side by side: a 10-entry birth page (held-out layout)
 of each benchmark seed, read with the second opinion (field lines by both recognizers, the default of
 ``hotich extract``), with the released recognizer alone, and with the second opinion but without reading places,
-surnames and dates again (``place_prior=0, surname_prior=0, date_prior=0``:
-:meth:`inference.pages.PagePipeline.read_again`), in turns on the same warm pipeline.
+surnames, dates and header numbers again (``place_prior=0, surname_prior=0, date_prior=0,
+header_number_prior=0``: :meth:`inference.pages.PagePipeline.read_again`), in turns on the same warm pipeline.
 
     python benchmarks/pages_latency.py [--seeds 700000000 710000000 720000000 730000000] [--runs 5]
 
@@ -45,7 +45,7 @@ def main() -> None:
                 "single": PagePipeline(with_second.layout, with_second.recognizer, review_threshold=0.0),
                 "no_reread": PagePipeline(with_second.layout, with_second.recognizer, review_threshold=0.0,
                                           field_recognizer=with_second.field_recognizer, place_prior=0.0,
-                                          surname_prior=0.0, date_prior=0.0)}
+                                          surname_prior=0.0, date_prior=0.0, header_number_prior=0.0)}
     pages = []
     for seed in tqdm(args.seeds, desc="pages", unit="page"):
         image, truth = render_page("khai_sinh", None, seed + 99, split="heldout", entries=10)

@@ -41,10 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from data.pages.dataset import page_specs  # noqa: E402
+from data.pages.lines import LINE_PAD  # noqa: E402
 from data.pages.render import render_page  # noqa: E402
 from data.schema import BOOKS  # noqa: E402
-from inference.pages import (DATE_PRIOR, FUSED_ENTRY_ROWS, MIN_HEADING_CONFIDENCE, PLACE_PRIOR, SURNAME_PRIOR,  # noqa: E402
-                             PagePipeline)
+from inference.pages import (DATE_PRIOR, FIELD_LINE_PAD, FUSED_ENTRY_ROWS, HEADER_NUMBER_PRIOR,  # noqa: E402
+                             MIN_HEADING_CONFIDENCE, PLACE_PRIOR, SURNAME_PRIOR, PagePipeline)
 from inference.records import FLAGS, Severity, normalize_field  # noqa: E402
 from models.detection.layout import Region, box_iou, match_f1  # noqa: E402
 
@@ -164,6 +165,12 @@ def main() -> int:
                         help="log-probability a listed surname is worth in a name's reading (0: off; default %(default)s)")
     parser.add_argument("--date-prior", type=float, default=DATE_PRIOR,
                         help="log-probability per date contradiction a year read again resolves (0: off)")
+    parser.add_argument("--header-number-prior", type=float, default=HEADER_NUMBER_PRIOR,
+                        help="log-probability a volume or page number read as digits is worth where the number read "
+                             "has none (0: off; default %(default)s)")
+    parser.add_argument("--field-line-pad", type=float, default=FIELD_LINE_PAD,
+                        help="share of a detected field line's height its crop is padded with (the true layout's "
+                             "lines take the recognizer's training pad, 0.15; default %(default)s)")
     parser.add_argument("--fused-entry-rows", type=float, default=FUSED_ENTRY_ROWS,
                         help="an entry this many times the page's median entry is cut at the table's rules (inf: "
                              "never; default %(default)s)")
@@ -174,12 +181,14 @@ def main() -> int:
                                       single_recognizer=args.single_model, review_threshold=0.0,
                                       heading_confidence=args.heading_confidence, field_beam_width=args.field_beam,
                                       place_prior=args.place_prior, surname_prior=args.surname_prior,
-                                      date_prior=args.date_prior, fused_entry_rows=args.fused_entry_rows)
+                                      date_prior=args.date_prior, header_number_prior=args.header_number_prior,
+                                      field_line_pad=args.field_line_pad, fused_entry_rows=args.fused_entry_rows)
     # The same models with the printed headings ignored: the detector's keys stand (side by side, same pages).
     detector_keys = PagePipeline(pipeline.layout, pipeline.recognizer, review_threshold=0.0,
                                  heading_confidence=float("inf"), field_beam_width=args.field_beam,
                                  field_recognizer=pipeline.field_recognizer, place_prior=args.place_prior,
                                  surname_prior=args.surname_prior, date_prior=args.date_prior,
+                                 header_number_prior=args.header_number_prior, field_line_pad=args.field_line_pad,
                                  fused_entry_rows=args.fused_entry_rows)
     groups: dict[tuple[str, str], list[dict]] = {}
     keys_only: dict[tuple[str, str], list[dict]] = {}
@@ -192,9 +201,10 @@ def main() -> int:
         keys_only.setdefault((truth.book, truth.template_split), []).append(score_page(truth, detector_keys(image)))
         # The truth is in the coordinates of the page as rendered: no deskew, and the book as the page's.
         oracle = PagePipeline(TrueLayout(truth), pipeline.recognizer, review_threshold=0.0, deskew=False,
+                              field_line_pad=LINE_PAD,
                               field_beam_width=args.field_beam, field_recognizer=pipeline.field_recognizer,
                               place_prior=args.place_prior, surname_prior=args.surname_prior,
-                              date_prior=args.date_prior)
+                              date_prior=args.date_prior, header_number_prior=args.header_number_prior)
         true_layout.setdefault((truth.book, truth.template_split), []).append(
             score_page(truth, oracle(image, book=truth.book)))
 
@@ -251,7 +261,9 @@ def main() -> int:
            "detector": str(pipeline.layout.directory), "threads": args.threads,
            "recognizers": [m.directory.name for m in getattr(pipeline.field_recognizer, "members", [pipeline.recognizer])],
            "heading_confidence": args.heading_confidence, "place_prior": args.place_prior,
-           "surname_prior": args.surname_prior, "date_prior": args.date_prior, "fused_entry_rows": args.fused_entry_rows}
+           "surname_prior": args.surname_prior, "date_prior": args.date_prior,
+           "header_number_prior": args.header_number_prior, "field_line_pad": args.field_line_pad,
+           "fused_entry_rows": args.fused_entry_rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print("| book / layouts | pages | book found | field F1 @0.5 | F1, detector keys | field exact match | "

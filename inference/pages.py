@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 from rapidfuzz import fuzz
 
-from data.pages.lines import crop_line, heading_line_boxes
+from data.pages.lines import LINE_PAD, crop_line, heading_line_boxes
 from data.schema import BOOKS, ValueKind, get_book
 from inference.headings import HeadingKeys, book_of_title, is_title, names_person, pair_reading, parse_heading
 from inference.page_header import (HeaderChunk, header_band, header_chunks, header_labels, label_alone,
@@ -352,13 +352,16 @@ def _relationship_tail(text: str, name_words: int = 2) -> int | None:
 #: A row of heading cells is the row of column numbers when at least this share of its cells read without a
 #: letter ("1", "(2)", "13"); its other cells are numbers misread ("10" read "con").
 NUMBER_ROW_SHARE = 0.6
+#: A column number ("(10)") read as a word is no longer than this.
+NUMBER_CELL_CHARS = 4
 
 
 def _column_number_cells(headings: list[HeadingResult], min_confidence: float = 0.0) -> set[int]:
     """Indices of the heading cells in a row of column numbers: cells side by side (overlapping in height by
     half the shorter one), at least three of them, most reading without letters; or, under other heading
     cells (the title aside), read on average with less than ``min_confidence`` (numbers misread as words:
-    "(2)" read "Việt", "(4)" read "tộc")."""
+    "(2)" read "Việt", "(4)" read "tộc"); or each a word of at most ``NUMBER_CELL_CHARS`` characters right
+    under a heading cell ("tộc", "tử", "127")."""
     rows: list[list[int]] = []
     for i in sorted(range(len(headings)), key=lambda i: headings[i].bbox[1]):
         top, bottom = headings[i].bbox[1], headings[i].bbox[3]
@@ -380,7 +383,20 @@ def _column_number_cells(headings: list[HeadingResult], min_confidence: float = 
         under = any(headings[j].bbox[3] <= top + 4 and not is_title(headings[j].text) for j in range(len(headings))
                     if j not in row)
         unread = under and float(np.mean([headings[i].confidence for i in read])) < min_confidence
-        if len(bare_numbers) >= NUMBER_ROW_SHARE * len(read) or unread:
+        # Each cell a short word right under a heading cell: "(4)" read "tộc", "(5)" "tộc", "(1)" "tử", read
+        # surely enough to pass for headings and to come between the columns' headings and their fields.
+        height = max(headings[i].bbox[3] - headings[i].bbox[1] for i in row)
+        columns = [headings[j].bbox for j in range(len(headings)) if j not in row
+                   and top - height <= headings[j].bbox[3] <= top + 4 and not is_title(headings[j].text)]
+
+        def short_word_under_a_column(i: int) -> bool:
+            text, box = headings[i].text.strip(), headings[i].bbox
+            middle = (box[0] + box[2]) / 2
+            return (len(text.strip("()., ")) <= NUMBER_CELL_CHARS and " " not in text
+                    and any(b[0] <= middle <= b[2] for b in columns))
+
+        numbered = all(short_word_under_a_column(i) for i in read)
+        if len(bare_numbers) >= NUMBER_ROW_SHARE * len(read) or unread or numbered:
             out.update(row)
     return out
 
@@ -582,6 +598,49 @@ def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResu
     return out
 
 
+#: How a gender is written after a date of birth or a name on one line.
+_GENDER_WORDS = frozenset({"nam", "nữ"})
+
+
+def _split_genders(fields: list[FieldResult], book: str) -> list[FieldResult]:
+    """One entry's ``fields`` with a person's gender read on the line of their date of birth or name
+    ("19/6/1972 Nữ", "Hoàng Minh Tiến nam": under "Họ tên, năm sinh, giới tính người chết", whose first line
+    the recognizer read as another register's heading) cut off into the person's gender field, where the entry
+    has none; such a field that is the gender alone is the gender field. A date never ends in a gender; a name
+    ends in "Nam" often enough ("Trần Đăng Nam") that only a lower-case "nam" or "nữ" after it is taken."""
+    register = get_book(book)
+    out = list(fields)
+    for role in register.roles:
+        gender_key = role + "GioiTinh"
+        if gender_key not in register or any(f.key == gender_key and f.text for f in out):
+            continue
+        for f in _reading_order([f for f in out if f.key in (role + "NgaySinh", role + "HoTen") and f.lines]):
+            lines = _reading_order(f.lines)
+            last = lines[-1]
+            words = last.text.rstrip(" .,;").split()
+            if not words or words[-1].lower() not in _GENDER_WORDS:
+                continue
+            if len(words) == 1 and len(lines) == 1:
+                f.key = gender_key  # the gender alone, on a line of its own
+                break
+            if f.key.endswith("HoTen") and not words[-1].islower():
+                continue
+            parent = {id(line): f for line in lines}
+            if len(words) == 1:  # the gender on the value's last line
+                kept_lines, gender_lines = lines[:-1], [last]
+            else:
+                start = last.text.rstrip(" .,;").rfind(words[-1])
+                kept, gender = _line_piece(last, 0, start), _line_piece(last, start, len(last.text))
+                kept.text = kept.text.rstrip(" ,;-–")
+                parent[id(kept)] = parent[id(gender)] = f
+                kept_lines, gender_lines = lines[:-1] + [kept], [gender]
+            out[out.index(f):out.index(f) + 1] = [_field_of(f.key, kept_lines, parent, f.key_score, f.key_source),
+                                                  _field_of(gender_key, gender_lines, parent, f.key_score,
+                                                            f.key_source)]
+            break
+    return out
+
+
 def _key_shares(key_probs: np.ndarray | None, keys: tuple[str, ...], index: dict[str, int]) -> np.ndarray:
     """The detector's probabilities of ``keys`` (a field's ``key_probs``), as shares summing to 1. A key the
     detector does not know takes the least of the others' (it has no opinion of it); no probabilities at
@@ -614,15 +673,18 @@ def _break_points(text: str) -> list[tuple[int, int]]:
     """Where one value may end and the next begin inside a line's ``text``, as ``(end of the left value,
     start of the right one)``: at a comma or semicolon between words, and where a word with digits meets one
     without ("Nguyễn Thị Giang | 1971 | Kinh", "tháng 9 năm 1912 | nữ"), except beside a word that holds a
-    number in a date, time or address ("ngày 3 tháng 6", "số 113")."""
+    number in a date, time or address ("ngày 3 tháng 6", "số 113"); and before the nationality "Việt Nam",
+    or its "Việt" ending a line, after an ethnicity ("Kinh | Việt Nam", "Mường | Việt" above "Nam")."""
     words = list(_WORD.finditer(text))
     points = []
-    for left, right in zip(words, words[1:]):
+    for k, (left, right) in enumerate(zip(words, words[1:])):
         between = text[left.end():right.start()]
         a, b = left.group(), right.group()
         digits_meet = any(c.isdigit() for c in a) != any(c.isdigit() for c in b)
+        after = words[k + 2].group() if k + 2 < len(words) else None
         if "," in between or ";" in between or (
-                digits_meet and a.lower() not in _NUMBER_WORDS and b.lower() not in _NUMBER_WORDS):
+                digits_meet and a.lower() not in _NUMBER_WORDS and b.lower() not in _NUMBER_WORDS) or (
+                b.isalpha() and bare(b).lower() == "viet" and (after is None or bare(after).lower() == "nam")):
             points.append((left.end(), right.start()))
     return points
 
@@ -773,6 +835,20 @@ SURNAME_PRIOR = 2.0
 #: Heading lines the first recognizer reads with less confidence than this are read again by both
 #: (:meth:`PagePipeline.read_doubtful_headings_again`).
 HEADING_REREAD_BELOW = 0.5
+#: The share of a detected field line's height its crop is padded with on every side. The recognizer learned
+#: from crops of the lines' true boxes padded with ``LINE_PAD`` (0.15); the detector's line boxes run past the
+#: ink by about a tenth of the line's height on every side (median over 1,147 lines of 12 held-out pages:
+#: top -0.11, bottom +0.12, left -0.10, right +0.11 of the true height), so they take less. Chosen on the fifth
+#: set of held-out pages (field exact match with 0.15 / 0.1 / 0.075 / 0.05: 65.2 / 66.0 / 66.2 / 65.1%; none at
+#: all, on the first set, 1 point below 0.15).
+FIELD_LINE_PAD = 0.075
+#: The log-probability a reading of a page-header number as digits is worth where the number read has none
+#: ("ba", "La" for a faint "1"; :meth:`PagePipeline.read_header_numbers_again`); 0 turns the step off.
+HEADER_NUMBER_PRIOR = 3.0
+#: The page header's numbers: the volume and the page.
+HEADER_NUMBER_KEYS = ("quyenSo", "trangSo")
+#: The numbers a volume or page number is read again as: 1 to 99, and 01 to 09 as volumes are often written.
+HEADER_NUMBERS = tuple(str(n) for n in range(1, 100)) + tuple(f"{n:02d}" for n in range(1, 10))
 #: The log-probability each contradiction among an entry's dates that a reading of a year resolves is worth
 #: (:meth:`PagePipeline.read_dates_against_entry`); 0 turns the step off.
 DATE_PRIOR = 3.0
@@ -815,7 +891,8 @@ class PagePipeline:
                  batch_size: int = 32, deskew: bool = True, heading_confidence: float = MIN_HEADING_CONFIDENCE,
                  field_beam_width: int = 1, field_recognizer=None, place_prior: float = PLACE_PRIOR,
                  surname_prior: float = SURNAME_PRIOR, fused_entry_rows: float = FUSED_ENTRY_ROWS,
-                 date_prior: float = DATE_PRIOR):
+                 date_prior: float = DATE_PRIOR, header_number_prior: float = HEADER_NUMBER_PRIOR,
+                 field_line_pad: float = FIELD_LINE_PAD):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
@@ -836,6 +913,13 @@ class PagePipeline:
         if date_prior < 0:
             raise ValueError(f"date_prior must be >= 0 (0: dates are read as the recognizer reads them), got {date_prior}")
         self.date_prior = date_prior
+        if header_number_prior < 0:
+            raise ValueError(f"header_number_prior must be >= 0 (0: header numbers are read as the recognizer reads "
+                             f"them), got {header_number_prior}")
+        self.header_number_prior = header_number_prior
+        if not 0 <= field_line_pad <= 1:
+            raise ValueError(f"field_line_pad must be in [0, 1] (of a line's height), got {field_line_pad}")
+        self.field_line_pad = field_line_pad
         if not fused_entry_rows > 1:
             raise ValueError(f"fused_entry_rows must be > 1 (inf: entries are never cut), got {fused_entry_rows}")
         self.fused_entry_rows = fused_entry_rows
@@ -1050,7 +1134,9 @@ class PagePipeline:
         missing = []
         for label in labels:
             if label.key not in have:
-                cuts = [] if label_alone(label.chunk.text, label.key) else value_cuts(label.chunk)
+                # A chunk read as the label alone is cut too: a one-stroke value close after the colon ("Trang: 1")
+                # joins the label's chunk, and the line's reading drops it.
+                cuts = value_cuts(label.chunk)
                 missing.append((label, [(LineResult(left), LineResult(right)) for left, right in cuts]))
         self.recognize_lines(work, [line for _, cuts in missing for pair in cuts for line in pair])
         for label, cuts in missing:
@@ -1058,10 +1144,13 @@ class PagePipeline:
                 continue
             # The last cut whose left piece is the label alone: the value is what follows it. A chunk that is
             # the label alone is followed by its value's chunk.
-            cut = next((pair for pair in reversed(cuts) if label_alone(pair[0].text, label.key) and pair[1].text),
+            # What a chunk read as the label alone is cut into is a number, not the label's last word ("số").
+            alone = label_alone(label.chunk.text, label.key)
+            cut = next((pair for pair in reversed(cuts) if label_alone(pair[0].text, label.key)
+                        and pair[1].text.strip(" :.,;") and (not alone or any(c.isdigit() for c in pair[1].text))),
                        None)
             value = cut[1] if cut is not None else None
-            if value is None and label_alone(label.chunk.text, label.key):
+            if value is None and alone:
                 after = value_after(label.chunk, chunks)
                 value = LineResult(after.bbox, after.text, after.confidence) if after is not None else None
             if value is not None:
@@ -1073,12 +1162,16 @@ class PagePipeline:
         return [f for f in page_fields if f.key_source != "label"] + keyed
 
     def recognize_lines(self, work: Image.Image, lines: list[LineResult], beam_width: int | None = None,
-                        recognizer=None) -> None:
+                        recognizer=None, pad: float | list[float] = LINE_PAD) -> None:
         """``lines`` read in one batched call (greedy, or ``beam_width`` hypotheses per line) by ``recognizer``
-        (default: the pipeline's)."""
+        (default: the pipeline's), each cropped with ``pad`` of its height around it (:func:`crop_line`; one
+        for all, or one per line)."""
         if not lines:
             return
-        crops = [np.asarray(crop_line(work, line.bbox).convert("RGB")) for line in lines]
+        pads = [pad] * len(lines) if isinstance(pad, (int, float)) else list(pad)
+        if len(pads) != len(lines):
+            raise ValueError(f"{len(pads)} pads for {len(lines)} lines")
+        crops = [np.asarray(crop_line(work, line.bbox, p).convert("RGB")) for line, p in zip(lines, pads)]
         options = {"beam_width": beam_width} if beam_width and beam_width > 1 else {}
         reader = recognizer or self.recognizer
         for line, result in zip(lines, reader.recognize(crops, batch_size=self.batch_size, **options)):
@@ -1396,6 +1489,65 @@ class PagePipeline:
         return _header_one_per_key(header, book)
 
     @staticmethod
+    def header_values_from_labels(page_fields: list[FieldResult], chunks: list[HeaderChunk], book: str
+                                  ) -> dict[int, str]:
+        """A page-header number read again with its printed label: the chunk of the header line that starts
+        with the label ("Quyển 01", read as one line) reads a small or faint value in the context of the
+        label, where the detector's box of the value alone may read a stroke as letters ("La" for "1") or a
+        "0" as a "1". The value the chunk reads after its label (or, for a label read alone, the chunk that
+        follows it) replaces the field's where it reads as a value of the key and differs from the field's,
+        and either the field's reads as no such value or the chunk was read the surer. Changes fields in
+        place; returns ``{id(field): the text read}`` for those it changed. Boxes in the working image."""
+        changed: dict[int, str] = {}
+        floor = float(np.log(MIN_READS_AS))
+        register = get_book(book)
+        for label in header_labels(chunks):
+            chunk = label.chunk
+            value = chunk.text[label.end:].strip(" :.,;")
+            if not value:
+                after = value_after(chunk, chunks)
+                if after is None:
+                    continue
+                chunk, value = after, after.text.strip(" :.,;")
+            value_start = label.end_x if chunk is label.chunk else chunk.bbox[0]
+            height = chunk.bbox[3] - chunk.bbox[1]
+            near = [f for f in page_fields if f.key == label.key and same_line(f.bbox, chunk.bbox)
+                    and value_start - height <= (f.bbox[0] + f.bbox[2]) / 2 <= chunk.bbox[2] + height]
+            # A value the detector found in pieces ("Tr." and "6") is for _header_one_per_key to sort out. The
+            # office is free wording: that the chunk's reading reads as one says nothing of which is right.
+            if len(near) != 1 or label.key not in HEADER_NUMBER_KEYS or label.key not in register \
+                    or id(near[0]) in changed:
+                continue
+            (f,) = near
+            value_reads, text_reads = _reads_as(book, f.key, value), _reads_as(book, f.key, f.text)
+            if (value_reads <= floor or value_reads < text_reads
+                    or normalize_field(book, f.key, value).value == normalize_field(book, f.key, f.text).value
+                    or text_reads > floor and chunk.confidence <= f.confidence):
+                continue
+            changed[id(f)] = f.text
+            f.lines = [LineResult(_union(line.bbox for line in f.lines) if f.lines else f.bbox, value,
+                                  chunk.confidence, chunk.confidence)]
+        return changed
+
+    def read_header_numbers_again(self, work: Image.Image, page_fields: list[FieldResult], book: str
+                                  ) -> dict[int, str]:
+        """The volume or page number read as no number at all ("ba", "La": a faint or one-stroke "1" in the
+        detector's box) is read again as each of :data:`HEADER_NUMBERS`, scored by teacher forcing on its crop,
+        ``header_number_prior`` for a reading that is a number (:meth:`read_again`, one round)."""
+        register = get_book(book)
+        floor = float(np.log(MIN_READS_AS))
+        keys = Counter(f.key for f in page_fields)
+        # One of two pieces of a value ("Tr." beside "6") is for _header_one_per_key to sort out.
+        numbers = [f for f in page_fields if f.key in HEADER_NUMBER_KEYS and f.key in register
+                   and keys[f.key] == 1 and len(f.lines) == 1 and not any(c.isdigit() for c in f.text)]
+        changed: dict[int, str] = {}
+        for f in numbers:
+            changed.update(self.read_again(work, [f], lambda text: list(HEADER_NUMBERS),
+                                           lambda text, key=f.key: float(_reads_as(book, key, text) > floor),
+                                           self.header_number_prior, 1, pad=LINE_PAD))
+        return changed
+
+    @staticmethod
     def _entry_numbers(entries: list[list[FieldResult]], dates: list[list[FieldResult]],
                        years: list[int | None]) -> list[tuple[str | None, float, str | None]]:
         """Per filled entry (its fields; its registration-date fields and their year, :func:`_registration_year`),
@@ -1457,7 +1609,7 @@ class PagePipeline:
                                 for row in texts for t in row) > reader.token_limit:
                 continue
             every_line = [line for side in lines for line in side]
-            crops = [np.asarray(crop_line(work, line.bbox).convert("RGB")) for line in every_line]
+            crops = [np.asarray(crop_line(work, line.bbox, self.field_line_pad).convert("RGB")) for line in every_line]
             scores = text_log_probs(reader, crops, texts)
             best = int(scores.sum(axis=1).argmax())
             if all(t == line.text for t, line in zip(texts[best], every_line)):
@@ -1538,13 +1690,14 @@ class PagePipeline:
         return changed
 
     def read_again(self, work: Image.Image, fields: list[FieldResult], readings_of, known_in, prior: float,
-                   rounds: int) -> dict[int, str]:
+                   rounds: int, pad: float | None = None) -> dict[int, str]:
         """Read ``fields`` again against a closed vocabulary: ``readings_of(text)`` gives the field's other
         readings (one part changed), ``known_in(text)`` how many of its parts the vocabulary holds. Each
         reading whose change falls in one line read with less than ``REREAD_BELOW`` confidence is scored by teacher forcing on that line's crop against the
         line as it stands; the reading with the highest log-probability plus ``prior`` per part known stands,
         if that beats the reading as it stands; then again, ``rounds`` times at most. A line changed takes its
         probability on its crop as its confidence. Every field's readings of a round are scored in one batch.
+        Crops take ``pad`` of a line's height around it (default: ``field_line_pad``, the entries' lines').
         Returns ``{id(field): the text it read}`` for every field it changed; nothing without a recognizer that
         scores readings (the server's micro-batcher does not) or with a prior of 0.
 
@@ -1586,7 +1739,8 @@ class PagePipeline:
             order = list({id(line): line for line, _ in pairs}.values())
             for line in order:
                 if id(line) not in crops:
-                    crops[id(line)] = np.asarray(crop_line(work, line.bbox).convert("RGB"))
+                    crops[id(line)] = np.asarray(crop_line(work, line.bbox, self.field_line_pad if pad is None
+                                                           else pad).convert("RGB"))
             where = {id(line): j for j, line in enumerate(order)}
             scored = dict(zip(((id(line), t) for line, t in pairs),
                               reading_log_probs(reader, [crops[id(line)] for line in order],
@@ -1687,13 +1841,18 @@ class PagePipeline:
         chunk_lines = [LineResult(c.bbox) for c in chunks]
         label_lines = {id(f): LineResult(box) for f in page_fields if (box := label_crop(f.bbox, chunks))}
         field_lines = [line for f in all_fields for line in f.lines]
+        # The entries' lines take the detected lines' pad; the page header's numbers, a stroke or two whose box
+        # is as often short of the ink as past it, the pad the recognizer learned with.
+        header_lines = sum(len(f.lines) for f in page_fields)
+        field_pads = [LINE_PAD] * header_lines + [self.field_line_pad] * (len(field_lines) - header_lines)
         print_lines = [line for cell in headings for line in cell.lines] + chunk_lines + list(label_lines.values())
         if self.field_beam_width > 1 or self.field_recognizer is not None:
-            self.recognize_lines(work, field_lines, beam_width=self.field_beam_width, recognizer=self.field_recognizer)
+            self.recognize_lines(work, field_lines, beam_width=self.field_beam_width, recognizer=self.field_recognizer,
+                                 pad=field_pads)
             self.recognize_lines(work, print_lines)
             self.read_doubtful_headings_again(work, headings)
         else:
-            self.recognize_lines(work, field_lines + print_lines)
+            self.recognize_lines(work, field_lines + print_lines, pad=field_pads + [LINE_PAD] * len(print_lines))
         for chunk, line in zip(chunks, chunk_lines):
             chunk.text, chunk.confidence = line.text, line.confidence
         page_fields = self.read_header(work, page_fields, chunks, label_lines)
@@ -1704,9 +1863,14 @@ class PagePipeline:
         all_fields = page_fields + [f for _, members in grouped for f in members]
         book_key, book_score = self.choose_book(all_fields, book, headings)
         self.keys_of_book(all_fields, book_key)
+        # id(header field) -> (the text read, the flag of the step that read it again)
+        relabelled = {i: (text, "header_value_read_with_label") for i, text in
+                      self.header_values_from_labels(page_fields, chunks, book_key).items()}
+        relabelled.update((i, (text, "header_number_read_again")) for i, text in
+                          self.read_header_numbers_again(work, page_fields, book_key).items())
         self.name_fields(grouped, headings, book_key)
         for _, members in grouped:
-            members[:] = _split_relationships(members, book_key)
+            members[:] = _split_genders(_split_relationships(members, book_key), book_key)
             if _snap_cuts(work, [line for f in members for line in f.lines]):
                 for f in members:
                     if any(line.cut_from is not None for line in f.lines):
@@ -1744,6 +1908,7 @@ class PagePipeline:
         # A field outside every entry row applies to every record only if it is a page-header key: a value of
         # a row the detector missed, or a footer signature, must not be copied into every record of the page.
         header = self.header_fields(page_fields, book_key)
+        header_read = {f.key: relabelled[id(f)] for f in header if id(f) in relabelled}
         filled = [(number, entry, members, [f for f in members if f.key in book_obj and f.text])
                   for number, (entry, members) in enumerate(grouped, start=1)]
         filled = [row for row in filled if row[3]]  # blank rows make no record
@@ -1794,6 +1959,9 @@ class PagePipeline:
                 if f["key"] in fixes:
                     f["read_text"] = fixes[f["key"]].read_text
                     f["flags"].append(fixes[f["key"]].flag)
+                if f["key"] in header_read:
+                    f["read_text"], flag = header_read[f["key"]]
+                    f["flags"].append(flag)
             record["bbox"] = [round(v, 1) for v in original(entry.bbox)]
             records.append(record)
             entries.append({"entry": number, "bbox": record["bbox"], "score": round(entry.score, 4),

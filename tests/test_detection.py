@@ -127,7 +127,7 @@ def test_pipeline_groups_truth_regions_into_records(tmp_path):
     image, truth = render_page("khai_sinh", seed=3, long_side=900, degradation=0.0)
     pipeline = PagePipeline(TruthLayout(truth), None, deskew=False)
 
-    def read(work, lines):  # each detected line gets the text of the truth line with the same box
+    def read(work, lines, **options):  # each detected line gets the text of the truth line with the same box
         by_box = {tuple(round(v, 1) for v in ln.region.bbox): ln.text for ln in truth.lines()}
         for line in lines:
             line.text, line.confidence = by_box.get(tuple(round(v, 1) for v in line.bbox), ""), 0.99

@@ -206,7 +206,7 @@ def test_the_pipeline_names_fields_and_the_book_after_the_printed_headings(book)
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         return line.bbox[0] <= cx <= line.bbox[2] and line.bbox[1] <= cy <= line.bbox[3]
 
-    def read(work, lines):
+    def read(work, lines, **options):
         """Field lines read as written; a heading cell's first printed line reads as the whole heading; a
         crop of the header band as the labels and values whose middles it holds, left to right."""
         done = set()
@@ -500,6 +500,21 @@ def test_break_points_are_where_the_text_shows_one_value_ending():
     # A date in words, a house number or a hamlet hold their numbers: no value ends inside them.
     assert cut("ngày 01 tháng 01 năm 2004") == [] and cut("số 113 đường") == [] and cut("thôn 7") == []
     assert cut("Kinh") == [] and cut("") == []
+    # The nationality after an ethnicity, whole or its "Việt" ending the line; "Việt" in a name is no break.
+    assert cut("Kinh Việt Nam") == [("Kinh", "Việt Nam")] and cut("Mường Việt") == [("Mường", "Việt")]
+    assert cut("Nguyễn Việt Anh") == [] and cut("Việt Nam") == [] and cut("Kinh (Việt)") == []
+
+
+def test_a_nationality_read_on_two_lines_after_the_ethnicity_is_cut_off_it():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    heading = _heading((0, 30, 200, 60), "Dân tộc, quốc tịch", 0.9)
+    # "Mường Việt" above "Nam": the detector's lines join the nationality's first word to the ethnicity.
+    first, second = _read("x", (10, 100, 190, 118), "Mường Việt"), _read("x", (10, 122, 80, 140), "Nam")
+    entry = (None, [first, second])
+    pipeline.name_fields([entry], [heading], "khai_sinh")
+    assert [(f.key, f.text) for f in entry[1]] == [("nksDanToc", "Mường"), ("nksQuocTich", "Việt Nam")]
 
 
 def test_a_line_holding_several_values_is_cut_where_its_text_says():
@@ -600,6 +615,29 @@ def test_a_row_under_the_headings_read_as_words_too_doubtfully_is_the_row_of_col
             _heading((200, 62, 300, 78), "tộc", 0.25)]
     again = _read("x", (10, 100, 90, 120), "Trần Văn Huân")
     assert _named(pipeline, [again], headings + sure, "ket_hon")[(10, 100)][2] == "heading"
+
+
+def test_a_row_of_short_words_right_under_the_column_headings_is_the_row_of_column_numbers():
+    from inference.pages import PagePipeline, _column_number_cells
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    headings = [_heading((0, 20, 100, 60), "Họ và tên chồng / vợ", 0.62), _heading((100, 20, 200, 60), "Ngày sinh", 0.94),
+                _heading((200, 20, 300, 60), "Dân tộc", 0.64)]
+    # "(2)", "(3)", "(4)" read "127", "131", "tộc", on average above the heading threshold: "tộc" stood between
+    # "Dân tộc" and the ethnicities, which then named nothing.
+    numbers = [_heading((0, 62, 100, 78), "127", 0.36), _heading((100, 62, 200, 78), "131", 0.21),
+               _heading((200, 62, 300, 78), "tộc", 0.71)]
+    assert _column_number_cells(headings + numbers, pipeline.heading_confidence) == {3, 4, 5}
+    husband, wife = _read("x", (210, 100, 290, 120), "Kinh"), _read("x", (210, 130, 290, 150), "Tày")
+    named = _named(pipeline, [husband, wife], headings + numbers, "ket_hon")
+    assert named[(210, 100)][::2] == ("chongDanToc", "heading") and named[(210, 130)][::2] == ("voDanToc", "heading")
+    # Headings of two words, or short words not under a heading (the top row), are no numbers.
+    sub = [_heading((0, 62, 100, 78), "Họ tên", 0.9), _heading((100, 62, 200, 78), "Năm", 0.9),
+           _heading((200, 62, 300, 78), "Dân tộc", 0.9)]
+    assert _column_number_cells(headings + sub, pipeline.heading_confidence) == set()
+    top = [_heading((0, 0, 100, 18), "Số", 0.9), _heading((100, 0, 200, 18), "Tên", 0.9),
+           _heading((200, 0, 300, 18), "Năm", 0.9)]
+    assert _column_number_cells(top, pipeline.heading_confidence) == set()
 
 
 def test_a_group_heading_naming_the_person_by_the_books_act_is_no_title():
@@ -708,7 +746,7 @@ def test_fields_rebuilt_from_the_headings_come_back_in_the_coordinates_of_the_pa
     pipeline.detect = lambda page: (regions, page, shift, 1.5)
     pipeline.heading_cells = lambda work, found: [_heading((0, 30, 200, 60), "Năm sinh mẹ / cha", 0.97)]
 
-    def read(work, lines):
+    def read(work, lines, **options):
         for line, text in zip(lines, ("1975", "1972")):
             line.text, line.confidence = text, 0.99
 
@@ -777,7 +815,7 @@ def test_the_page_keeps_the_entry_number_its_neighbours_say_and_flags_it():
     pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
     pipeline.heading_cells = lambda work, found: []
 
-    def read(work, lines):
+    def read(work, lines, **options):
         texts = {100: "146/94", 200: "166/94", 300: "148/94"}
         for line in lines:
             line.text = texts.get(int(line.bbox[1]) - 10, "Nguyễn Văn An")
@@ -800,7 +838,7 @@ def test_an_entry_number_read_with_another_year_than_the_pages_dates_takes_their
     # Each row: the number on the left, the registration date beside it (the name field reads the date).
     read_before = pipeline.recognize_lines
 
-    def read(work, lines):
+    def read(work, lines, **options):
         read_before(work, lines)
         for line in lines:
             top, left = int(line.bbox[1]), int(line.bbox[0])
@@ -859,7 +897,7 @@ def _header_and_rows_page(n_rows: int, row_key: str, header_key: str, texts: dic
     pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
     pipeline.heading_cells = lambda work, found: []
 
-    def read(work, lines):
+    def read(work, lines, **options):
         for line in lines:
             line.text, line.confidence = texts.get(int(line.bbox[1]), "Nguyễn Văn An"), 0.95
 
@@ -1059,6 +1097,33 @@ def test_a_relationship_written_after_the_declarants_name_is_cut_off():
     # Two words of a relationship with their marks misread still are one; one word so read is a given name.
     assert tail("Phạm Thị Lan ba ngoại") == ("Phạm Thị Lan", "ba ngoại")
     assert tail("Nguyễn Văn Bắc") is None and tail("Nguyễn Văn Cơ") is None
+
+
+def test_a_gender_read_on_the_line_of_a_date_of_birth_or_a_name_becomes_the_gender_field():
+    from inference.pages import _split_genders
+
+    def split(fields, book="khai_tu"):
+        return sorted((f.key, f.text) for f in _split_genders(fields, book))
+
+    # "19/6/1972 Nữ": the date's last word is the deceased's gender, which the entry lacks.
+    date = _read("nktNgaySinh", (100, 10, 300, 30), "19/6/1972 Nữ")
+    (born, gender) = sorted(_split_genders([date], "khai_tu"), key=lambda f: f.bbox[0])
+    assert (born.key, born.text, gender.key, gender.text) == ("nktNgaySinh", "19/6/1972", "nktGioiTinh", "Nữ")
+    assert born.bbox[2] <= gender.bbox[0] and gender.bbox[2] == 300
+    # The gender alone on a line of its own, under the date's key; a lower-case "nam" after a child's name.
+    assert split([_read("nktNgaySinh", (100, 10, 300, 30), "22.11.1901"), _read("nktNgaySinh", (100, 40, 150, 60), "Nam")]
+                 ) == [("nktGioiTinh", "Nam"), ("nktNgaySinh", "22.11.1901")]
+    assert split([_read("nksHoTen", (0, 0, 200, 20), "Hoàng Minh Tiến nam")], "khai_sinh") == [
+        ("nksGioiTinh", "nam"), ("nksHoTen", "Hoàng Minh Tiến")]
+    # The gender on the last line of the date's field.
+    stacked = _field("nktNgaySinh", (100, 10, 300, 60), (100, 10, 300, 30), (100, 40, 150, 60))
+    stacked.lines[0].text, stacked.lines[1].text = "22.11.1901", "Nam"
+    assert split([stacked]) == [("nktGioiTinh", "Nam"), ("nktNgaySinh", "22.11.1901")]
+    # "Nam" ending a name is the given name; a gender the entry has already, or a person without one, stays.
+    assert split([_read("nksHoTen", (0, 0, 200, 20), "Trần Đăng Nam")], "khai_sinh") == [("nksHoTen", "Trần Đăng Nam")]
+    assert split([date, _read("nktGioiTinh", (300, 10, 340, 30), "Nữ")]) == [("nktGioiTinh", "Nữ"),
+                                                                            ("nktNgaySinh", "19/6/1972 Nữ")]
+    assert split([_read("meNgaySinh", (0, 0, 200, 20), "1960 Nữ")], "khai_sinh") == [("meNgaySinh", "1960 Nữ")]
 
 
 def test_a_declarants_name_and_relationship_read_as_one_value_become_two_fields():

@@ -87,7 +87,7 @@ class _Reader:
     def __init__(self, texts):
         self.texts = list(texts)
 
-    def __call__(self, work, lines):
+    def __call__(self, work, lines, **options):
         for line in lines:
             line.text, line.confidence = self.texts.pop(0), 0.95
 
@@ -134,6 +134,11 @@ def test_without_labels_the_page_fields_stay_as_the_detector_keyed_them():
     assert volume.key == "quyenSo" and volume.key_source == "detector"
 
 
+def _read_blank(work, lines, **options):
+    for line in lines:
+        line.text, line.confidence = "", 0.0
+
+
 def test_a_label_read_alone_takes_the_next_chunk_on_its_line_as_its_value_where_the_detector_found_none():
     from inference.pages import PagePipeline
 
@@ -142,7 +147,7 @@ def test_a_label_read_alone_takes_the_next_chunk_on_its_line_as_its_value_where_
     for chunk, text in zip(chunks, ["Quyển số:", "01/2003", "Trang:", "6"]):
         chunk.text, chunk.confidence = text, 0.9
     pipeline = PagePipeline(None, None, deskew=False)
-    pipeline.recognize_lines = _Reader([])
+    pipeline.recognize_lines = _read_blank  # the labels' own cuts hold no value
     fields = pipeline.read_header(page, [], chunks, {})
     assert [(f.key, f.text, f.bbox) for f in fields] == [("quyenSo", "01/2003", chunks[1].bbox),
                                                           ("trangSo", "6", chunks[3].bbox)]
@@ -172,3 +177,51 @@ def test_print_taken_for_headings_above_the_table_does_not_hide_the_header_band(
     # Without ruled cells, the band ends at the top of the cells below the title, as before: the stray one's.
     unruled = [HeadingResult(c.bbox, 0.95) for c in ruled]
     assert all(c.bbox[3] <= 100 for c in PagePipeline.header_chunks(page, [*title, stray, *unruled]))
+
+
+def test_a_one_stroke_value_joined_to_a_label_read_alone_is_cut_from_it():
+    from inference.pages import PagePipeline
+
+    # "Trang: 1": the "1" close after the colon joined the label's chunk, and the chunk read "Trang:".
+    chunk = HeaderChunk((480, 40, 556, 70), [(480, 50, 530, 66), (536, 53, 538, 62), (548, 42, 556, 70)], "Trang:", 0.98)
+    assert value_cuts(chunk) == [((480, 50, 538, 66), (548, 42, 556, 70))]
+    pipeline = PagePipeline(None, None, deskew=False)
+    pipeline.recognize_lines = _Reader(["Trang:", "1"])
+    (page,) = pipeline.read_header(Image.new("RGB", (800, 120)), [], [chunk], {})
+    assert (page.key, page.text, page.bbox, page.key_source) == ("trangSo", "1", (548, 42, 556, 70), "label")
+    # A piece without a digit is the label's last word ("Quyển | số"), not its value.
+    chunk = HeaderChunk((20, 40, 110, 70), [(20, 50, 70, 66), (80, 50, 110, 66)], "Quyển số", 0.8)
+    pipeline.recognize_lines = _Reader(["Quyển", "số"])
+    assert pipeline.read_header(Image.new("RGB", (800, 120)), [], [chunk], {}) == []
+
+
+def test_a_header_value_read_with_its_label_replaces_the_boxs_reading_where_that_is_no_value_or_less_sure():
+    from inference.pages import FieldResult, LineResult, PagePipeline
+
+    def value(key, box, text, confidence):
+        return FieldResult(key, box, 1.0, 0.9, [LineResult(box, text, confidence)], key_source="label")
+
+    volume_chunk = HeaderChunk((20, 40, 160, 70), [(20, 50, 100, 66), (125, 42, 160, 70)], "Quyển 01", 0.98)
+    page_chunk = HeaderChunk((480, 40, 570, 70), [(480, 50, 530, 66), (545, 42, 570, 70)], "Trang, trang 6", 0.6)
+    # The volume's box read "11" less surely than the line "Quyển 01"; the page's box read no page number.
+    volume = value("quyenSo", (123, 40, 160, 70), "11", 0.5)
+    page = value("trangSo", (543, 40, 572, 70), "Dương 6", 0.9)
+    changed = PagePipeline.header_values_from_labels([volume, page], [volume_chunk, page_chunk], "nhan_cha_me_con")
+    assert (volume.text, page.text) == ("01", "trang 6") and changed == {id(volume): "11", id(page): "Dương 6"}
+    assert volume.confidence == pytest.approx(0.98) and volume.lines[0].bbox == (123, 40, 160, 70)
+    # Read as surely in the box ("14" against "Trang, 11"), read worse by the line ("1/199" against "1/1992"),
+    # or found in two pieces ("Tr." and "6"): the box's reading stands.
+    kept = [value("trangSo", (543, 40, 572, 70), "14", 0.57)]
+    assert PagePipeline.header_values_from_labels(kept, [HeaderChunk(page_chunk.bbox, page_chunk.parts, "Trang, 11", 0.56)],
+                                                  "khai_sinh") == {}
+    kept = [value("quyenSo", (123, 40, 160, 70), "1/1992", 0.65)]
+    assert PagePipeline.header_values_from_labels(kept, [HeaderChunk(volume_chunk.bbox, volume_chunk.parts, "Quyển 1/199",
+                                                                     0.73)], "khai_sinh") == {}
+    pieces = [value("trangSo", (530, 40, 545, 70), "Tr.", 0.42), value("trangSo", (548, 40, 572, 70), "6", 0.99)]
+    assert PagePipeline.header_values_from_labels(pieces, [page_chunk], "khai_sinh") == {}
+    assert [f.text for f in pieces] == ["Tr.", "6"] and kept[0].text == "1/1992"
+    # The office is free wording: its chunk's reading, however sure, says nothing of which is right.
+    office = [value("noiDangKy", (200, 40, 400, 70), "UBND xã Nghĩa An", 0.5)]
+    office_chunk = HeaderChunk((20, 40, 400, 70), [(20, 50, 180, 66), (200, 42, 400, 70)], "Nơi đăng ký: xã Nghĩa",
+                               0.9)
+    assert PagePipeline.header_values_from_labels(office, [office_chunk], "khai_sinh") == {}

@@ -468,6 +468,61 @@ def test_a_place_misread_is_read_again_against_the_gazetteer(monkeypatch):
     assert got["meNoiCuTru"]["text"] == "Xã Quỳnh Thọ, Huyện Quỳnh Lương, Nghệ An" and got["meHoTen"]["text"] == "Thạm Thị Hoa"
     with pytest.raises(ValueError, match="place_prior"):
         PagePipeline(None, Reader(), place_prior=-1.0)
+
+
+def test_a_volume_number_read_as_no_number_is_read_again_as_the_likeliest_number(monkeypatch):
+    import inference.pages as pages
+    from inference.pages import HEADER_NUMBERS, PagePipeline
+    from models.detection.layout import Region
+
+    assert {"1", "01", "99"} <= set(HEADER_NUMBERS) and "0" not in HEADER_NUMBERS
+    # A faint "1" read "ba": on its crop "ba" scores best, "1" 1.5 nats less, every other number far worse.
+    line_scores = {"ba": -0.5, "1": -2.0}
+    asked = []
+
+    def scored(reader, images, readings):
+        asked.extend(text for _, text in readings)
+        return np.asarray([line_scores.get(text, -30.0) for _, text in readings])
+
+    monkeypatch.setattr(pages, "reading_log_probs", scored)
+
+    class Reader:
+        def score_batch(self, *args):
+            raise AssertionError("scored through reading_log_probs")
+
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (20, 20, 60, 50), 1.0, "quyenSo", 0.9),
+                         Region("field", (100, 110, 300, 130), 1.0, "meHoTen", 0.9)],
+               "line": [Region("line", (20, 20, 60, 50), 1.0), Region("line", (100, 110, 300, 130), 1.0)]}
+    texts = {(20, 20): "ba", (100, 110): "Nguyễn Thị Hoa"}
+
+    def extract(prior, volume="ba"):
+        texts[(20, 20)] = volume
+        pipeline = PagePipeline(None, Reader(), deskew=False, header_number_prior=prior, review_threshold=0.0)
+        pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+        pipeline.heading_cells = lambda work, found: []
+
+        def read(work, lines, **options):
+            for line in lines:
+                line.text, line.confidence = texts[(int(line.bbox[0]), int(line.bbox[1]))], 0.5
+
+        pipeline.recognize_lines = read
+        (record,) = pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")["records"]
+        return next(f for f in record["fields"] if f["key"] == "quyenSo")
+
+    # Worth 3 nats a reading that is a number, "1" wins, as the volume "01".
+    got = extract(3.0)
+    assert (got["text"], got["value"], got["read_text"]) == ("1", "01", "ba")
+    assert "header_number_read_again" in got["flags"]
+    # Worth less than the 1.5 nats, or turned off: "ba", unreadable, stands.
+    for prior in (1.0, 0.0):
+        got = extract(prior)
+        assert got["text"] == "ba" and "read_text" not in got and "number_unreadable" in got["flags"]
+    # A number read with digits is not read again.
+    asked.clear()
+    assert extract(3.0, volume="7")["text"] == "7" and not asked
+    with pytest.raises(ValueError, match="header_number_prior"):
+        PagePipeline(None, Reader(), header_number_prior=-1.0)
     with pytest.raises(ValueError, match="surname_prior"):
         PagePipeline(None, Reader(), surname_prior=-1.0)
 

@@ -111,6 +111,12 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("office_name_from_places", _W, "the registering office's commune name read (\"UBND thị trấn Kinh "
          "Giang\") is near a commune the page's places matched in the gazetteer, and is spelled as that one "
          "(the text read is kept in read_text)"),
+    Flag("header_value_read_with_label", _W, "the page-header value as read in one line with its printed label "
+         "(\"Quyển 01\"), where the value's own box read no such value (\"La\") or read another less surely "
+         "(the text read in the value's box is kept in read_text)"),
+    Flag("header_number_read_again", _W, "the volume or page number was read as no number (\"ba\" for a faint "
+         "\"1\"); read again as each number up to 99 on its crop, with a number counted in its favour, this one "
+         "was the likelier (the text read is kept in read_text)"),
     Flag("volume_year_from_dates", _W, "the volume's year read (\"01/2014\") is one digit off the year of the "
          "page's registration dates; the volume takes theirs (the text read is kept in read_text)"),
     Flag("date_read_against_entry", _W, "the entry's dates contradicted one another (a parent born after the "
