@@ -258,6 +258,11 @@ def _heading(box, text, confidence):
     return HeadingResult(box, 1.0, [LineResult(box, text, confidence)])
 
 
+def _heading_row(top, bottom, *cells):
+    """Heading cells side by side, 100 px wide each from x = 0: ``cells`` are ``(text, confidence)``."""
+    return [_heading((100 * i, top, 100 * (i + 1), bottom), text, confidence) for i, (text, confidence) in enumerate(cells)]
+
+
 def _named(pipeline, members, headings, book):
     entry = (None, list(members))
     pipeline.name_fields([entry], headings, book)
@@ -602,17 +607,14 @@ def test_a_row_under_the_headings_read_as_words_too_doubtfully_is_the_row_of_col
     from inference.pages import PagePipeline
 
     pipeline = PagePipeline(None, None, deskew=False)
-    headings = [_heading((0, 20, 100, 60), "Họ và tên chồng / vợ", 0.83), _heading((100, 20, 200, 60), "Ngày sinh", 0.77),
-                _heading((200, 20, 300, 60), "Dân tộc", 0.38)]
+    headings = _heading_row(20, 60, ("Họ và tên chồng / vợ", 0.83), ("Ngày sinh", 0.77), ("Dân tộc", 0.38))
     # "(1)", "(2)", "(3)" read as words: one of them above the heading threshold.
-    numbers = [_heading((0, 62, 100, 78), "Việt", 0.46), _heading((100, 62, 200, 78), "133", 0.07),
-               _heading((200, 62, 300, 78), "tộc", 0.25)]
+    numbers = _heading_row(62, 78, ("Việt", 0.46), ("133", 0.07), ("tộc", 0.25))
     husband, wife = _read("x", (10, 100, 90, 120), "Trần Văn Huân"), _read("x", (10, 130, 90, 150), "Trịnh Thị Trinh")
     named = _named(pipeline, [husband, wife], headings + numbers, "ket_hon")
     assert named[(10, 100)][::2] == ("chongHoTen", "heading") and named[(10, 130)][::2] == ("voHoTen", "heading")
     # The same row read surely is no row of numbers: a heading row under group headings keeps its names.
-    sure = [_heading((0, 62, 100, 78), "Họ tên", 0.9), _heading((100, 62, 200, 78), "133", 0.07),
-            _heading((200, 62, 300, 78), "tộc", 0.25)]
+    sure = _heading_row(62, 78, ("Họ tên", 0.9), ("133", 0.07), ("tộc", 0.25))
     again = _read("x", (10, 100, 90, 120), "Trần Văn Huân")
     assert _named(pipeline, [again], headings + sure, "ket_hon")[(10, 100)][2] == "heading"
 
@@ -621,22 +623,18 @@ def test_a_row_of_short_words_right_under_the_column_headings_is_the_row_of_colu
     from inference.pages import PagePipeline, _column_number_cells
 
     pipeline = PagePipeline(None, None, deskew=False)
-    headings = [_heading((0, 20, 100, 60), "Họ và tên chồng / vợ", 0.62), _heading((100, 20, 200, 60), "Ngày sinh", 0.94),
-                _heading((200, 20, 300, 60), "Dân tộc", 0.64)]
+    headings = _heading_row(20, 60, ("Họ và tên chồng / vợ", 0.62), ("Ngày sinh", 0.94), ("Dân tộc", 0.64))
     # "(2)", "(3)", "(4)" read "127", "131", "tộc", on average above the heading threshold: "tộc" stood between
     # "Dân tộc" and the ethnicities, which then named nothing.
-    numbers = [_heading((0, 62, 100, 78), "127", 0.36), _heading((100, 62, 200, 78), "131", 0.21),
-               _heading((200, 62, 300, 78), "tộc", 0.71)]
+    numbers = _heading_row(62, 78, ("127", 0.36), ("131", 0.21), ("tộc", 0.71))
     assert _column_number_cells(headings + numbers, pipeline.heading_confidence) == {3, 4, 5}
     husband, wife = _read("x", (210, 100, 290, 120), "Kinh"), _read("x", (210, 130, 290, 150), "Tày")
     named = _named(pipeline, [husband, wife], headings + numbers, "ket_hon")
     assert named[(210, 100)][::2] == ("chongDanToc", "heading") and named[(210, 130)][::2] == ("voDanToc", "heading")
     # Headings of two words, or short words not under a heading (the top row), are no numbers.
-    sub = [_heading((0, 62, 100, 78), "Họ tên", 0.9), _heading((100, 62, 200, 78), "Năm", 0.9),
-           _heading((200, 62, 300, 78), "Dân tộc", 0.9)]
+    sub = _heading_row(62, 78, ("Họ tên", 0.9), ("Năm", 0.9), ("Dân tộc", 0.9))
     assert _column_number_cells(headings + sub, pipeline.heading_confidence) == set()
-    top = [_heading((0, 0, 100, 18), "Số", 0.9), _heading((100, 0, 200, 18), "Tên", 0.9),
-           _heading((200, 0, 300, 18), "Năm", 0.9)]
+    top = _heading_row(0, 18, ("Số", 0.9), ("Tên", 0.9), ("Năm", 0.9))
     assert _column_number_cells(top, pipeline.heading_confidence) == set()
 
 
