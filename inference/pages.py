@@ -854,6 +854,14 @@ HEADER_NUMBERS = tuple(str(n) for n in range(1, 100)) + tuple(f"{n:02d}" for n i
 DATE_PRIOR = 3.0
 
 
+def _prior(name: str, value: float, read: str) -> float:
+    """``value``, a prior of :meth:`PagePipeline.read_again` named ``name``: at least 0, where 0 leaves what it is
+    for (``read``) as the recognizer read it."""
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0 (0: {read} are read as the recognizer reads them), got {value}")
+    return value
+
+
 def _changed_line(lines: list[str], reading: str) -> tuple[int, str] | None:
     """Where ``reading`` (the lines' texts joined by spaces, changed in one place) differs from ``lines``: the
     index of the one line the change falls in and that line's new text; ``None`` where the change spans two."""
@@ -903,20 +911,10 @@ class PagePipeline:
         self.review_threshold = default_review_threshold() if review_threshold is None else review_threshold
         self.batch_size = batch_size
         self.deskew = deskew
-        if place_prior < 0:
-            raise ValueError(f"place_prior must be >= 0 (0: places are read as the recognizer reads them), got {place_prior}")
-        self.place_prior = place_prior
-        if surname_prior < 0:
-            raise ValueError(f"surname_prior must be >= 0 (0: names are read as the recognizer reads them), "
-                             f"got {surname_prior}")
-        self.surname_prior = surname_prior
-        if date_prior < 0:
-            raise ValueError(f"date_prior must be >= 0 (0: dates are read as the recognizer reads them), got {date_prior}")
-        self.date_prior = date_prior
-        if header_number_prior < 0:
-            raise ValueError(f"header_number_prior must be >= 0 (0: header numbers are read as the recognizer reads "
-                             f"them), got {header_number_prior}")
-        self.header_number_prior = header_number_prior
+        self.place_prior = _prior("place_prior", place_prior, "places")
+        self.surname_prior = _prior("surname_prior", surname_prior, "names")
+        self.date_prior = _prior("date_prior", date_prior, "dates")
+        self.header_number_prior = _prior("header_number_prior", header_number_prior, "header numbers")
         if not 0 <= field_line_pad <= 1:
             raise ValueError(f"field_line_pad must be in [0, 1] (of a line's height), got {field_line_pad}")
         self.field_line_pad = field_line_pad
@@ -1502,6 +1500,9 @@ class PagePipeline:
         floor = float(np.log(MIN_READS_AS))
         register = get_book(book)
         for label in header_labels(chunks):
+            # The office is free wording: that the chunk's reading reads as one says nothing of which is right.
+            if label.key not in HEADER_NUMBER_KEYS or label.key not in register:
+                continue
             chunk = label.chunk
             value = chunk.text[label.end:].strip(" :.,;")
             if not value:
@@ -1513,10 +1514,8 @@ class PagePipeline:
             height = chunk.bbox[3] - chunk.bbox[1]
             near = [f for f in page_fields if f.key == label.key and same_line(f.bbox, chunk.bbox)
                     and value_start - height <= (f.bbox[0] + f.bbox[2]) / 2 <= chunk.bbox[2] + height]
-            # A value the detector found in pieces ("Tr." and "6") is for _header_one_per_key to sort out. The
-            # office is free wording: that the chunk's reading reads as one says nothing of which is right.
-            if len(near) != 1 or label.key not in HEADER_NUMBER_KEYS or label.key not in register \
-                    or id(near[0]) in changed:
+            # A value the detector found in pieces ("Tr." and "6") is for _header_one_per_key to sort out.
+            if len(near) != 1 or id(near[0]) in changed:
                 continue
             (f,) = near
             value_reads, text_reads = _reads_as(book, f.key, value), _reads_as(book, f.key, f.text)
