@@ -581,13 +581,11 @@ def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResu
         elif (split := _relationship_across(lines, name_words)) is not None:
             # A relationship of two words broken over the last two lines ("Lê Văn Quý Ông" above "nội").
             previous = lines[-2]
-            name_piece, word = _line_piece(previous, 0, split), _line_piece(previous, split, len(previous.text))
-            name_piece.text = name_piece.text.rstrip(" ,;-–")
+            name_piece, word = _cut_line(previous, split)
             parent[id(name_piece)] = parent[id(word)] = f
             name_lines, relation_lines = lines[:-2] + [name_piece], [word, last]
         elif (start := _relationship_tail(last.text, name_words)) is not None:
-            name_piece, relation_piece = _line_piece(last, 0, start), _line_piece(last, start, len(last.text))
-            name_piece.text = name_piece.text.rstrip(" ,;-–")
+            name_piece, relation_piece = _cut_line(last, start)
             parent[id(name_piece)] = parent[id(relation_piece)] = f
             name_lines, relation_lines = lines[:-1] + [name_piece], [relation_piece]
         else:
@@ -630,8 +628,7 @@ def _split_genders(fields: list[FieldResult], book: str) -> list[FieldResult]:
                 kept_lines, gender_lines = lines[:-1], [last]
             else:
                 start = last.text.rstrip(" .,;").rfind(words[-1])
-                kept, gender = _line_piece(last, 0, start), _line_piece(last, start, len(last.text))
-                kept.text = kept.text.rstrip(" ,;-–")
+                kept, gender = _cut_line(last, start)
                 parent[id(kept)] = parent[id(gender)] = f
                 kept_lines, gender_lines = lines[:-1] + [kept], [gender]
             out[out.index(f):out.index(f) + 1] = [_field_of(f.key, kept_lines, parent, f.key_score, f.key_source),
@@ -698,6 +695,14 @@ def _line_piece(line: LineResult, start: int, end: int) -> LineResult:
     return LineResult((x0 + start * width, y0, x0 + end * width, y1), text[start:end].strip(" ,;"),
                       line.confidence, line.detection_score, line.key_probs,
                       cut_from=line.cut_from or (line.bbox, width))
+
+
+def _cut_line(line: LineResult, at: int) -> tuple[LineResult, LineResult]:
+    """``line`` cut before its text's character ``at`` into the value before (its trailing separators dropped)
+    and the value after (:func:`_line_piece`): "NGÔ VĂN MINH TUẤN - Cha" → "NGÔ VĂN MINH TUẤN", "Cha"."""
+    left, right = _line_piece(line, 0, at), _line_piece(line, at, len(line.text))
+    left.text = left.text.rstrip(" ,;-–")
+    return left, right
 
 
 #: A cut inside a line moves to the ink's gap nearest it within this many mean character widths.
@@ -1534,17 +1539,14 @@ class PagePipeline:
         detector's box) is read again as each of :data:`HEADER_NUMBERS`, scored by teacher forcing on its crop,
         ``header_number_prior`` for a reading that is a number (:meth:`read_again`, one round)."""
         register = get_book(book)
-        floor = float(np.log(MIN_READS_AS))
         keys = Counter(f.key for f in page_fields)
         # One of two pieces of a value ("Tr." beside "6") is for _header_one_per_key to sort out.
         numbers = [f for f in page_fields if f.key in HEADER_NUMBER_KEYS and f.key in register
                    and keys[f.key] == 1 and len(f.lines) == 1 and not any(c.isdigit() for c in f.text)]
-        changed: dict[int, str] = {}
-        for f in numbers:
-            changed.update(self.read_again(work, [f], lambda text: list(HEADER_NUMBERS),
-                                           lambda text, key=f.key: float(_reads_as(book, key, text) > floor),
-                                           self.header_number_prior, 1, pad=LINE_PAD))
-        return changed
+        # Every reading offered is a number both keys read as one; the readings being replaced have no digit.
+        return self.read_again(work, numbers, lambda text: list(HEADER_NUMBERS),
+                               lambda text: float(any(c.isdigit() for c in text)), self.header_number_prior, 1,
+                               pad=LINE_PAD)
 
     @staticmethod
     def _entry_numbers(entries: list[list[FieldResult]], dates: list[list[FieldResult]],
