@@ -74,7 +74,8 @@ def main() -> int:
         got = field_outcomes(truth, pipeline(image))
         oracle = PagePipeline(TrueLayout(truth), pipeline.recognizer, review_threshold=0.0, deskew=False,
                               field_line_pad=LINE_PAD,
-                              field_recognizer=pipeline.field_recognizer)
+                              field_recognizer=pipeline.field_recognizer,
+                              heading_recognizer=pipeline.heading_recognizer)
         ceiling = field_outcomes(truth, oracle(image, book=truth.book))
         for name, outcome in got.items():
             key = f"{truth.book}.{name.split('/', 1)[1]}"

@@ -1,8 +1,10 @@
 """Page latency of the pipeline's recognizer choices, side by side: a 10-entry birth page (held-out layout)
-of each benchmark seed, read with the second opinion (field lines by both recognizers, the default of
-``hotich extract``), with the released recognizer alone, and with the second opinion but without reading places,
-surnames, dates and header numbers again (``place_prior=0, surname_prior=0, date_prior=0,
-header_number_prior=0``: :meth:`inference.pages.PagePipeline.read_again`), in turns on the same warm pipeline.
+of each benchmark seed, read with the second opinion (field lines by both recognizers) and the print reader
+(headings), the default of ``hotich extract``; with the released recognizer alone; with the second opinion but
+the headings read by the first recognizer (no print reader); and with both but without reading places,
+surnames, dates, header numbers and relationships again (``place_prior=0, surname_prior=0, date_prior=0,
+header_number_prior=0, relationship_prior=0``: :meth:`inference.pages.PagePipeline.read_again`), in turns on
+the same warm pipeline.
 
     python benchmarks/pages_latency.py [--seeds 700000000 710000000 720000000 730000000] [--runs 5]
 
@@ -41,11 +43,17 @@ def main() -> None:
     with_second = PagePipeline.from_dirs(threads=args.threads, review_threshold=0.0)
     if with_second.field_recognizer is None:
         raise SystemExit("no released second opinion to compare with (models/zoo/hotich-rec-second-opinion)")
+    if with_second.heading_recognizer is None:
+        raise SystemExit("no released print reader to compare with (models/zoo/hotich-rec-print)")
     variants = {"second_opinion": with_second,
                 "single": PagePipeline(with_second.layout, with_second.recognizer, review_threshold=0.0),
+                "no_print_reader": PagePipeline(with_second.layout, with_second.recognizer, review_threshold=0.0,
+                                                field_recognizer=with_second.field_recognizer),
                 "no_reread": PagePipeline(with_second.layout, with_second.recognizer, review_threshold=0.0,
-                                          field_recognizer=with_second.field_recognizer, place_prior=0.0,
-                                          surname_prior=0.0, date_prior=0.0, header_number_prior=0.0)}
+                                          field_recognizer=with_second.field_recognizer,
+                                          heading_recognizer=with_second.heading_recognizer, place_prior=0.0,
+                                          surname_prior=0.0, date_prior=0.0, header_number_prior=0.0,
+                                          relationship_prior=0.0)}
     pages = []
     for seed in tqdm(args.seeds, desc="pages", unit="page"):
         image, truth = render_page("khai_sinh", None, seed + 99, split="heldout", entries=10)
@@ -60,16 +68,20 @@ def main() -> None:
         medians = {name: round(statistics.median(v), 3) for name, v in runs.items()}
         pages.append({"seed": seed, "template": truth.template, "size": list(image.size), "runs": runs,
                       "median_s": medians, "ratio": round(medians["second_opinion"] / medians["single"], 2),
+                      "print_reader_ratio": round(medians["second_opinion"] / medians["no_print_reader"], 2),
                       "reread_ratio": round(medians["second_opinion"] / medians["no_reread"], 2)})
     out = {"threads": args.threads, "runs": args.runs, "pages": pages,
-           "recognizers": [m.directory.name for m in with_second.field_recognizer.members]}
+           "recognizers": [m.directory.name for m in with_second.field_recognizer.members],
+           "print_reader": getattr(with_second.heading_recognizer, "directory", Path("none")).name}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
-    print("| page (seed) | template | size (px) | second opinion: median s | single: median s | ratio | "
-          "second opinion, not read again: median s | ratio |\n|---|---|---|---|---|---|---|---|")
+    print("| page (seed) | template | size (px) | default: median s | single: median s | ratio | "
+          "no print reader: median s | ratio | not read again: median s | ratio |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
     for p in pages:
         print(f"| {p['seed']} | {p['template']} | {p['size'][0]}×{p['size'][1]} | {p['median_s']['second_opinion']} | "
-              f"{p['median_s']['single']} | {p['ratio']}× | {p['median_s']['no_reread']} | {p['reread_ratio']}× |")
+              f"{p['median_s']['single']} | {p['ratio']}× | {p['median_s']['no_print_reader']} | "
+              f"{p['print_reader_ratio']}× | {p['median_s']['no_reread']} | {p['reread_ratio']}× |")
 
 
 if __name__ == "__main__":

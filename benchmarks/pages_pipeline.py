@@ -2,10 +2,11 @@
 the whole page pipeline.
 
     python benchmarks/pages_pipeline.py [--pages-per-book 6] [--detector DIR] [--model DIR] [--latency-runs 5]
-        [--second-model DIR | --single-model]
+        [--second-model DIR | --single-model] [--heading-model DIR | --no-heading-model]
 
 Lines are read as ``hotich extract`` reads them: field lines by the released recognizer and the released second
-opinion together (``inference/ensemble.py``), unless ``--single-model``; printed lines by the first alone.
+opinion together (``inference/ensemble.py``), the printed headings by the released print reader
+(``models/zoo/hotich-rec-print``), unless ``--single-model``; the page header's print by the first alone.
 
 Reports, per book and split (training layouts vs the held-out layout):
 - field detection F1 at IoU 0.5 (the detected key must match);
@@ -45,7 +46,8 @@ from data.pages.lines import LINE_PAD  # noqa: E402
 from data.pages.render import render_page  # noqa: E402
 from data.schema import BOOKS  # noqa: E402
 from inference.pages import (DATE_PRIOR, FIELD_LINE_PAD, FUSED_ENTRY_ROWS, HEADER_NUMBER_PRIOR,  # noqa: E402
-                             MIN_HEADING_CONFIDENCE, PLACE_PRIOR, SURNAME_PRIOR, PagePipeline)
+                             MIN_HEADING_CONFIDENCE, PLACE_PRIOR, RELATIONSHIP_PRIOR, SURNAME_PRIOR,
+                             PagePipeline)
 from inference.records import FLAGS, Severity, normalize_field  # noqa: E402
 from models.detection.layout import Region, box_iou, match_f1  # noqa: E402
 
@@ -152,6 +154,9 @@ def main() -> int:
     parser.add_argument("--model")
     parser.add_argument("--second-model", help="second recognizer (default: the released second opinion)")
     parser.add_argument("--single-model", action="store_true", help="read lines with --model alone")
+    parser.add_argument("--heading-model", help="recognizer of the printed headings (default: the released print reader)")
+    parser.add_argument("--no-heading-model", action="store_true",
+                        help="read the printed headings with --model, as before the print reader")
     parser.add_argument("--latency-runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--heading-confidence", type=float, default=MIN_HEADING_CONFIDENCE,
@@ -165,6 +170,9 @@ def main() -> int:
                         help="log-probability a listed surname is worth in a name's reading (0: off; default %(default)s)")
     parser.add_argument("--date-prior", type=float, default=DATE_PRIOR,
                         help="log-probability per date contradiction a year read again resolves (0: off)")
+    parser.add_argument("--relationship-prior", type=float, default=RELATIONSHIP_PRIOR,
+                        help="log-probability a relationship is worth in the reading of a word or two alone under "
+                             "a name (0: off; default %(default)s)")
     parser.add_argument("--header-number-prior", type=float, default=HEADER_NUMBER_PRIOR,
                         help="log-probability a volume or page number read as digits is worth where the number read "
                              "has none (0: off; default %(default)s)")
@@ -178,18 +186,23 @@ def main() -> int:
     args = parser.parse_args()
 
     pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads, second_recognizer=args.second_model,
-                                      single_recognizer=args.single_model, review_threshold=0.0,
+                                      single_recognizer=args.single_model, heading_recognizer=args.heading_model,
+                                      review_threshold=0.0,
                                       heading_confidence=args.heading_confidence, field_beam_width=args.field_beam,
                                       place_prior=args.place_prior, surname_prior=args.surname_prior,
                                       date_prior=args.date_prior, header_number_prior=args.header_number_prior,
-                                      field_line_pad=args.field_line_pad, fused_entry_rows=args.fused_entry_rows)
+                                      field_line_pad=args.field_line_pad, fused_entry_rows=args.fused_entry_rows,
+                                      relationship_prior=args.relationship_prior)
+    if args.no_heading_model:
+        pipeline.heading_recognizer = None
     # The same models with the printed headings ignored: the detector's keys stand (side by side, same pages).
     detector_keys = PagePipeline(pipeline.layout, pipeline.recognizer, review_threshold=0.0,
                                  heading_confidence=float("inf"), field_beam_width=args.field_beam,
-                                 field_recognizer=pipeline.field_recognizer, place_prior=args.place_prior,
+                                 field_recognizer=pipeline.field_recognizer,
+                                 heading_recognizer=pipeline.heading_recognizer, place_prior=args.place_prior,
                                  surname_prior=args.surname_prior, date_prior=args.date_prior,
                                  header_number_prior=args.header_number_prior, field_line_pad=args.field_line_pad,
-                                 fused_entry_rows=args.fused_entry_rows)
+                                 fused_entry_rows=args.fused_entry_rows, relationship_prior=args.relationship_prior)
     groups: dict[tuple[str, str], list[dict]] = {}
     keys_only: dict[tuple[str, str], list[dict]] = {}
     true_layout: dict[tuple[str, str], list[dict]] = {}
@@ -203,8 +216,10 @@ def main() -> int:
         oracle = PagePipeline(TrueLayout(truth), pipeline.recognizer, review_threshold=0.0, deskew=False,
                               field_line_pad=LINE_PAD,
                               field_beam_width=args.field_beam, field_recognizer=pipeline.field_recognizer,
+                              heading_recognizer=pipeline.heading_recognizer,
                               place_prior=args.place_prior, surname_prior=args.surname_prior,
-                              date_prior=args.date_prior, header_number_prior=args.header_number_prior)
+                              date_prior=args.date_prior, header_number_prior=args.header_number_prior,
+                              relationship_prior=args.relationship_prior)
         true_layout.setdefault((truth.book, truth.template_split), []).append(
             score_page(truth, oracle(image, book=truth.book)))
 
@@ -260,9 +275,11 @@ def main() -> int:
                "median": round(statistics.median(latencies), 3), "runs": [round(v, 3) for v in latencies]},
            "detector": str(pipeline.layout.directory), "threads": args.threads,
            "recognizers": [m.directory.name for m in getattr(pipeline.field_recognizer, "members", [pipeline.recognizer])],
+           "heading_recognizer": getattr(pipeline.heading_recognizer, "directory", Path("none")).name,
            "heading_confidence": args.heading_confidence, "place_prior": args.place_prior,
            "surname_prior": args.surname_prior, "date_prior": args.date_prior,
            "header_number_prior": args.header_number_prior, "field_line_pad": args.field_line_pad,
+           "relationship_prior": args.relationship_prior,
            "fused_entry_rows": args.fused_entry_rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")

@@ -11,7 +11,7 @@ import numpy as np
 from data.charset import out_of_charset
 from data.manifest import read_manifest
 
-PREVIEW_SOURCES = ("ink", "font", "cinnamon", "vnondb")
+PREVIEW_SOURCES = ("ink", "font", "print", "cinnamon", "vnondb")
 
 
 def _rows(source: str, split: str, n: int | None, seed: int, book: str | None, field: str | None,
@@ -28,12 +28,21 @@ def _rows(source: str, split: str, n: int | None, seed: int, book: str | None, f
 
         rows = ds.vnondb_lines(split, height=height, seed=seed)
         return (itertools.islice(rows, n) if n else rows), n
+    if source == "print":
+        if not n:
+            raise ValueError("synthetic sources need --n (they are unlimited)")
+        from data.print_lines import PrintLineSynthesizer
+
+        synth = PrintLineSynthesizer(height)
+        rows = ({"image": line.image, "text": line.text, "source": "print", "face": line.face}
+                for line in (synth.sample(seed + i) for i in range(n)))
+        return rows, n
     if source in ("synth", "ink", "font"):
         if not n:
             raise ValueError("synthetic sources need --n (they are unlimited)")
         kind = None if source == "synth" else source
         return ds.synthetic_lines(n, seed=seed, source=kind, book=book, field=field, height=height), n
-    raise ValueError(f"unknown source {source!r}; expected cinnamon, vnondb, synth, ink or font")
+    raise ValueError(f"unknown source {source!r}; expected cinnamon, vnondb, synth, ink, font or print")
 
 
 def export_manifest_command(args) -> int:

@@ -34,7 +34,7 @@ def _data_parsers(sub) -> None:
     build.add_argument("--only", nargs="+", choices=["cinnamon", "vnondb", "synth"], help="build only these")
 
     export = dsub.add_parser("export-manifest", help="write one source as images + a line manifest")
-    export.add_argument("--source", required=True, choices=["cinnamon", "vnondb", "synth", "ink", "font"])
+    export.add_argument("--source", required=True, choices=["cinnamon", "vnondb", "synth", "ink", "font", "print"])
     export.add_argument("--out", required=True, help="output folder")
     export.add_argument("--name", default="manifest.jsonl", help="manifest file name")
     common(export)
@@ -43,7 +43,7 @@ def _data_parsers(sub) -> None:
     stats.add_argument("manifest", nargs="*", help="line manifests (JSON Lines)")
 
     preview = dsub.add_parser("preview", help="contact sheet of lines with their ground truth")
-    preview.add_argument("--source", required=True, choices=["ink", "font", "cinnamon", "vnondb"])
+    preview.add_argument("--source", required=True, choices=["ink", "font", "print", "cinnamon", "vnondb"])
     preview.add_argument("--out", required=True, help="PNG to write")
     preview.add_argument("--columns", type=int, default=2)
     common(preview)
@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "one (default: the released second opinion, when serving the released model)")
     serve.add_argument("--pages-single-model", action="store_true",
                        help="read page lines with the served recognizer alone, through the shared batcher")
+    serve.add_argument("--pages-heading-model", help="a recognizer of print that reads the pages' printed headings "
+                       "(default: the released print reader, when serving the released model)")
     serve.add_argument("--review-threshold", type=float,
                        help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.95)")
     serve.add_argument("--ml-backend", action="store_true",
@@ -173,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--second-model", help="a second recognizer that reads every handwritten field line too, "
                          "the likelier reading of the two winning (default: the released second opinion, with the released model)")
     extract.add_argument("--single-model", action="store_true", help="read lines with --model alone")
+    extract.add_argument("--heading-model", help="a recognizer of print that reads the printed headings (default: the "
+                         "released print reader, with the released model)")
     extract.add_argument("--review-threshold", type=float,
                          help="fields below this confidence need review (default $HOTICH_REVIEW_THRESHOLD or 0.95)")
     extract.add_argument("--threads", type=int, help="onnxruntime intra-op threads")
@@ -248,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             from inference.pages_api import pages_router
 
             routers = [pages_router(args.detector, args.review_threshold, args.pages_second_model,
-                                    args.pages_single_model)]
+                                    args.pages_single_model, args.pages_heading_model)]
             if args.ml_backend:
                 import os
 
@@ -270,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads,
                                               second_recognizer=args.second_model,
                                               single_recognizer=args.single_model,
+                                              heading_recognizer=args.heading_model,
                                               review_threshold=args.review_threshold,
                                               field_beam_width=args.field_beam)
             summary = extract_folder(pipeline, args.pages, args.out, book=args.book,

@@ -28,12 +28,17 @@ def _is_recognizer(path: Path) -> bool:
 #: The released recognizer that reads page lines beside the released one (``inference.ensemble``); never the
 #: default recognizer itself.
 SECOND_OPINION = "hotich-rec-second-opinion"
+#: The released recognizer of printed lines, which reads a page's headings (``inference.pages``); never the
+#: default recognizer itself.
+PRINT_READER = "hotich-rec-print"
 
 
 def default_model_dir() -> Path:
-    """The released recognizer in ``models/zoo`` (the newest by name; the second opinion is not a candidate)."""
+    """The released recognizer in ``models/zoo`` (the newest by name; the second opinion and the print reader
+    are not candidates)."""
     zoo = Path(__file__).resolve().parents[1] / "models" / "zoo"
-    candidates = sorted(p for p in zoo.glob("*") if _is_recognizer(p) and p.name != SECOND_OPINION) if zoo.is_dir() else []
+    candidates = sorted(p for p in zoo.glob("*") if _is_recognizer(p) and p.name not in (SECOND_OPINION, PRINT_READER)
+                        ) if zoo.is_dir() else []
     if not candidates:
         raise FileNotFoundError(f"no released recognizer under {zoo}; pass --model DIR")
     return candidates[-1]
@@ -42,6 +47,12 @@ def default_model_dir() -> Path:
 def default_second_opinion_dir() -> Path | None:
     """The released second-opinion recognizer for page lines, or ``None`` where it is not in ``models/zoo``."""
     path = Path(__file__).resolve().parents[1] / "models" / "zoo" / SECOND_OPINION
+    return path if _is_recognizer(path) else None
+
+
+def default_print_reader_dir() -> Path | None:
+    """The released recognizer of printed lines (page headings), or ``None`` where it is not in ``models/zoo``."""
+    path = Path(__file__).resolve().parents[1] / "models" / "zoo" / PRINT_READER
     return path if _is_recognizer(path) else None
 
 

@@ -306,6 +306,14 @@ _RELATIONSHIP_NAME_WORDS = frozenset({"anh", "ba", "chi"})
 MIN_RELATIONSHIP_SCORE = 0.95
 
 
+@lru_cache(maxsize=1)
+def _relationship_forms() -> tuple[str, ...]:
+    """Every relationship as the books write it, capitalised as it stands alone under a name ("Mẹ", "Bà nội")."""
+    from data.text.vocab import RELATIONSHIPS
+
+    return tuple(dict.fromkeys(form[:1].upper() + form[1:] for _, forms in RELATIONSHIPS.values() for form in forms))
+
+
 def _relationship_score(text: str) -> float:
     """The normalizer's score of ``text`` as a relationship ("Cha", "Bà nội", "Con trai"), 0 when it is none.
     Two words that are a relationship's with marks misread ("ba ngoại" for "bà ngoại") count as
@@ -833,10 +841,14 @@ PLACE_ROUNDS = 2
 #: readings to score.
 REREAD_BELOW = 0.9
 #: The flags of the steps that read a value again, in the order they speak for a value two of them read.
-REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "surname_read_from_list", "date_read_against_entry")
+REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "surname_read_from_list", "date_read_against_entry",
+                "relationship_read_again")
 #: The log-probability a listed surname is worth in a name's reading (:meth:`PagePipeline.read_surnames_from_list`);
 #: 0 turns the step off.
 SURNAME_PRIOR = 2.0
+#: The log-probability a relationship is worth in the reading of a word alone on the last line of a name
+#: (:meth:`PagePipeline.read_relationships_again`); 0 turns the step off.
+RELATIONSHIP_PRIOR = 2.0
 #: Heading lines the first recognizer reads with less confidence than this are read again by both
 #: (:meth:`PagePipeline.read_doubtful_headings_again`).
 HEADING_REREAD_BELOW = 0.5
@@ -897,7 +909,9 @@ class PagePipeline:
     ``field_recognizer`` (same shape), where given, reads the handwritten field lines in its place: an ensemble
     (:mod:`inference.ensemble`) reads handwriting better, while the printed headings keep the one recognizer
     whose confidences the heading threshold was chosen on, save the heading lines it reads doubtfully
-    (:meth:`read_doubtful_headings_again`).
+    (:meth:`read_doubtful_headings_again`). ``heading_recognizer`` (same shape), where given, reads the lines of
+    the printed heading cells instead: a recognizer of print (``models/zoo/hotich-rec-print``) reads the words
+    printed where one that learnt the headings of a few layouts writes the heading it knows best.
     """
 
     def __init__(self, layout: LayoutPredictor, recognizer, review_threshold: float | None = None,
@@ -905,7 +919,8 @@ class PagePipeline:
                  field_beam_width: int = 1, field_recognizer=None, place_prior: float = PLACE_PRIOR,
                  surname_prior: float = SURNAME_PRIOR, fused_entry_rows: float = FUSED_ENTRY_ROWS,
                  date_prior: float = DATE_PRIOR, header_number_prior: float = HEADER_NUMBER_PRIOR,
-                 field_line_pad: float = FIELD_LINE_PAD):
+                 field_line_pad: float = FIELD_LINE_PAD, heading_recognizer=None,
+                 relationship_prior: float = RELATIONSHIP_PRIOR):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
@@ -913,6 +928,7 @@ class PagePipeline:
         self.heading_confidence = heading_confidence
         self.recognizer = recognizer
         self.field_recognizer = field_recognizer
+        self.heading_recognizer = heading_recognizer
         self.review_threshold = default_review_threshold() if review_threshold is None else review_threshold
         self.batch_size = batch_size
         self.deskew = deskew
@@ -920,6 +936,7 @@ class PagePipeline:
         self.surname_prior = _prior("surname_prior", surname_prior, "names")
         self.date_prior = _prior("date_prior", date_prior, "dates")
         self.header_number_prior = _prior("header_number_prior", header_number_prior, "header numbers")
+        self.relationship_prior = _prior("relationship_prior", relationship_prior, "relationships")
         if not 0 <= field_line_pad <= 1:
             raise ValueError(f"field_line_pad must be in [0, 1] (of a line's height), got {field_line_pad}")
         self.field_line_pad = field_line_pad
@@ -930,19 +947,22 @@ class PagePipeline:
     @classmethod
     def from_dirs(cls, detector: str | Path | None = None, recognizer: str | Path | None = None,
                   threads: int | None = None, second_recognizer: str | Path | None = None,
-                  single_recognizer: bool = False, **options) -> "PagePipeline":
+                  single_recognizer: bool = False, heading_recognizer: str | Path | None = None,
+                  **options) -> "PagePipeline":
         """The pipeline over model directories (each defaults to the released one).
 
         Field lines are read by ``recognizer`` and ``second_recognizer`` together (:mod:`inference.ensemble`),
-        printed lines by ``recognizer`` alone; without
-        ``second_recognizer``, the released second opinion joins the released recognizer (not one passed as
-        ``recognizer``: it was chosen beside the released one only). ``single_recognizer`` reads with
-        ``recognizer`` alone."""
-        from inference.evaluate import default_second_opinion_dir
+        the heading cells' printed lines by ``heading_recognizer``, the other printed lines (the page header) by
+        ``recognizer`` alone; without ``second_recognizer`` or ``heading_recognizer``, the released second
+        opinion and print reader join the released recognizer (not one passed as ``recognizer``: they were
+        chosen beside the released one only). ``single_recognizer`` reads everything with ``recognizer``
+        alone."""
+        from inference.evaluate import default_print_reader_dir, default_second_opinion_dir
         from inference.server import load_runtime
 
-        if single_recognizer and second_recognizer:
-            raise ValueError("single_recognizer reads with one recognizer: pass no second_recognizer")
+        if single_recognizer and (second_recognizer or heading_recognizer):
+            raise ValueError("single_recognizer reads with one recognizer: pass no second_recognizer or "
+                             "heading_recognizer")
         runtime, _ = load_runtime(recognizer, threads)
         second = None if single_recognizer else second_recognizer or (
             default_second_opinion_dir() if recognizer is None else None)
@@ -951,6 +971,10 @@ class PagePipeline:
 
             second_runtime, _ = load_runtime(second, threads)
             options["field_recognizer"] = EnsembleRecognizer([runtime, second_runtime])
+        print_reader = None if single_recognizer else heading_recognizer or (
+            default_print_reader_dir() if recognizer is None else None)
+        if print_reader is not None:
+            options["heading_recognizer"], _ = load_runtime(print_reader, threads)
         return cls(LayoutPredictor(detector or default_detector_dir(), intra_op_threads=threads), runtime, **options)
 
     @property
@@ -1641,6 +1665,61 @@ class PagePipeline:
         names = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.PERSON_NAME]
         return self.read_again(work, names, surname_readings, has_listed_surname, self.surname_prior, 1)
 
+    def read_relationships_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
+        """One entry's declarant (or other person with a relationship field) with no relationship read, whose
+        name's last line is a word alone that reads as no relationship ("Mẹ" read "Nữ" or "Hà" under the name
+        in "Người đi khai"): that line is read again as each relationship
+        the books write (:data:`data.text.vocab.RELATIONSHIPS`), by teacher forcing on its crop,
+        ``relationship_prior`` for a relationship (:meth:`read_again`, one round). :func:`_split_relationships`
+        then gives the relationship read its own field. Returns ``{id(line): the text it read}`` for every
+        line changed."""
+        if not self.relationship_prior:
+            return {}
+        register = get_book(book)
+        tails: dict[int, int] = {}  # id(name field) -> words on its last line (one)
+        for role in register.roles:
+            keys = [f.key for f in register.fields_of(role)]
+            relation_key = next((k for k in keys if register.field(k).kind is ValueKind.RELATIONSHIP), None)
+            if role + "HoTen" not in keys or relation_key is None:
+                continue
+            if any(f.key == relation_key and f.text for f in fields):
+                continue
+            # The name's last line, or the last of its pieces where the name came in several fields.
+            names = _reading_order([f for f in fields if f.key == role + "HoTen" and f.lines])
+            if not names or (len(names) == 1 and len(names[0].lines) == 1):
+                continue
+            last = names[-1].lines[-1]
+            words = names[-1].text.split()
+            # One word alone: a line holding more is the name's end ("Đức Chi"), whose letters say more.
+            if (_reading_order(names[-1].lines)[-1] is last and len(last.text.split()) == 1
+                    and not any(ch.isdigit() for ch in last.text)
+                    and not any(_relationship_score(" ".join(words[-k:])) >= MIN_RELATIONSHIP_SCORE
+                                for k in (1, 2) if len(words) >= k)):
+                tails[id(names[-1])] = 1
+        if not tails:
+            return {}
+        candidates = [f for f in fields if id(f) in tails]
+        by_text = {" ".join(line.text for line in f.lines if line.text): tails[id(f)] for f in candidates}
+        before = {id(f.lines[-1]): f.lines[-1].text for f in candidates}
+
+        def readings(text: str) -> list[str]:
+            words = text.split(" ")
+            k = by_text.get(text)
+            if k is None:
+                return []
+            head, tail = words[:-k], " ".join(words[-k:])
+            forms = [form.upper() if tail.isupper() and len(tail) > 1 else form for form in _relationship_forms()]
+            return [" ".join(head + [form]) for form in forms if form != tail]
+
+        def is_relationship(text: str) -> int:
+            words = text.split()
+            return int(any(_relationship_score(" ".join(words[-k:])) >= MIN_RELATIONSHIP_SCORE for k in (1, 2)
+                           if len(words) >= k))
+
+        self.read_again(work, candidates, readings, is_relationship, self.relationship_prior, 1)
+        return {i: text for f in candidates if (i := id(f.lines[-1])) in before and f.lines[-1].text != before[i]
+                for text in [before[i]]}
+
     def read_doubtful_headings_again(self, work: Image.Image, headings: list[HeadingResult]) -> None:
         """Heading lines the first recognizer read with less than ``HEADING_REREAD_BELOW`` confidence, read again
         by the field recognizer (both models together, where there is one); the surer of the two readings
@@ -1847,6 +1926,10 @@ class PagePipeline:
         header_lines = sum(len(f.lines) for f in page_fields)
         field_pads = [LINE_PAD] * header_lines + [self.field_line_pad] * (len(field_lines) - header_lines)
         print_lines = [line for cell in headings for line in cell.lines] + chunk_lines + list(label_lines.values())
+        if self.heading_recognizer is not None:
+            self.recognize_lines(work, [line for cell in headings for line in cell.lines],
+                                 recognizer=self.heading_recognizer)
+            print_lines = chunk_lines + list(label_lines.values())
         if self.field_beam_width > 1 or self.field_recognizer is not None:
             self.recognize_lines(work, field_lines, beam_width=self.field_beam_width, recognizer=self.field_recognizer,
                                  pad=field_pads)
@@ -1870,7 +1953,9 @@ class PagePipeline:
         relabelled.update((i, (text, "header_number_read_again")) for i, text in
                           self.read_header_numbers_again(work, page_fields, book_key).items())
         self.name_fields(grouped, headings, book_key)
+        relationships_read: dict[int, str] = {}  # id(line) -> the text read before
         for _, members in grouped:
+            relationships_read.update(self.read_relationships_again(work, members, book_key))
             members[:] = _split_genders(_split_relationships(members, book_key), book_key)
             if _snap_cuts(work, [line for f in members for line in f.lines]):
                 for f in members:
@@ -1888,6 +1973,8 @@ class PagePipeline:
                                                    book_key).items())
         reread.update((i, (text, "date_read_against_entry")) for i, text in
                       self.read_dates_against_entry(work, [members for _, members in grouped], book_key).items())
+        reread.update((id(f), (relationships_read[id(line)], "relationship_read_again")) for f in entry_fields
+                      for line in f.lines if id(line) in relationships_read)
         book_obj = get_book(book_key)
 
         def original(box):

@@ -45,11 +45,14 @@ class _BatcherRecognizer:
 
 
 def pages_router(detector: str | Path | None = None, review_threshold: float | None = None,
-                 second_model: str | Path | None = None, single_model: bool = False) -> APIRouter:
-    """The route; ``second_model`` reads page lines beside the served recognizer (default: the released second
-    opinion where the served model is the released one); ``single_model`` reads them with the served one alone."""
-    if single_model and second_model:
-        raise ValueError("single_model reads page lines with the served recognizer alone: pass no second_model")
+                 second_model: str | Path | None = None, single_model: bool = False,
+                 heading_model: str | Path | None = None) -> APIRouter:
+    """The route; ``second_model`` reads page lines beside the served recognizer and ``heading_model`` the
+    printed headings (defaults: the released second opinion and print reader, where the served model is the
+    released one); ``single_model`` reads everything with the served one alone."""
+    if single_model and (second_model or heading_model):
+        raise ValueError("single_model reads page lines with the served recognizer alone: pass no second_model "
+                         "or heading_model")
     router = APIRouter()
     holder: dict = {"in_flight": 0}
     lock = threading.Lock()
@@ -60,6 +63,24 @@ def pages_router(detector: str | Path | None = None, review_threshold: float | N
         if single_model:
             return None
         return Path(second_model) if second_model else default_second_opinion_dir() if settings.model is None else None
+
+    def print_reader_dir(settings) -> Path | None:
+        from inference.evaluate import default_print_reader_dir
+
+        if single_model:
+            return None
+        return Path(heading_model) if heading_model else default_print_reader_dir() if settings.model is None else None
+
+    def print_reader(state, path: Path):
+        """The print reader, loaded on first use (it does not change with the served model)."""
+        with lock:
+            if holder.get("print_reader_key") != str(path):
+                from inference.server import load_runtime
+
+                settings = state["settings"]
+                holder["print_reader"] = load_runtime(path, settings.intra_op_threads, 1, settings.variant)[0]
+                holder["print_reader_key"] = str(path)
+            return holder["print_reader"]
 
     def ensemble(state, second: Path):
         """The served recognizer and the second opinion, loaded on first use and again after a model reload."""
@@ -137,7 +158,14 @@ def pages_router(detector: str | Path | None = None, review_threshold: float | N
                     field_reader = await run_in_threadpool(ensemble, state, second)
                 except (FileNotFoundError, ValueError) as bad:
                     return _error(503, "no_second_opinion", str(bad))
-            pipeline = PagePipeline(predictor, reader, review_threshold=review_threshold, field_recognizer=field_reader)
+            heading_dir, heading_reader = print_reader_dir(settings), None
+            if heading_dir is not None:
+                try:
+                    heading_reader = await run_in_threadpool(print_reader, state, heading_dir)
+                except (FileNotFoundError, ValueError) as bad:
+                    return _error(503, "no_print_reader", str(bad))
+            pipeline = PagePipeline(predictor, reader, review_threshold=review_threshold, field_recognizer=field_reader,
+                                    heading_recognizer=heading_reader)
             result = await run_in_threadpool(pipeline, Image.fromarray(array), book)
         except QueueFull:
             return _error(503, "queue_full", "the recognition queue is full; retry shortly", {"Retry-After": "1"})
@@ -149,6 +177,9 @@ def pages_router(detector: str | Path | None = None, review_threshold: float | N
         if second is not None:
             models["second_opinion"] = {"name": second.name,
                                         "version": field_reader.members[1].config["source"]["weights_sha256"][:12]}
+        if heading_reader is not None:
+            models["print_reader"] = {"name": heading_dir.name,
+                                      "version": heading_reader.config["source"]["weights_sha256"][:12]}
         result["page"]["models"] = models
         return result
 

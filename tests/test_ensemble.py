@@ -190,6 +190,43 @@ def test_the_pages_endpoint_reports_the_second_opinion_it_read_with(server_facto
     assert answer.json()["page"]["entries"]
 
 
+def test_the_pipeline_reads_headings_with_a_print_reader_only_where_asked_or_released(tiny_onnx_model,
+                                                                                    other_tiny_onnx_model):
+    from inference.pages import PagePipeline
+
+    printed = PagePipeline.from_dirs(None, tiny_onnx_model, 1, heading_recognizer=other_tiny_onnx_model)
+    assert printed.heading_recognizer.directory == Path(other_tiny_onnx_model)
+    assert printed.recognizer.directory == Path(tiny_onnx_model) and printed.field_recognizer is None
+    # A recognizer of one's own is not paired with the released print reader, chosen beside the released one.
+    assert PagePipeline.from_dirs(None, tiny_onnx_model, 1).heading_recognizer is None
+    with pytest.raises(ValueError, match="one recognizer"):
+        PagePipeline.from_dirs(None, tiny_onnx_model, 1, heading_recognizer=other_tiny_onnx_model,
+                               single_recognizer=True)
+
+
+def test_the_pages_endpoint_reports_the_print_reader_it_read_headings_with(server_factory, tiny_onnx_model,
+                                                                           other_tiny_onnx_model, tmp_path):
+    import httpx
+
+    from data.pages.render import render_page
+
+    image, _ = render_page("khai_tu", seed=43, long_side=1000)
+    path = tmp_path / "page.jpg"
+    image.save(path, quality=90)
+    server = server_factory("--model", tiny_onnx_model, "--pages-single-model")
+    alone = httpx.post(server.url + "/v1/pages:extract", files={"file": ("page.jpg", path.read_bytes(), "image/jpeg")},
+                       timeout=120)
+    assert alone.status_code == 200, alone.text
+    assert "print_reader" not in alone.json()["page"]["models"]
+    server = server_factory("--model", tiny_onnx_model, "--pages-heading-model", other_tiny_onnx_model)
+    answer = httpx.post(server.url + "/v1/pages:extract", files={"file": ("page.jpg", path.read_bytes(), "image/jpeg")},
+                        timeout=120)
+    assert answer.status_code == 200, answer.text
+    models = answer.json()["page"]["models"]
+    assert models["print_reader"]["name"] == Path(other_tiny_onnx_model).name and models["print_reader"]["version"]
+    assert "second_opinion" not in models
+
+
 def test_extract_refuses_a_second_model_with_single_model(tmp_path, tiny_onnx_model, other_tiny_onnx_model):
     image = Image.new("RGB", (200, 100), "white")
     image.save(tmp_path / "p.png")

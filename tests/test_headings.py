@@ -112,6 +112,21 @@ def test_heading_line_boxes_finds_each_printed_line_inside_a_ruled_cell():
     assert heading_line_boxes(page, (300, 150, 304, 153)) == []  # too small to hold a line
 
 
+def test_a_tilted_rule_across_a_heading_cell_is_no_line_of_print():
+    """On a tilted page a cell's rules cross several rows and survive the margin: none is a line (read as one,
+    a rule became words). Words long and run together by blur stay."""
+    page = Image.new("RGB", (400, 200), (235, 228, 210))
+    draw = ImageDraw.Draw(page)
+    draw.line((50, 52, 250, 58), fill=(30, 30, 30), width=2)  # the top rule, 1.7 degrees off
+    draw.line((50, 128, 250, 134), fill=(30, 30, 30), width=2)  # the bottom one
+    draw.line((47, 64, 49, 122), fill=(30, 30, 30), width=2)  # a side rule at the crop's edge
+    draw.rectangle((90, 80, 210, 92), fill=(40, 40, 40))  # a line of print
+    draw.rectangle((100, 100, 130, 104), fill=(40, 40, 40))  # a dash of print: short, stays
+    boxes = heading_line_boxes(page, (40, 36, 260, 146))
+    assert len(boxes) == 2
+    assert boxes[0][1] < 81 and boxes[0][3] > 91 and boxes[1][1] < 101 and boxes[1][3] > 103
+
+
 def test_heading_lines_touching_are_cut_apart_and_accents_set_apart_stay_with_their_line():
     page = Image.new("RGB", (400, 200), (235, 228, 210))
     draw = ImageDraw.Draw(page)
@@ -1227,3 +1242,48 @@ def test_doubtful_heading_lines_are_read_again_by_both_recognizers_and_the_surer
     alone.recognize_lines = read
     alone.read_doubtful_headings_again(None, headings)
     assert len(calls) == 1
+
+
+class _Reader:
+    """A recognizer that reads every crop as ``text`` and counts the crops it was given."""
+
+    def __init__(self, text):
+        self.text, self.crops = text, 0
+
+    def recognize(self, images, batch_size=32, **options):
+        from models.recognition.predictor import Recognition
+
+        self.crops += len(images)
+        return [Recognition(self.text, 0.9, [0.9] * len(self.text)) for _ in images]
+
+
+def test_a_heading_recognizer_reads_the_heading_cells_and_nothing_else():
+    """With a print reader, every printed line of the heading cells is read by it and by no other recognizer;
+    the handwritten field lines and the page header stay with the others."""
+    from data.pages.render import render_page
+    from data.pages.templates import heldout_template
+    from inference.pages import PagePipeline
+
+    image, truth = render_page("khai_sinh", heldout_template("khai_sinh").id, seed=12, split="heldout",
+                               long_side=1200, degradation=0.0)
+    field_keys = sorted({f.key for b in BOOKS.values() for f in b.register_fields} | {"bpHoTen"})
+    base, fields, headings = _Reader("base"), _Reader("field"), _Reader("Họ và tên")
+    pipeline = PagePipeline(_HeadingsOnlyLayout(truth, field_keys), base, deskew=False, field_recognizer=fields,
+                            heading_recognizer=headings)
+    result = pipeline(image)
+    heading_lines = [ln for h in result["page"]["headings"] for ln in h["lines"]]
+    assert heading_lines and headings.crops == len(heading_lines)
+    assert {ln["text"] for ln in heading_lines} == {"Họ và tên"}
+    field_texts = {f["text"] for e in result["page"]["entries"] for f in e["fields"]}
+    assert field_texts and "Họ và tên" not in field_texts and fields.crops > 0
+    # Without one, the first recognizer reads the headings as before.
+    base.crops = 0
+    plain = PagePipeline(_HeadingsOnlyLayout(truth, field_keys), base, deskew=False, field_recognizer=fields)
+    assert {ln["text"] for h in plain(image)["page"]["headings"] for ln in h["lines"]} <= {"base", "field"}
+    assert base.crops >= len(heading_lines)
+
+
+def test_the_print_reader_is_never_the_default_recognizer():
+    from inference.evaluate import PRINT_READER, default_model_dir
+
+    assert default_model_dir().name != PRINT_READER

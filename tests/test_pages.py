@@ -402,8 +402,43 @@ def test_real_handwriting_sources_are_used_when_shared_data_is_present(tmp_path)
         os.environ.update({k: v for k, v in saved.items() if v is not None})
 
 
-def test_a_place_misread_is_read_again_against_the_gazetteer(monkeypatch):
+class _ScoringReader:
+    """A recognizer that recognizes nothing itself (lines are read by the stub of :func:`_one_record`) and
+    scores readings through ``reading_log_probs``, which the tests replace."""
+
+    def score_batch(self, *args):
+        raise AssertionError("scored through reading_log_probs")
+
+
+def _scored_by(monkeypatch, line_scores: dict[str, float]) -> None:
+    """Readings score ``line_scores[text]`` on their crops (every other reading far worse)."""
     import inference.pages as pages
+
+    def scored(reader, images, readings):
+        return np.asarray([line_scores.get(text, -30.0) for _, text in readings])
+
+    monkeypatch.setattr(pages, "reading_log_probs", scored)
+
+
+def _one_record(regions, texts, confidence=0.5, **options) -> dict:
+    """The fields (by key) of the one birth record a pipeline makes of ``regions`` (a detector's answer), each
+    line read as ``texts[(x0, y0)]`` with ``confidence``; ``options`` go to the pipeline."""
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, _ScoringReader(), deskew=False, review_threshold=0.0, **options)
+    pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+    pipeline.heading_cells = lambda work, found: []
+
+    def read(work, lines, **_):
+        for line in lines:
+            line.text, line.confidence = texts[(int(line.bbox[0]), int(line.bbox[1]))], confidence
+
+    pipeline.recognize_lines = read
+    (record,) = pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")["records"]
+    return {f["key"]: f for f in record["fields"]}
+
+
+def test_a_place_misread_is_read_again_against_the_gazetteer(monkeypatch):
     from inference.pages import REREAD_BELOW, PagePipeline, _changed_line
     from models.detection.layout import Region
 
@@ -414,17 +449,8 @@ def test_a_place_misread_is_read_again_against_the_gazetteer(monkeypatch):
 
     # The recognizer's own reading scores a little better on its crop than the gazetteer's name; every other
     # reading far worse.
-    line_scores = {"Xã Quỳnh Thọ, Huyện": -0.2, "Quỳnh Lương, Nghệ An": -0.5, "Quỳnh Lưu, Nghệ An": -1.0,
-                   "Thạm Thị Hoa": -0.5, "Phạm Thị Hoa": -1.0}
-
-    def scored(reader, images, readings):
-        return np.asarray([line_scores.get(text, -30.0) for _, text in readings])
-
-    monkeypatch.setattr(pages, "reading_log_probs", scored)
-
-    class Reader:  # recognizes nothing itself: the lines are read by the stub below
-        def score_batch(self, *args):
-            raise AssertionError("scored through reading_log_probs")
+    _scored_by(monkeypatch, {"Xã Quỳnh Thọ, Huyện": -0.2, "Quỳnh Lương, Nghệ An": -0.5,
+                             "Quỳnh Lưu, Nghệ An": -1.0, "Thạm Thị Hoa": -0.5, "Phạm Thị Hoa": -1.0})
 
     regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
                "field": [Region("field", (100, 110, 300, 180), 1.0, "meNoiCuTru", 0.9),
@@ -432,21 +458,9 @@ def test_a_place_misread_is_read_again_against_the_gazetteer(monkeypatch):
                "line": [Region("line", (100, 110, 300, 130), 1.0), Region("line", (100, 150, 300, 170), 1.0),
                         Region("line", (310, 110, 500, 130), 1.0)]}
     texts = {(100, 110): "Xã Quỳnh Thọ, Huyện", (100, 150): "Quỳnh Lương, Nghệ An", (310, 110): "Thạm Thị Hoa"}
-    image = Image.new("RGB", (600, 300), "white")
 
     def extract(prior, confidence=0.5):
-        pipeline = PagePipeline(None, Reader(), deskew=False, place_prior=prior, surname_prior=prior,
-                                review_threshold=0.0)
-        pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
-        pipeline.heading_cells = lambda work, found: []
-
-        def read(work, lines, **options):
-            for line in lines:
-                line.text, line.confidence = texts[(int(line.bbox[0]), int(line.bbox[1]))], confidence
-
-        pipeline.recognize_lines = read
-        (record,) = pipeline(image, book="khai_sinh")["records"]
-        return {f["key"]: f for f in record["fields"]}
+        return _one_record(regions, texts, confidence, place_prior=prior, surname_prior=prior)
 
     # Worth 2 nats a gazetteer name, "Quỳnh Lưu" (0.5 nats less likely on the crop) wins.
     got = extract(2.0)["meNoiCuTru"]
@@ -467,7 +481,7 @@ def test_a_place_misread_is_read_again_against_the_gazetteer(monkeypatch):
     got = extract(2.0, confidence=REREAD_BELOW)
     assert got["meNoiCuTru"]["text"] == "Xã Quỳnh Thọ, Huyện Quỳnh Lương, Nghệ An" and got["meHoTen"]["text"] == "Thạm Thị Hoa"
     with pytest.raises(ValueError, match="place_prior"):
-        PagePipeline(None, Reader(), place_prior=-1.0)
+        PagePipeline(None, _ScoringReader(), place_prior=-1.0)
 
 
 def test_a_volume_number_read_as_no_number_is_read_again_as_the_likeliest_number(monkeypatch):
@@ -614,3 +628,30 @@ def test_a_date_the_entrys_other_dates_contradict_is_read_again_with_the_year_th
         assert "parent_age_implausible" in record["flags"]
     with pytest.raises(ValueError, match="date_prior"):
         PagePipeline(None, Reader(), date_prior=-1.0)
+
+
+def test_a_relationship_misread_alone_under_the_declarants_name_is_read_again(monkeypatch):
+    """"Mẹ" alone under the declarant's name, read "Nữ": read again as each relationship the books write, the
+    relationship (1 nat less likely on the crop, worth 2) wins and becomes the relationship field."""
+    from inference.pages import PagePipeline
+    from models.detection.layout import Region
+
+    _scored_by(monkeypatch, {"Nữ": -0.5, "Mẹ": -1.5, "Lê Thị Hoa": -0.2})
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (100, 110, 300, 175), 1.0, "nycHoTen", 0.9)],
+               "line": [Region("line", (100, 110, 300, 130), 1.0), Region("line", (100, 150, 140, 170), 1.0)]}
+    texts = {(100, 110): "Lê Thị Hoa", (100, 150): "Nữ"}
+
+    def extract(prior):
+        return _one_record(regions, texts, relationship_prior=prior, surname_prior=0.0)
+
+    got = extract(2.0)
+    assert got["nycHoTen"]["text"] == "Lê Thị Hoa" and "read_text" not in got["nycHoTen"]
+    assert got["nycQuanHe"]["text"] == "Mẹ" and got["nycQuanHe"]["read_text"] == "Nữ"
+    assert "relationship_read_again" in got["nycQuanHe"]["flags"]
+    # Worth less than the crop's nat, or turned off: the name keeps the word read.
+    for prior in (0.5, 0.0):
+        got = extract(prior)
+        assert got["nycHoTen"]["text"] == "Lê Thị Hoa Nữ" and "nycQuanHe" not in got
+    with pytest.raises(ValueError, match="relationship_prior"):
+        PagePipeline(None, _ScoringReader(), relationship_prior=-1.0)

@@ -4,6 +4,7 @@ Sources (names used in configs):
 - ``synth_ink`` / ``synth_font``: ledger field lines from the synthesizer (training writers only);
 - ``vnondb``: real VNOnDB lines of training writers, re-rendered with a fresh style every time;
 - ``cinnamon``: real Cinnamon training scans with light scan augmentation;
+- ``synth_print``: printed register lines with text drawn at random (:mod:`data.print_lines`);
 - ``manifest:PATH``: any line manifest (e.g. corrections from Label Studio), lightly augmented.
 
 Everything is driven by one ``numpy`` generator whose state goes into checkpoints, so a resumed run draws
@@ -60,6 +61,19 @@ class SynthSource:
         return line.image, line.text
 
 
+class PrintSource:
+    name = "synth_print"
+
+    def __init__(self, height: int):
+        from data.print_lines import PrintLineSynthesizer
+
+        self.synth = PrintLineSynthesizer(height)
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        line = self.synth.sample(int(rng.integers(2**40)))
+        return line.image, line.text
+
+
 class VnondbSource:
     """Real VNOnDB lines of the given writers, each drawing re-rendered with a new style."""
 
@@ -93,7 +107,7 @@ class MixedLineStream:
     """
 
     #: The sources known by name; any line manifest is a source too, as ``manifest:PATH``.
-    NAMED_SOURCES = ("synth_font", "synth_ink", "vnondb", "cinnamon")
+    NAMED_SOURCES = ("synth_font", "synth_ink", "synth_print", "vnondb", "cinnamon")
 
     def __init__(self, phases: list[dict], height: int = 64, seed: int = 0):
         self.phases = sorted((Phase(p["start_step"], dict(p["weights"])) for p in phases), key=lambda p: p.start_step)
@@ -116,7 +130,9 @@ class MixedLineStream:
             writers = load_writer_split()["train"]
         synth = LineSynthesizer(height=self.height, writers=writers, ink_corpus=corpus)
         for name in sorted(names):
-            if name in ("synth_ink", "synth_font"):
+            if name == "synth_print":
+                sources[name] = PrintSource(self.height)
+            elif name in ("synth_ink", "synth_font"):
                 sources[name] = SynthSource(synth, name.split("_", 1)[1])
             elif name == "vnondb":
                 sources[name] = VnondbSource(synth, corpus, writers)

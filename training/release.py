@@ -132,8 +132,16 @@ def _fit_row(fit: dict) -> str:
     return f"| {fit['set']} | {_pct(fit['target'])} | {fit['points']} | {fit['exponent']} | {steps} |"
 
 
+HANDWRITING = "A TrOCR-style handwritten Vietnamese line recognizer"
+VALIDATION_SETS = """Validation sets no training step saw: `cinnamon-val` (the 200 recorded Cinnamon validation scans),
+`vnondb-val` (real lines of the 27 validation writers; the text-disjoint subset holds lines whose source text
+no training writer copied), `synth-val` (held-out seeds, ink from validation writers). Peers from
+`python benchmarks/peers.py` on the same manifests."""
+
+
 def model_card(name: str, run: Path, metrics: dict, config: dict, parameters: int, peers: dict | None,
-               speed: dict | None, status: str | None, stages: list[dict], fits: list[dict | None]) -> str:
+               speed: dict | None, status: str | None, stages: list[dict], fits: list[dict | None],
+               summary: str = HANDWRITING) -> str:
     points = cumulative_evals(stages)
     curriculum = "\n".join(f"- from step {p['start_step']}: " + ", ".join(f"{k} {v}" for k, v in p["weights"].items())
                            for p in config["curriculum"])
@@ -163,9 +171,12 @@ def model_card(name: str, run: Path, metrics: dict, config: dict, parameters: in
     speed_line = (f"PyTorch greedy decoding: {speed['lines_per_s_median']} lines/s at batch {speed['batch_size']} on "
                   f"{speed['threads']} CPU threads (`python benchmarks/recognizer_speed.py`, median of "
                   f"{len(speed['runs'])} passes over {speed['lines']} Cinnamon validation crops)." if speed else "")
+    own_sets = ", ".join(f"`{k}`" for k in config.get("val_manifests") or {})
+    validation = VALIDATION_SETS if "cinnamon-val" in table else (
+        f"Validation: {own_sets} (the line manifests of the run's config, first {config.get('val_limit') or 'all'} lines).")
     return f"""# {name}
 
-A TrOCR-style handwritten Vietnamese line recognizer: a convolutional stem + Transformer encoder
+{summary}: a convolutional stem + Transformer encoder
 (`LineEncoder`) and a TrOCR Transformer decoder with cross-attention, joined by
 `transformers.VisionEncoderDecoderModel`; {parameters / 1e6:.2f}M parameters; character vocabulary of
 NFC Vietnamese (`vocab.json`); input lines resized to {config['model'].get('image_height', 48)} px height.
@@ -188,14 +199,13 @@ the released model of the one before):
   {config['warmup_steps']} warm-up steps, cosine decay), selected by mean validation CER.
 - Data, drawn on the fly with the curriculum below: `synth_font` / `synth_ink` (ledger field lines from the
   synthesizer, ink of the 151 training writers only), `vnondb` (real VNOnDB lines of the training writers,
-  re-rendered), `cinnamon` (the 1,623 Cinnamon training scans, lightly augmented). Last stage's curriculum:
+  re-rendered), `cinnamon` (the 1,623 Cinnamon training scans, lightly augmented), `synth_print` (printed
+  register lines with text drawn at random, `data/print_lines.py`), `manifest:` (line crops of rendered
+  pages, see the config). Last stage's curriculum:
 {curriculum}
 
 ## Metrics
-Validation sets no training step saw: `cinnamon-val` (the 200 recorded Cinnamon validation scans),
-`vnondb-val` (real lines of the 27 validation writers; the text-disjoint subset holds lines whose source text
-no training writer copied), `synth-val` (held-out seeds, ink from validation writers). Peers from
-`python benchmarks/peers.py` on the same manifests.
+{validation}
 
 {chr(10).join(rows)}
 
@@ -224,7 +234,7 @@ Synthetic ledger lines are tidier than real registers; real register pages have 
 
 
 def release(run: Path, name: str, peers: Path | None = None, speed: Path | None = None,
-            status: str | None = None) -> Path:
+            status: str | None = None, summary: str = HANDWRITING) -> Path:
     best = run / "best"
     model, tokenizer, processor = load_recognizer(best)
     metrics = json.loads((best / "metrics.json").read_text())
@@ -252,7 +262,7 @@ def release(run: Path, name: str, peers: Path | None = None, speed: Path | None 
     if speed_result and speed_result.get("model") and Path(speed_result["model"]).name != name:
         speed_result = None
     (out / "README.md").write_text(model_card(name, run, metrics, config, count_parameters(model), peer_results,
-                                              speed_result, status, stages, fits), encoding="utf-8")
+                                              speed_result, status, stages, fits, summary), encoding="utf-8")
     return out
 
 
@@ -263,8 +273,10 @@ def main() -> None:
     parser.add_argument("--peers", type=Path, default=Path("benchmarks/results/peers.json"))
     parser.add_argument("--speed", type=Path, default=Path("benchmarks/results/recognizer_speed.json"))
     parser.add_argument("--status", help="a paragraph on where the run stands (goes into the card)")
+    parser.add_argument("--summary", default=HANDWRITING,
+                        help="what the model is, the card's first words (default: %(default)r)")
     args = parser.parse_args()
-    print(release(args.run, args.name, args.peers, args.speed, args.status))
+    print(release(args.run, args.name, args.peers, args.speed, args.status, args.summary))
 
 
 if __name__ == "__main__":

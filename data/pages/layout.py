@@ -21,7 +21,7 @@ A_RATIO = 2 ** 0.5  # ISO 216 paper
 
 
 @lru_cache(maxsize=1)
-def _ttf_dir() -> Path:
+def ttf_dir() -> Path:
     import matplotlib
 
     return Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
@@ -30,7 +30,7 @@ def _ttf_dir() -> Path:
 def print_font_path(style: str, bold: bool = False) -> str:
     """DejaVu Serif or Sans (complete for Vietnamese), regular or bold: the register's printed type."""
     name = {"serif": "DejaVuSerif", "sans": "DejaVuSans"}[style] + ("-Bold" if bold else "")
-    return str(_ttf_dir() / f"{name}.ttf")
+    return str(ttf_dir() / f"{name}.ttf")
 
 
 @lru_cache(maxsize=256)

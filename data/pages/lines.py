@@ -56,7 +56,8 @@ def heading_line_boxes(image: Image.Image, box, min_gap: int = 2) -> list[tuple[
     inner = gray[my:-my, mx:-mx]
     if inner.size == 0:
         return []
-    _, ink = cv2.threshold(inner, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    _, ink = cv2.threshold(_flat_background(inner), 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    ink = _without_rules(ink)
     # A ruled line across the crop is a border that survived the margin, not text.
     rows = ink.sum(axis=1)
     ink[rows > 0.85 * ink.shape[1]] = 0
@@ -88,7 +89,49 @@ def heading_line_boxes(image: Image.Image, box, min_gap: int = 2) -> list[tuple[
         out.append((float(x0 + mx + max(0, cols[0] - pad)), float(y0 + my + max(0, a - pad)),
                     float(x0 + mx + min(inner.shape[1], cols[-1] + 1 + pad)),
                     float(y0 + my + min(inner.shape[0], b + 1 + pad))))
-    return out
+    # A speck beside the cell's print (a stain's edge, a seal's dot) is no line: read, it became a word.
+    tallest = max((b[3] - b[1] for b in out), default=0.0)
+    return [b for b in out if max(b[3] - b[1], b[2] - b[0]) >= SPECK_SHARE * tallest]
+
+
+#: A line in a heading cell less than this share of the cell's tallest line both high and wide is a speck,
+#: not print.
+SPECK_SHARE = 0.5
+
+
+#: A stroke of ink at least this share of the crop's width (height), spanning at most ``RULE_THICKNESS`` of its
+#: length across and on average at most ``RULE_INK`` pixels thick, is a rule of the cell, not print: on a
+#: page tilted by a degree or two a rule crosses several rows, none of them all ink, and read as a line of its
+#: own it became words ("Ngày sinh bằng sáu Họ"). Letters, even run together by blur, are thicker on average.
+RULE_LENGTH = 0.5
+RULE_THICKNESS = 0.2
+RULE_INK = 4.0
+
+
+def _flat_background(gray: np.ndarray) -> np.ndarray:
+    """``gray`` divided by its paper (the brightest level around each pixel, smoothed): a stain or a shadow
+    across a heading cell is paper, not ink, to the threshold after it (thresholded as ink, a stain joined
+    two printed lines into one, or stood as a line of its own)."""
+    k = max(5, int(round(gray.shape[0] * 0.3)) | 1)
+    paper = cv2.blur(cv2.dilate(gray, np.ones((k, k), np.uint8)), (k, k))
+    return np.clip(gray.astype(np.float32) / np.maximum(paper, 1) * 255, 0, 255).astype(np.uint8)
+
+
+def _without_rules(ink: np.ndarray) -> np.ndarray:
+    """``ink`` (0/1) without the cell's rules: connected strokes long and thin along either axis, and thin
+    slivers touching the crop's left or right edge (a tilted side rule cut by the crop's margin)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    height, width = ink.shape
+    drop = np.zeros(count, dtype=bool)
+    for i in range(1, count):
+        x, y, w, h, area = stats[i, :5]
+        across = w >= RULE_LENGTH * width and h <= RULE_THICKNESS * w and area <= RULE_INK * w
+        down = h >= RULE_LENGTH * height and w <= RULE_THICKNESS * h and area <= RULE_INK * h
+        sliver = w <= 3 and h >= 3 * w and (x == 0 or x + w == width)
+        drop[i] = across or down or sliver
+    if not drop.any():
+        return ink
+    return np.where(drop[labels], 0, ink).astype(ink.dtype)
 
 
 #: Two printed lines touching (a descender on an accent) are cut at a row holding at most this share of the
@@ -168,9 +211,12 @@ def split_by_widths(text: str, widths: list[float]) -> list[str]:
 
 
 def _heading_lines(truth, image: Image.Image) -> Iterator[tuple[tuple, str, str]]:
-    """``(box, text, level)`` of the printed lines of every heading; a heading wrapped over several lines is
-    split where :func:`split_by_widths` reads its breaks. A printed label repeated on every row (the
-    sub-labels inside cells, the column numbers) is written once per page."""
+    """``(box, text, level)`` of the printed lines of every heading: the lines the page recorded it printed
+    (each line's ink box with a quarter of its height around it, as :func:`heading_line_boxes` cuts lines on
+    a page); on pages rendered before they were recorded, the lines :func:`heading_line_boxes` finds, the text
+    split where :func:`split_by_widths` reads its breaks (which labels a rule's stub or a line cut in two with
+    the wrong words). A printed label repeated on every row (the sub-labels inside cells, the column numbers)
+    is written once per page."""
     seen, numbers = set(), 0
     for h in truth.headings:
         if h.level not in HEADING_LINE_LEVELS or not h.text.strip():
@@ -181,6 +227,12 @@ def _heading_lines(truth, image: Image.Image) -> Iterator[tuple[tuple, str, str]
             seen.add((h.level, h.text))
             numbers += h.level == "number"
             yield h.region.bbox, h.text, h.level
+            continue
+        if h.lines:
+            for line in h.lines:
+                x0, y0, x1, y1 = line.region.bbox
+                pad = max(1.0, (y1 - y0) / 4)
+                yield (x0 - pad, y0 - pad, x1 + pad, y1 + pad), line.text, h.level
             continue
         boxes = heading_line_boxes(image, h.region.bbox)
         for box, text in zip(boxes, split_by_widths(h.text, [b[2] - b[0] for b in boxes])):

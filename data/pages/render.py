@@ -44,7 +44,8 @@ from data.pages.layout import (
 )
 from data.pages.marks import SEAL_INKS, seal_mask, signature_mask
 from data.pages.templates import SPLITS, Template, draw_template, get_template
-from data.pages.truth import CellTruth, EntryTruth, FieldTruth, Heading, Mark, PageTruth, Region, TextLine
+from data.pages.truth import (HEADING_CELL_LEVELS, CellTruth, EntryTruth, FieldTruth, Heading, Mark, PageTruth,
+                              PrintedLine, Region, TextLine)
 from data.schema import get_book
 
 DEFAULT_LONG_SIDE = 1600
@@ -80,6 +81,16 @@ def _intersects(a, b, tol: float = 0.5) -> bool:
 
 def _union(boxes) -> tuple[float, float, float, float]:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _printed_lines(items: list[PrintItem], cell: Box) -> list[PrintedLine]:
+    """The printed lines of a heading cell: the print items whose ink centre lies in it, top to bottom."""
+    lines = []
+    for item in items:
+        box = item.box()
+        if cell.x0 <= (box.x0 + box.x1) / 2 <= cell.x1 and cell.y0 <= (box.y0 + box.y1) / 2 <= cell.y1:
+            lines.append(PrintedLine(item.text, Region.from_box(*box.as_tuple())))
+    return sorted(lines, key=lambda ln: ln.region.bbox[1])
 
 
 def field_boxes(lines: list[_Line], others: list[tuple[float, float, float, float]], cell: Box,
@@ -234,7 +245,9 @@ class _PageBuilder:
         self.r, self.t, self.layout, self.rng = renderer, template, layout, rng
         self.width, self.height = layout.width, layout.height
         self.items: list[PrintItem] = list(layout.items)
-        self.headings: list[Heading] = [Heading(text, Region.from_box(*box.as_tuple()), level, col)
+        self.headings: list[Heading] = [Heading(text, Region.from_box(*box.as_tuple()), level, col,
+                                                _printed_lines(layout.items, box) if level in HEADING_CELL_LEVELS
+                                                else [])
                                         for text, box, level, col in layout.headings]
         self.ink: list[tuple[Placement, tuple[int, int, int], float]] = []
         self.marks: list[tuple[Mark, np.ndarray, int, int, tuple[int, int, int], float]] = []

@@ -166,22 +166,44 @@ HEADING_CELL_LEVELS = ("title", "group", "column")
 
 
 @dataclass
+class PrintedLine:
+    """One printed line of a heading wrapped over several: its text and the box of its ink."""
+
+    text: str
+    region: Region
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, **self.region.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PrintedLine":
+        return cls(text=d["text"], region=Region.from_dict(d))
+
+
+@dataclass
 class Heading:
     """Printed text: the title (``title``), a group heading (``group``), a column heading (``column``), a
     column number (``number``), a printed label in the header or inside a cell (``label``), or the footer;
-    ``heading`` for a heading cell the page pipeline found, which does not tell those apart."""
+    ``heading`` for a heading cell the page pipeline found, which does not tell those apart. ``region`` is the
+    heading's cell (title, group and column headings) or its ink; ``lines`` the lines a heading cell's text
+    is printed on, top to bottom (empty for pages rendered before they were recorded)."""
 
     text: str
     region: Region
     level: str
     column: int | None = None
+    lines: list[PrintedLine] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, **self.region.to_dict(), "level": self.level, "column": self.column}
+        d = {"text": self.text, **self.region.to_dict(), "level": self.level, "column": self.column}
+        if self.lines:
+            d["lines"] = [ln.to_dict() for ln in self.lines]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Heading":
-        return cls(text=d["text"], region=Region.from_dict(d), level=d["level"], column=d.get("column"))
+        return cls(text=d["text"], region=Region.from_dict(d), level=d["level"], column=d.get("column"),
+                   lines=[PrintedLine.from_dict(ln) for ln in d.get("lines", [])])
 
 
 @dataclass
@@ -255,6 +277,8 @@ class PageTruth:
                 yield c.region
         for h in self.headings:
             yield h.region
+            for ln in h.lines:
+                yield ln.region
         for m in self.marks:
             yield m.region
 
@@ -286,7 +310,8 @@ class PageTruth:
                    for e in self.entries]
         return PageTruth(self.book, self.template, self.template_split, self.split, self.seed, int(width),
                          int(height), entries, [fld(f) for f in self.page_fields],
-                         [Heading(h.text, reg(h.region), h.level, h.column) for h in self.headings],
+                         [Heading(h.text, reg(h.region), h.level, h.column,
+                                  [PrintedLine(ln.text, reg(ln.region)) for ln in h.lines]) for h in self.headings],
                          [Mark(m.kind, reg(m.region), m.entry) for m in self.marks], dict(self.meta), self.version)
 
     def scaled(self, factor: float) -> "PageTruth":

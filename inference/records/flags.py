@@ -134,6 +134,10 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("surname_read_from_list", _W, "the name's first word read is no Vietnamese surname; a listed surname "
          "near it (\"Thạm\" as \"Phạm\"), scored on the line's crop with a listed surname counted in its "
          "favour, was the likelier reading (the text read is kept in read_text)"),
+    Flag("relationship_read_again", _W, "a word or two alone under the declarant's name read as no relationship "
+         "(\"Nữ\" under the name where \"Mẹ\" was written); read again as each relationship the books write, "
+         "scored on the line's crop with a relationship counted in its favour, a relationship was the likelier "
+         "reading and became the relationship field (the text read is kept in read_text)"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
     Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "
          "(renamed, moved or misread); the best-fitting units are kept"),
