@@ -30,10 +30,10 @@ from pathlib import Path
 import albumentations as A
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from data.degrade import INK_COLOURS, ScanNoise, fit_height, ink_on_paper, reseed
-from data.pages.layout import ttf_dir
+from data.pages.layout import pil_font, ttf_dir
 
 #: DejaVu faces (all complete for Vietnamese) with how often each is drawn.
 PRINT_FACES: dict[str, float] = {
@@ -154,15 +154,6 @@ def _face(rng: random.Random) -> Path:
     return ttf_dir() / rng.choices(names, weights)[0]
 
 
-@lru_cache(maxsize=256)
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
-
-
-def _neighbour_text(rng: random.Random) -> str:
-    return print_text(rng)
-
-
 class PrintLineSynthesizer:
     """Render printed register lines as the page pipeline crops them, scaled to ``height``.
 
@@ -193,7 +184,7 @@ class PrintLineSynthesizer:
         size = rng.randint(*PRINT_SIZES)
         # Drawn four times larger and scaled down: antialiased strokes as thin as print at page scale.
         scale = 4
-        font = _font(str(face), size * scale)
+        font = pil_font(str(face), size * scale)
         left, top, right, bottom = font.getbbox(text)
         ascent, descent = font.getmetrics()
         line_h = ascent + descent
@@ -207,7 +198,7 @@ class PrintLineSynthesizer:
         draw.text((pad_x - left, y_main), text, font=font, fill=255)
         for y in (y_main - line_h - gap, y_main + line_h + gap):  # the lines above and below in the cell
             if rng.random() < 0.35:
-                draw.text((pad_x - left + rng.randint(-pad_x, pad_x), y), _neighbour_text(rng), font=font, fill=255)
+                draw.text((pad_x - left + rng.randint(-pad_x, pad_x), y), print_text(rng), font=font, fill=255)
         ink = np.asarray(mask)
         rows = np.nonzero(ink[y_main:y_main + line_h].max(axis=1))[0]
         ink_top, ink_bottom = y_main + int(rows[0]), y_main + int(rows[-1]) + 1

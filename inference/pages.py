@@ -314,6 +314,12 @@ def _relationship_forms() -> tuple[str, ...]:
     return tuple(dict.fromkeys(form[:1].upper() + form[1:] for _, forms in RELATIONSHIPS.values() for form in forms))
 
 
+def _ends_in_relationship(text: str) -> bool:
+    """Whether the last word or two of ``text`` read as a relationship."""
+    words = text.split()
+    return any(_relationship_score(" ".join(words[-k:])) >= MIN_RELATIONSHIP_SCORE for k in (1, 2) if len(words) >= k)
+
+
 def _relationship_score(text: str) -> float:
     """The normalizer's score of ``text`` as a relationship ("Cha", "Bà nội", "Con trai"), 0 when it is none.
     Two words that are a relationship's with marks misread ("ba ngoại" for "bà ngoại") count as
@@ -1667,16 +1673,15 @@ class PagePipeline:
 
     def read_relationships_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """One entry's declarant (or other person with a relationship field) with no relationship read, whose
-        name's last line is a word alone that reads as no relationship ("Mẹ" read "Nữ" or "Hà" under the name
-        in "Người đi khai"): that line is read again as each relationship
-        the books write (:data:`data.text.vocab.RELATIONSHIPS`), by teacher forcing on its crop,
-        ``relationship_prior`` for a relationship (:meth:`read_again`, one round). :func:`_split_relationships`
-        then gives the relationship read its own field. Returns ``{id(line): the text it read}`` for every
-        line changed."""
+        name ends in a word alone on its last line that reads as no relationship ("Mẹ" read "Nữ" or "Hà" under
+        the name in "Người đi khai"): that word is read again as each relationship the books write
+        (:data:`data.text.vocab.RELATIONSHIPS`), by teacher forcing on the line's crop, ``relationship_prior``
+        for a relationship (:meth:`read_again`, one round); :func:`_split_relationships` then gives a
+        relationship so read its own field. Returns ``{id(line): the text it read}`` for every line changed."""
         if not self.relationship_prior:
             return {}
         register = get_book(book)
-        tails: dict[int, int] = {}  # id(name field) -> words on its last line (one)
+        candidates: list[FieldResult] = []
         for role in register.roles:
             keys = [f.key for f in register.fields_of(role)]
             relation_key = next((k for k in keys if register.field(k).kind is ValueKind.RELATIONSHIP), None)
@@ -1689,36 +1694,25 @@ class PagePipeline:
             if not names or (len(names) == 1 and len(names[0].lines) == 1):
                 continue
             last = names[-1].lines[-1]
-            words = names[-1].text.split()
-            # One word alone: a line holding more is the name's end ("Đức Chi"), whose letters say more.
+            # A word alone: a line holding more is the name's end ("Đức Chi"), whose letters say more.
             if (_reading_order(names[-1].lines)[-1] is last and len(last.text.split()) == 1
-                    and not any(ch.isdigit() for ch in last.text)
-                    and not any(_relationship_score(" ".join(words[-k:])) >= MIN_RELATIONSHIP_SCORE
-                                for k in (1, 2) if len(words) >= k)):
-                tails[id(names[-1])] = 1
-        if not tails:
+                    and not any(ch.isdigit() for ch in last.text) and not _ends_in_relationship(names[-1].text)):
+                candidates.append(names[-1])
+        if not candidates:
             return {}
-        candidates = [f for f in fields if id(f) in tails]
-        by_text = {" ".join(line.text for line in f.lines if line.text): tails[id(f)] for f in candidates}
+        texts = {" ".join(line.text for line in f.lines if line.text) for f in candidates}
         before = {id(f.lines[-1]): f.lines[-1].text for f in candidates}
 
         def readings(text: str) -> list[str]:
-            words = text.split(" ")
-            k = by_text.get(text)
-            if k is None:
+            if text not in texts:
                 return []
-            head, tail = words[:-k], " ".join(words[-k:])
-            forms = [form.upper() if tail.isupper() and len(tail) > 1 else form for form in _relationship_forms()]
-            return [" ".join(head + [form]) for form in forms if form != tail]
+            head, _, word = text.rpartition(" ")
+            forms = [form.upper() if word.isupper() and len(word) > 1 else form for form in _relationship_forms()]
+            return [f"{head} {form}".strip() for form in forms if form != word]
 
-        def is_relationship(text: str) -> int:
-            words = text.split()
-            return int(any(_relationship_score(" ".join(words[-k:])) >= MIN_RELATIONSHIP_SCORE for k in (1, 2)
-                           if len(words) >= k))
-
-        self.read_again(work, candidates, readings, is_relationship, self.relationship_prior, 1)
-        return {i: text for f in candidates if (i := id(f.lines[-1])) in before and f.lines[-1].text != before[i]
-                for text in [before[i]]}
+        self.read_again(work, candidates, readings, lambda text: int(_ends_in_relationship(text)),
+                        self.relationship_prior, 1)
+        return {id(line): before[id(line)] for f in candidates if (line := f.lines[-1]).text != before[id(line)]}
 
     def read_doubtful_headings_again(self, work: Image.Image, headings: list[HeadingResult]) -> None:
         """Heading lines the first recognizer read with less than ``HEADING_REREAD_BELOW`` confidence, read again

@@ -127,6 +127,25 @@ def test_a_tilted_rule_across_a_heading_cell_is_no_line_of_print():
     assert boxes[0][1] < 81 and boxes[0][3] > 91 and boxes[1][1] < 101 and boxes[1][3] > 103
 
 
+def test_a_stain_across_a_heading_cell_is_paper_and_a_speck_is_no_line():
+    """A soft stain over two printed lines, thresholded as ink, joined them into one crop; the paper's level
+    is divided out first. A dot of ink beside the print is no line of its own."""
+    from PIL import ImageFilter
+
+    stain = Image.new("L", (400, 200), 0)
+    ImageDraw.Draw(stain).ellipse((70, 50, 230, 100), fill=110)
+    shade = 1 - np.asarray(stain.filter(ImageFilter.GaussianBlur(6)), np.float32)[..., None] / 255
+    page = Image.fromarray((np.full((200, 400, 3), (235, 228, 210), np.float32) * shade).astype(np.uint8))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((90, 60, 210, 70), fill=(40, 40, 40))  # two lines of print under the stain
+    draw.rectangle((120, 78, 180, 88), fill=(40, 40, 40))
+    draw.rectangle((150, 120, 154, 124), fill=(40, 40, 40))  # a speck
+    boxes = heading_line_boxes(page, (40, 36, 260, 146))
+    assert len(boxes) == 2
+    (a, b) = boxes
+    assert a[1] < 61 and 70 < a[3] < 78 and b[1] > 72 and b[3] > 88
+
+
 def test_heading_lines_touching_are_cut_apart_and_accents_set_apart_stay_with_their_line():
     page = Image.new("RGB", (400, 200), (235, 228, 210))
     draw = ImageDraw.Draw(page)

@@ -102,7 +102,7 @@ SPECK_SHARE = 0.5
 #: A stroke of ink at least this share of the crop's width (height), spanning at most ``RULE_THICKNESS`` of its
 #: length across and on average at most ``RULE_INK`` pixels thick, is a rule of the cell, not print: on a
 #: page tilted by a degree or two a rule crosses several rows, none of them all ink, and read as a line of its
-#: own it became words ("Ngày sinh bằng sáu Họ"). Letters, even run together by blur, are thicker on average.
+#: own it became a word. Letters, even run together by blur, are thicker on average.
 RULE_LENGTH = 0.5
 RULE_THICKNESS = 0.2
 RULE_INK = 4.0
