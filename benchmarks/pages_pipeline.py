@@ -171,8 +171,8 @@ def main() -> int:
     parser.add_argument("--date-prior", type=float, default=DATE_PRIOR,
                         help="log-probability per date contradiction a year read again resolves (0: off)")
     parser.add_argument("--relationship-prior", type=float, default=RELATIONSHIP_PRIOR,
-                        help="log-probability a relationship is worth in the reading of a word or two alone under "
-                             "a name (0: off; default %(default)s)")
+                        help="log-probability a relationship is worth in the reading of a word alone on the last "
+                             "line of a name (0: off; default %(default)s)")
     parser.add_argument("--header-number-prior", type=float, default=HEADER_NUMBER_PRIOR,
                         help="log-probability a volume or page number read as digits is worth where the number read "
                              "has none (0: off; default %(default)s)")
