@@ -185,24 +185,23 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pages_pipeline.json")
     args = parser.parse_args()
 
+    # The readings again, as every pipeline below makes them.
+    priors = dict(place_prior=args.place_prior, surname_prior=args.surname_prior, date_prior=args.date_prior,
+                  header_number_prior=args.header_number_prior, relationship_prior=args.relationship_prior)
     pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads, second_recognizer=args.second_model,
                                       single_recognizer=args.single_model, heading_recognizer=args.heading_model,
                                       review_threshold=0.0,
                                       heading_confidence=args.heading_confidence, field_beam_width=args.field_beam,
-                                      place_prior=args.place_prior, surname_prior=args.surname_prior,
-                                      date_prior=args.date_prior, header_number_prior=args.header_number_prior,
                                       field_line_pad=args.field_line_pad, fused_entry_rows=args.fused_entry_rows,
-                                      relationship_prior=args.relationship_prior)
+                                      **priors)
     if args.no_heading_model:
         pipeline.heading_recognizer = None
     # The same models with the printed headings ignored: the detector's keys stand (side by side, same pages).
     detector_keys = PagePipeline(pipeline.layout, pipeline.recognizer, review_threshold=0.0,
                                  heading_confidence=float("inf"), field_beam_width=args.field_beam,
                                  field_recognizer=pipeline.field_recognizer,
-                                 heading_recognizer=pipeline.heading_recognizer, place_prior=args.place_prior,
-                                 surname_prior=args.surname_prior, date_prior=args.date_prior,
-                                 header_number_prior=args.header_number_prior, field_line_pad=args.field_line_pad,
-                                 fused_entry_rows=args.fused_entry_rows, relationship_prior=args.relationship_prior)
+                                 heading_recognizer=pipeline.heading_recognizer, field_line_pad=args.field_line_pad,
+                                 fused_entry_rows=args.fused_entry_rows, **priors)
     groups: dict[tuple[str, str], list[dict]] = {}
     keys_only: dict[tuple[str, str], list[dict]] = {}
     true_layout: dict[tuple[str, str], list[dict]] = {}
@@ -216,10 +215,7 @@ def main() -> int:
         oracle = PagePipeline(TrueLayout(truth), pipeline.recognizer, review_threshold=0.0, deskew=False,
                               field_line_pad=LINE_PAD,
                               field_beam_width=args.field_beam, field_recognizer=pipeline.field_recognizer,
-                              heading_recognizer=pipeline.heading_recognizer,
-                              place_prior=args.place_prior, surname_prior=args.surname_prior,
-                              date_prior=args.date_prior, header_number_prior=args.header_number_prior,
-                              relationship_prior=args.relationship_prior)
+                              heading_recognizer=pipeline.heading_recognizer, **priors)
         true_layout.setdefault((truth.book, truth.template_split), []).append(
             score_page(truth, oracle(image, book=truth.book)))
 
