@@ -166,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     extract = sub.add_parser("extract", help="register pages → records: JSON, overlay PNG and PAGE-XML per page, "
                                              "the Ministry import workbook per book (resumable)")
-    extract.add_argument("pages", nargs="+", help="page images and/or folders of them")
+    extract.add_argument("pages", nargs="+", help="page images (a multi-page TIFF or a PDF: every page) and/or "
+                                                  "folders of them")
     extract.add_argument("--out", required=True, help="output folder")
     extract.add_argument("--book", choices=["khai_sinh", "khai_tu", "ket_hon", "nhan_cha_me_con"],
                          help="the register book (default: detected per page)")
@@ -185,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "greedy (default 1: greedy; 3 read held-out pages a little better and 1.6x slower)")
     extract.add_argument("--no-overlay-text", action="store_true",
                          help="overlays show keys and confidences only (no personal data in the PNGs)")
+    extract.add_argument("--pdf-dpi", type=float, default=200,
+                         help="resolution PDF pages are rendered at (default 200)")
 
     from annotation.commands import add_parsers as annotate_parsers
 
@@ -271,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             from inference.extract import extract_folder
             from inference.pages import PagePipeline
 
+            if not 36 <= args.pdf_dpi <= 1200:
+                parser.error(f"--pdf-dpi must be between 36 and 1200, got {args.pdf_dpi:g}")
             pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads,
                                               second_recognizer=args.second_model,
                                               single_recognizer=args.single_model,
@@ -278,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                                               review_threshold=args.review_threshold,
                                               field_beam_width=args.field_beam)
             summary = extract_folder(pipeline, args.pages, args.out, book=args.book,
-                                     overlay_text=not args.no_overlay_text)
+                                     overlay_text=not args.no_overlay_text, pdf_dpi=args.pdf_dpi)
             print(json.dumps(summary, ensure_ascii=False))
             return 0 if not summary["failed"] else 2
         if args.command == "annotate":

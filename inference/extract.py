@@ -1,12 +1,16 @@
 """``hotich extract PAGES_OR_FOLDER --out DIR``: pages → per-page JSON, overlay PNG and PAGE-XML, and per run the
 Ministry import workbook of every book met.
 
+A multi-page TIFF or a PDF is read page by page: each page is named ``<file stem>-p<page number>`` (from 1,
+zero-padded to at least three digits) and records its file and page number.
+
 Resumable: a page whose JSON is already in ``OUT/pages/`` is skipped (its records still go into the workbooks,
 which are rebuilt from the JSON files at the end of every run). Outputs are written to a temporary name and
 renamed, so an interrupted run never leaves a half-written page behind. No field text is logged.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -17,12 +21,14 @@ from tqdm.auto import tqdm
 from data.files import atomic_write
 from data.pages.export import HEADING, to_page_xml
 from data.pages.truth import EntryTruth, FieldTruth, Heading, PageTruth, Region, TextLine
-from inference.images import BadImage, decode_image
+from inference.images import PDF_DPI, BadImage, decode_image, page_count
 from inference.records import write_import_workbook
 
 log = logging.getLogger("hotich.extract")
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".pdf"}
+#: Files that may hold several pages (each is opened once up front to count them).
+MULTI_PAGE_SUFFIXES = {".tif", ".tiff", ".pdf"}
 
 
 def find_pages(sources: list[str | Path]) -> list[Path]:
@@ -103,34 +109,65 @@ def result_to_truth(result: dict, page_id: str) -> PageTruth:
 MAX_PAGE_PIXELS = 80_000_000
 
 
+def page_stems(files: list[Path]) -> dict[str, tuple[Path, int | None]]:
+    """Each page of ``files`` under a unique name: ``{stem: (file, page index, None for a file of one page)}``.
+    A multi-page file's pages are ``<stem>-p001``, ``<stem>-p002``, ...; a name already taken (the same file
+    name in two folders) is prefixed with the file's folder name (and numbered if still taken). A file that
+    cannot be opened counts as one page, which then fails with the reason."""
+    stems: dict[str, tuple[Path, int | None]] = {}
+
+    def unique(stem: str, path: Path) -> str:
+        if stem not in stems:
+            return stem
+        stem = f"{path.parent.name}__{stem}"
+        return next(f"{stem}~{n}" for n in itertools.count(2) if f"{stem}~{n}" not in stems) if stem in stems else stem
+
+    for path in files:
+        pages = 1
+        if path.suffix.lower() in MULTI_PAGE_SUFFIXES:
+            try:
+                pages = page_count(path.read_bytes(), path.name)
+            except (BadImage, OSError):
+                pages = 1  # read again page by page, where the reason is recorded
+        if pages <= 1:
+            stems[unique(path.stem, path)] = (path, None)
+            continue
+        digits = max(3, len(str(pages)))
+        for n in range(pages):
+            stems[unique(f"{path.stem}-p{n + 1:0{digits}d}", path)] = (path, n)
+    return stems
+
+
 def extract_folder(pipeline, sources: list[str | Path], out: str | Path, book: str | None = None,
-                   overlay_text: bool = True, progress: bool = True, max_page_pixels: int = MAX_PAGE_PIXELS) -> dict:
-    """Run ``pipeline`` over every page; returns a summary (counts, workbook paths, failures by file name)."""
+                   overlay_text: bool = True, progress: bool = True, max_page_pixels: int = MAX_PAGE_PIXELS,
+                   pdf_dpi: float = PDF_DPI) -> dict:
+    """Run ``pipeline`` over every page; returns a summary (counts, workbook paths, failures by file name, with
+    `` page N`` after it for one page of a multi-page file)."""
     out = Path(out)
     for sub in ("pages", "overlays", "page-xml"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    pages = find_pages(sources)
-    stems: dict[str, Path] = {}
-    for p in pages:
-        stem = p.stem
-        if stem in stems:  # two folders with the same file name: keep both, distinguishably
-            stem = f"{p.parent.name}__{p.stem}"
-        stems[stem] = p
-    done = {s for s in stems if (out / "pages" / f"{s}.json").is_file()}
+    stems = page_stems(find_pages(sources))
     failures: dict[str, str] = {}
+    done = {s for s in stems if (out / "pages" / f"{s}.json").is_file()}
     bar = tqdm(total=len(stems), initial=len(done), desc="extracting pages", unit="page", disable=not progress)
-    for stem, path in stems.items():
+    held: tuple[Path, bytes] | None = None  # the file being read, kept while its pages are
+    for stem, (path, index) in stems.items():
         if stem in done:
             continue
+        name = path.name if index is None else f"{path.name} page {index + 1}"
         try:
-            image = Image.fromarray(decode_image(path.read_bytes(), path.name, max_page_pixels))
+            if held is None or held[0] != path:
+                held = (path, path.read_bytes())
+            image = Image.fromarray(decode_image(held[1], path.name, max_page_pixels, page=index, dpi=pdf_dpi))
         except (BadImage, OSError) as error:
-            failures[path.name] = str(error)
-            log.warning("skipped %s: %s", path.name, error)
+            failures[name] = str(error)
+            log.warning("skipped %s: %s", name, error)
             bar.update()
             continue
         result = pipeline(image, book=book)
         result["page"]["source"] = path.name
+        if index is not None:
+            result["page"]["source_page"] = index + 1
         atomic_write(out / "overlays" / f"{stem}.png", _png(draw_overlay(image, result, overlay_text)))
         xml = to_page_xml(result_to_truth(result, stem), path.name)
         atomic_write(out / "page-xml" / f"{stem}.xml", xml.encode("utf-8"))
@@ -149,7 +186,10 @@ def write_workbooks(out: Path) -> dict[str, str]:
     for path in sorted((out / "pages").glob("*.json")):
         result = json.loads(path.read_text(encoding="utf-8"))
         for record in result["records"]:
-            by_book.setdefault(record["book"], []).append({**record, "page": result["page"].get("source", path.stem)})
+            page = result["page"].get("source", path.stem)
+            if result["page"].get("source_page"):
+                page = f"{page} p.{result['page']['source_page']}"
+            by_book.setdefault(record["book"], []).append({**record, "page": page})
     written = {}
     for book, records in sorted(by_book.items()):
         target = out / f"import-{book}.xlsx"
@@ -166,4 +206,4 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["draw_overlay", "extract_folder", "find_pages", "result_to_truth", "write_workbooks"]
+__all__ = ["draw_overlay", "extract_folder", "find_pages", "page_stems", "result_to_truth", "write_workbooks"]

@@ -107,7 +107,8 @@ def pages_router(detector: str | Path | None = None, review_threshold: float | N
 
     @router.post("/v1/pages:extract", summary="Extract the records of one register page", tags=["pages"],
                  responses={200: {"content": {"application/json": {"example": PAGE_EXAMPLE}}},
-                            400: {"description": "empty, corrupt or missing page image"},
+                            400: {"description": "empty, corrupt or missing page image, or a file of several "
+                                                  "pages (a multi-page TIFF or PDF: send one page)"},
                             413: {"description": "page too large"}, 415: {"description": "not an image"},
                             422: {"description": "unknown book"}, 503: {"description": "queue full or not ready"}},
                  openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {

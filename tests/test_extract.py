@@ -106,6 +106,9 @@ def test_the_extract_command_runs_over_a_folder_and_exits_2_on_a_bad_page(page_f
     bad = subprocess.run([*command[:4], str(tmp_path / "missing"), "--out", str(out)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no such file or folder" in bad.stderr
+    dpi = subprocess.run([*command[:5], "--out", str(out), "--pdf-dpi", "5"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert dpi.returncode == 2 and "--pdf-dpi must be between 36 and 1200" in dpi.stderr
 
 
 def test_the_pages_endpoint_extracts_a_page_and_refuses_bad_requests(server_factory, tiny_onnx_model, page_folder):
@@ -139,6 +142,18 @@ def test_the_pages_endpoint_extracts_a_page_and_refuses_bad_requests(server_fact
     Image.new("RGB", (4, 4), "white").save(buffer, format="PNG")
     blank = httpx.post(url, files={"file": ("blank.png", buffer.getvalue(), "image/png")}, timeout=60)
     assert blank.status_code == 200 and blank.json()["records"] == []  # an image with nothing on it: no records
+    # A scan of several pages is refused whole (one page per request), not read in part; a PDF of one is read.
+    frames = [Image.open(io.BytesIO(page)).convert("RGB"), Image.new("RGB", (300, 200), "white")]
+    tiff, pdf = io.BytesIO(), io.BytesIO()
+    frames[0].save(tiff, format="TIFF", save_all=True, append_images=frames[1:])
+    several = httpx.post(url, files={"file": ("scan.tif", tiff.getvalue(), "image/tiff")}, timeout=60)
+    assert several.status_code == 400 and several.json()["error"]["code"] == "several_pages"
+    assert "2 pages" in several.json()["error"]["message"]
+    frames[0].save(pdf, format="PDF", resolution=150.0)
+    one = httpx.post(url, files={"file": ("scan.pdf", pdf.getvalue(), "application/pdf")}, data={"book": "khai_sinh"},
+                     timeout=120)
+    assert one.status_code == 200, one.text
+    assert abs(one.json()["page"]["width"] - frames[0].width * 200 / 150) <= 2  # rendered at 200 dpi
     assert httpx.get(server.url + "/healthz").status_code == 200  # still up after all of it
 
 
@@ -196,3 +211,86 @@ def test_field_lines_can_be_read_with_beam_search_and_print_stays_greedy(page_fo
     assert beam.calls[0][0] + beam.calls[1][0] == greedy.calls[0][0]
     with pytest.raises(ValueError, match="field_beam_width"):
         PagePipeline(layout, greedy, field_beam_width=0)
+
+
+class PageOfColour:
+    """A stand-in pipeline that reads a page's colour: one record per page, needing review, whose name field
+    says which page of which file it was (so the test sees every page arrive once, in order)."""
+
+    def __init__(self):
+        self.seen: list[tuple[int, int, int]] = []
+
+    def __call__(self, image, book=None):
+        colour = tuple(int(v) for v in image.convert("RGB").getpixel((image.width // 2, image.height // 2)))
+        self.seen.append(colour)
+        field = {"key": "nksHoTen", "text": "Nguyễn Văn An", "value": "Nguyễn Văn An", "confidence": 0.5,
+                 "bbox": [10, 10, 50, 30], "flags": [], "lines": []}
+        page = {"width": image.width, "height": image.height, "book": "khai_sinh", "page_fields": [],
+                "headings": [], "review_threshold": 0.95, "entries": [{"entry": 1, "bbox": [0, 0, 60, 40],
+                                                                        "fields": [field]}]}
+        return {"page": page, "records": [{"book": "khai_sinh", "entry": 1, "fields": [field], "flags": [],
+                                           "needs_review": True}]}
+
+
+def test_every_page_of_a_multi_page_tiff_and_a_pdf_is_extracted_and_resumed(tmp_path):
+    from inference.extract import extract_folder
+    from inference.records.spreadsheet import REVIEW_SHEET
+
+    colours = {"red": (255, 0, 0), "green": (0, 128, 0), "blue": (0, 0, 255)}
+    frames = [Image.new("RGB", (144, 72), name) for name in colours]
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    frames[0].save(scans / "book-1975.tif", save_all=True, append_images=frames[1:])
+    frames[0].save(scans / "book-1976.pdf", save_all=True, append_images=frames[1:2], resolution=72.0)  # 2 x 1 in
+    frames[2].save(scans / "single.pdf", resolution=72.0)
+    (scans / "torn.pdf").write_bytes(b"%PDF-1.7\n cut short")
+    reader = PageOfColour()
+    out = tmp_path / "out"
+    summary = extract_folder(reader, [scans], out, progress=False, pdf_dpi=144)
+
+    # Every page once, in file then page order; a damaged PDF reported by name, the rest read.
+    assert summary["pages"] == 7 and list(summary["failed"]) == ["torn.pdf"]
+    assert summary["failed"]["torn.pdf"].startswith("torn.pdf:")
+    expected = ["red", "green", "blue", "red", "green", "blue"]
+    assert len(reader.seen) == 6
+    for seen, name in zip(reader.seen, expected):
+        assert max(abs(a - b) for a, b in zip(seen, colours[name])) <= 2, (seen, name)
+    pages = {p.stem: json.loads(p.read_text(encoding="utf-8"))["page"] for p in (out / "pages").iterdir()}
+    assert sorted(pages) == ["book-1975-p001", "book-1975-p002", "book-1975-p003", "book-1976-p001",
+                             "book-1976-p002", "single"]
+    assert pages["book-1975-p003"]["source"] == "book-1975.tif" and pages["book-1975-p003"]["source_page"] == 3
+    assert pages["book-1976-p002"]["source"] == "book-1976.pdf" and pages["book-1976-p002"]["source_page"] == 2
+    assert "source_page" not in pages["single"]
+    assert (pages["book-1976-p001"]["width"], pages["book-1976-p001"]["height"]) == (288, 144)  # 144 dpi
+    assert (pages["book-1975-p001"]["width"], pages["book-1975-p001"]["height"]) == (144, 72)
+    assert all((out / "overlays" / f"{stem}.png").is_file() and (out / "page-xml" / f"{stem}.xml").is_file()
+               for stem in pages)
+    review = openpyxl.load_workbook(summary["workbooks"]["khai_sinh"])[REVIEW_SHEET]
+    assert [row[1] for row in review.iter_rows(min_row=2, values_only=True)] == [
+        "book-1975.tif p.1", "book-1975.tif p.2", "book-1975.tif p.3", "book-1976.pdf p.1", "book-1976.pdf p.2",
+        "single.pdf"]
+
+    # Resumable page by page: a page lost from the output is the only one read again.
+    (out / "pages" / "book-1975-p002.json").unlink()
+    reader.seen.clear()
+    again = extract_folder(reader, [scans], out, progress=False, pdf_dpi=144)
+    assert again["skipped_done"] == 5 and list(again["failed"]) == ["torn.pdf"]
+    assert len(reader.seen) == 1 and max(abs(a - b) for a, b in zip(reader.seen[0], colours["green"])) <= 2
+
+
+def test_page_names_stay_unique_across_folders_and_multi_page_files(tmp_path):
+    from inference.extract import page_stems
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / folder / "scan.png")
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    frames[0].save(tmp_path / "a" / "scan-p001.tif")  # one frame: named by its file
+    frames[0].save(tmp_path / "b" / "scan.tif", save_all=True, append_images=frames[1:])
+    files = [tmp_path / "a" / "scan.png", tmp_path / "b" / "scan.png", tmp_path / "a" / "scan-p001.tif",
+             tmp_path / "b" / "scan.tif"]
+    stems = page_stems(files)
+    assert len(stems) == 5 and len(set(stems)) == 5
+    assert stems["scan"] == (files[0], None) and stems["b__scan"] == (files[1], None)
+    assert stems["scan-p001"] == (files[2], None)
+    assert stems["b__scan-p001"] == (files[3], 0) and stems["scan-p002"] == (files[3], 1)
