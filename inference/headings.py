@@ -23,7 +23,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from data.schema import get_book
+from data.schema import ValueKind, get_book
 from inference.records.matching import bare, fold
 
 # -- vocabulary --------------------------------------------------------------------------------------------
@@ -220,6 +220,10 @@ def _pair_part_mended(text: str, book: str, roles) -> str | None:
     return None
 
 
+#: Kinds of value a register may leave blank inside a cell that names several (see :func:`parse_heading`).
+_NUMBER_KINDS = frozenset({ValueKind.DOCUMENT_NUMBER, ValueKind.ID_NUMBER, ValueKind.PERSONAL_ID})
+
+
 def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys:
     """The keys of ``book`` that a column heading (under the group heading ``group``) names.
 
@@ -290,6 +294,12 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
     unique = tuple(dict.fromkeys(keys))  # "năm sinh (bằng số, …)" names one value twice
     ordered = ordered and bool(unique)
     readings: list[tuple[str, ...]] = [unique] if ordered else []
+    if ordered and len(unique) > 2:
+        # A document's number is often left blank ("Giấy báo tử (loại, số, ngày, nơi cấp)" filled "Giấy báo tử,
+        # 28-01-2002, Bệnh viện Bạch Mai"): without it, the date would be read as the number, the place as the
+        # date. The value read as what it is decides (a date reads as no number).
+        readings += [unique[:i] + unique[i + 1:] for i, key in enumerate(unique)
+                     if register.field(key).kind in _NUMBER_KINDS]
     if unique and not ordered and attr_terms and not named_person and not named_other:
         names = [tuple(t[1:]) for t in attr_terms]
         for p in dict.fromkeys(_DEFAULT_PERSON[book] + book_persons):

@@ -31,6 +31,7 @@ from rapidfuzz import fuzz
 
 from data.pages.lines import LINE_PAD, crop_line, heading_line_boxes
 from data.schema import BOOKS, ValueKind, get_book
+from data.text.vocab import NATIONALITIES
 from inference.headings import HeadingKeys, book_of_title, is_title, names_person, pair_reading, parse_heading
 from inference.page_header import (HeaderChunk, header_band, header_chunks, header_labels, label_alone,
                                    label_at_end, label_crop, same_line, value_after, value_cuts)
@@ -206,6 +207,10 @@ def _center_inside(inner, outer, slack: float = 0.0) -> bool:
     return outer[0] - slack <= cx <= outer[2] + slack and outer[1] - slack <= cy <= outer[3] + slack
 
 
+#: A field without a line of its own that lies this much inside another field's line is a piece of that
+#: value (the detector's box over its first words), not a value to read.
+FRAGMENT_INSIDE = 0.6
+
 #: A field's box covers another field's line when it holds this share of the line: detected lines of
 #: neighbouring values touch.
 COVERED_LINE_SHARE = 0.5
@@ -271,7 +276,7 @@ def _field_of(key: str, lines: list[LineResult], parent: dict[int, FieldResult],
     parents = list({id(parent[id(line)]): parent[id(line)] for line in lines}.values())
     return FieldResult(key, _union(ln.bbox for ln in lines), key_score,
                        float(np.mean([f.detection_score for f in parents])),
-                       sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0])), key_probs=parents[0].key_probs,
+                       _reading_order(lines), key_probs=parents[0].key_probs,
                        key_source=source)
 
 
@@ -848,13 +853,16 @@ PLACE_ROUNDS = 2
 REREAD_BELOW = 0.9
 #: The flags of the steps that read a value again, in the order they speak for a value two of them read.
 REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "surname_read_from_list", "date_read_against_entry",
-                "relationship_read_again")
+                "relationship_read_again", "nationality_read_again")
 #: The log-probability a listed surname is worth in a name's reading (:meth:`PagePipeline.read_surnames_from_list`);
 #: 0 turns the step off.
 SURNAME_PRIOR = 2.0
 #: The log-probability a relationship is worth in the reading of a word alone on the last line of a name
 #: (:meth:`PagePipeline.read_relationships_again`); 0 turns the step off.
 RELATIONSHIP_PRIOR = 2.0
+#: The log-probability a nationality is worth in the reading of a nationality read as none ("Con Nam" for "Việt
+#: Nam" written over two lines; :meth:`PagePipeline.read_nationalities_again`); 0 turns the step off.
+NATIONALITY_PRIOR = 2.0
 #: Heading lines the first recognizer reads with less confidence than this are read again by both
 #: (:meth:`PagePipeline.read_doubtful_headings_again`).
 HEADING_REREAD_BELOW = 0.5
@@ -926,7 +934,7 @@ class PagePipeline:
                  surname_prior: float = SURNAME_PRIOR, fused_entry_rows: float = FUSED_ENTRY_ROWS,
                  date_prior: float = DATE_PRIOR, header_number_prior: float = HEADER_NUMBER_PRIOR,
                  field_line_pad: float = FIELD_LINE_PAD, heading_recognizer=None,
-                 relationship_prior: float = RELATIONSHIP_PRIOR):
+                 relationship_prior: float = RELATIONSHIP_PRIOR, nationality_prior: float = NATIONALITY_PRIOR):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
@@ -943,6 +951,7 @@ class PagePipeline:
         self.date_prior = _prior("date_prior", date_prior, "dates")
         self.header_number_prior = _prior("header_number_prior", header_number_prior, "header numbers")
         self.relationship_prior = _prior("relationship_prior", relationship_prior, "relationships")
+        self.nationality_prior = _prior("nationality_prior", nationality_prior, "nationalities")
         if not 0 <= field_line_pad <= 1:
             raise ValueError(f"field_line_pad must be in [0, 1] (of a line's height), got {field_line_pad}")
         self.field_line_pad = field_line_pad
@@ -1073,9 +1082,24 @@ class PagePipeline:
             if best is not None and box_inside(line.bbox, best.bbox) > 0.5:
                 best.lines.append(LineResult(line.bbox, detection_score=line.score, key_probs=line.key_probs))
         for f in fields:
-            f.lines.sort(key=lambda ln: (ln.bbox[1], ln.bbox[0]))
-            if not f.lines:
-                # The line map missed it: read the whole field region as one line.
+            if f.lines:
+                continue
+            # A field holding a line that a wider field overlapping it holds a little more of (a date's box inside
+            # the place column's box below it) takes that line, where the wider one keeps others: read from its
+            # own box instead, the same ink would be read twice, once into each value.
+            held = [(box_inside(line.bbox, f.bbox), line, owner) for owner in fields if owner is not f
+                    and len(owner.lines) > 1 for line in owner.lines if box_inside(line.bbox, f.bbox) > 0.5]
+            if held:
+                _, line, owner = max(held, key=lambda h: h[0])
+                owner.lines.remove(line)
+                f.lines.append(line)
+        for f in fields:
+            # In reading order: a name's last word beside its first ones, written a little higher, still ends it.
+            f.lines[:] = _reading_order(f.lines)
+            if not f.lines and not any(box_inside(f.bbox, line.bbox) > FRAGMENT_INSIDE for g in fields
+                                       for line in g.lines):
+                # The line map missed it: read the whole field region as one line. (A field lying within a
+                # line that another field holds is a piece of that value, whose ink would be read twice.)
                 f.lines.append(LineResult(f.bbox, detection_score=f.detection_score))
         entries = sorted(regions.get("entry", []), key=lambda r: r.bbox[1])
         grouped: list[tuple[Region, list[FieldResult]]] = [(e, []) for e in entries]
@@ -1671,6 +1695,25 @@ class PagePipeline:
         names = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.PERSON_NAME]
         return self.read_again(work, names, surname_readings, has_listed_surname, self.surname_prior, 1)
 
+    def read_nationalities_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
+        """Each nationality read as none the books write ("Con Nam", "Việt THONG": "Việt Nam" over two lines, one
+        of them misread) is read again as each nationality (:data:`data.text.vocab.NATIONALITIES`) that changes
+        one of its lines, by teacher forcing on that line's crop, ``nationality_prior`` for a nationality
+        (:meth:`read_again`, one round)."""
+        register = get_book(book)
+
+        def known(text: str) -> int:
+            return int("nationality_unknown" not in normalize_value(ValueKind.NATIONALITY, text).flags)
+
+        unknown = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.NATIONALITY
+                   and f.text and not known(f.text)]
+
+        def readings(text: str) -> list[str]:
+            upper = text.isupper() and len(text) > 2
+            return [name.upper() if upper else name for name in NATIONALITIES if name != text]
+
+        return self.read_again(work, unknown, readings, known, self.nationality_prior, 1)
+
     def read_relationships_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """One entry's declarant (or other person with a relationship field) with no relationship read, whose
         name ends in a word alone on its last line that reads as no relationship ("Mẹ" read "Nữ" or "Hà" under
@@ -1969,6 +2012,8 @@ class PagePipeline:
                       self.read_dates_against_entry(work, [members for _, members in grouped], book_key).items())
         reread.update((id(f), (relationships_read[id(line)], "relationship_read_again")) for f in entry_fields
                       for line in f.lines if id(line) in relationships_read)
+        reread.update((i, (text, "nationality_read_again")) for i, text in
+                      self.read_nationalities_again(work, entry_fields, book_key).items())
         book_obj = get_book(book_key)
 
         def original(box):

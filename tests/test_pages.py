@@ -655,3 +655,91 @@ def test_a_relationship_misread_alone_under_the_declarants_name_is_read_again(mo
         assert got["nycHoTen"]["text"] == "Lê Thị Hoa Nữ" and "nycQuanHe" not in got
     with pytest.raises(ValueError, match="relationship_prior"):
         PagePipeline(None, _ScoringReader(), relationship_prior=-1.0)
+
+
+def test_a_line_two_fields_hold_is_read_once_and_a_fragment_of_a_line_not_at_all():
+    from inference.pages import PagePipeline
+    from models.detection.layout import Region
+
+    regions = {"entry": [Region("entry", (0, 100, 800, 300), 1.0)],
+               # A date's box, and below it the place column's box reaching up over the date a little more.
+               "field": [Region("field", (540, 119, 622, 147), 0.95, "nktNgayChet", 0.9),
+                         Region("field", (525, 120, 712, 245), 0.89, "nktNoiChet", 0.9),
+                         # A box over a note's first words, inside the line the note's own box holds.
+                         Region("field", (100, 110, 300, 280), 0.9, "ghiChu", 0.9),
+                         Region("field", (105, 114, 166, 142), 0.6, "ghiChu", 0.5)],
+               "line": [Region("line", (538, 113, 615, 148), 0.92), Region("line", (537, 137, 700, 179), 0.92),
+                        Region("line", (538, 168, 665, 202), 0.92),
+                        Region("line", (100, 110, 228, 138), 0.9), Region("line", (100, 139, 241, 167), 0.9)]}
+    grouped, page_fields = PagePipeline.group(regions)
+    ((_, members),) = grouped
+    lines = {f.key + str(i): [tuple(int(v) for v in ln.bbox) for ln in f.lines] for i, f in enumerate(members)}
+    date = next(f for f in members if f.key == "nktNgayChet")
+    place = next(f for f in members if f.key == "nktNoiChet")
+    assert [tuple(ln.bbox) for ln in date.lines] == [(538, 113, 615, 148)], lines  # its line, not its own box
+    assert [tuple(ln.bbox) for ln in place.lines] == [(537, 137, 700, 179), (538, 168, 665, 202)]
+    notes = [f for f in members if f.key == "ghiChu"]
+    assert sorted(len(f.lines) for f in notes) == [0, 2]  # the fragment reads nothing (then dropped as empty)
+    every = [tuple(ln.bbox) for f in members for ln in f.lines]
+    assert len(every) == len(set(every)) == 5  # each detected line read once
+
+
+def test_a_names_last_word_written_a_little_higher_beside_it_still_ends_the_name():
+    from inference.pages import _reading_order
+    from models.detection.layout import Region
+
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (200, 110, 410, 150), 1.0, "meHoTen", 0.9)],
+               "line": [Region("line", (202, 118, 321, 154), 1.0), Region("line", (319, 115, 400, 150), 1.0)]}
+    got = _one_record(regions, {(202, 118): "Nguyễn Thị", (319, 115): "Thơm"})
+    assert got["meHoTen"]["text"] == "Nguyễn Thị Thơm"
+    # Lines of a value wrapped onto the next row stay row by row.
+    rows = [Region("line", (10, 40, 60, 70), 1.0), Region("line", (10, 10, 200, 40), 1.0)]
+    assert [r.bbox for r in _reading_order(rows)] == [(10, 10, 200, 40), (10, 40, 60, 70)]
+
+
+def test_a_documents_number_left_blank_in_a_cell_naming_it_leaves_the_other_values_their_keys():
+    from inference.headings import parse_heading
+    from inference.pages import FieldResult, LineResult, PagePipeline
+
+    keys = parse_heading("Giấy báo tử (loại, số, ngày, nơi cấp)", "khai_tu")
+    assert keys.readings[0] == ("gbtLoai", "gbtSo", "gbtNgay", "gbtCoQuanCap")
+    assert ("gbtLoai", "gbtNgay", "gbtCoQuanCap") in keys.readings
+    assert all("gbtNgay" in r and "gbtCoQuanCap" in r for r in keys.readings)  # only the number may be missing
+
+    def fields_of(texts):
+        lines = [LineResult((10, 10 + 20 * i, 120, 28 + 20 * i), text, 0.9, 0.9) for i, text in enumerate(texts)]
+        detected = [FieldResult("", ln.bbox, 0.5, 0.9, [ln]) for ln in lines]
+        parent = {id(ln): f for ln, f in zip(lines, detected)}
+        fields, reading, _ = PagePipeline._best_reading(keys, detected, lines, parent, {}, "khai_tu")
+        return [(key, f.text) for f, key in zip(fields, reading)]
+
+    assert fields_of(["Giấy báo tử", "28-01-2002", "Bệnh", "viện Bạch Mai"]) == [
+        ("gbtLoai", "Giấy báo tử"), ("gbtNgay", "28-01-2002"), ("gbtCoQuanCap", "Bệnh viện Bạch Mai")]
+    assert fields_of(["Giấy báo tử", "475", "22/1/2002", "Bệnh viện Bạch Mai"]) == [
+        ("gbtLoai", "Giấy báo tử"), ("gbtSo", "475"), ("gbtNgay", "22/1/2002"), ("gbtCoQuanCap", "Bệnh viện Bạch Mai")]
+
+
+def test_a_nationality_read_as_none_is_read_again_as_the_likeliest_nationality(monkeypatch):
+    from inference.pages import PagePipeline
+    from models.detection.layout import Region
+
+    # "Việt Nam" over two lines, the first misread "Con": on its crop "Con" scores a little better than "Việt".
+    _scored_by(monkeypatch, {"Con": -0.5, "Việt": -1.2, "Nam": -0.1})
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (100, 110, 200, 175), 1.0, "nksQuocTich", 0.9)],
+               "line": [Region("line", (100, 110, 160, 130), 1.0), Region("line", (100, 150, 160, 170), 1.0)]}
+    texts = {(100, 110): "Con", (100, 150): "Nam"}
+    got = _one_record(regions, texts, 0.5)["nksQuocTich"]
+    assert (got["text"], got["read_text"]) == ("Việt Nam", "Con Nam") and "nationality_read_again" in got["flags"]
+    assert got["value"] == "Việt Nam" and "nationality_unknown" not in got["flags"]
+    # Turned off, or a line the recognizer was sure of: as read.
+    for options, confidence in (({"nationality_prior": 0.0}, 0.5), ({}, 0.95)):
+        got = _one_record(regions, texts, confidence, **options)["nksQuocTich"]
+        assert got["text"] == "Con Nam" and "read_text" not in got and "nationality_unknown" in got["flags"]
+    # A nationality read as one stays as read, even where another scores better on the crop.
+    _scored_by(monkeypatch, {"Lào": -0.5, "Việt Nam": -0.1})
+    one_line = {**regions, "line": [Region("line", (100, 110, 160, 130), 1.0)]}
+    assert _one_record(one_line, {(100, 110): "Lào"})["nksQuocTich"]["text"] == "Lào"
+    with pytest.raises(ValueError, match="nationality_prior"):
+        PagePipeline(None, _ScoringReader(), nationality_prior=-1.0)

@@ -125,6 +125,20 @@ def test_a_date_with_another_cells_words_around_it_is_read_and_doubted():
         assert normalize_value("date", text, today=TODAY).value is None, text
 
 
+def test_a_dates_frame_words_read_with_their_marks_wrong_still_give_the_date():
+    for text, iso in (("ngày 24 tháng 02 nam 1995", "1995-02-24"), ("Ngay 8 thang 6 năm 1995", "1995-06-08"),
+                      ("ngày 24 thàng 02 nắm 1995", "1995-02-24"), ("mong 2 thang 7 nam 1968", "1968-07-02"),
+                      ("tháng 3 nam 1995", "1995-03")):
+        result = normalize_value("date", text, today=TODAY)
+        assert result.value == iso and result.score == 0.9 and "date_words_respelled" in result.flags, text
+    exact = normalize_value("date", "ngày 24 tháng 02 năm 1995", today=TODAY)
+    assert exact.score == 1.0 and "date_words_respelled" not in exact.flags
+    # "Nam" beside a date is the gender column, not a frame word; a name stays no date.
+    assert "date_words_respelled" not in normalize_value("date", "14/08/1914 Nam", today=TODAY).flags
+    for text in ("Nguyễn Văn Nam", "ngày nam tháng"):
+        assert normalize_value("date", text, today=TODAY).value is None, text
+
+
 def test_age_instead_of_birth_date_counts_back_from_registration():
     result = normalize_value("date", "25 tuổi", reference_year=1980)
     assert result.value == "1955" and "date_partial" in result.flags and result.score < 1

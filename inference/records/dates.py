@@ -100,6 +100,11 @@ def normalize_date(text: str, *, max_year: int = DEFAULT_MAX_YEAR, reference_yea
             if pd is not None:
                 flags.append("ocr_digits_fixed")
                 score, s = 0.85, fixed
+    if pd is None and (respelled := _respell_markers(s)) is not None:
+        pd = _read(respelled, max_year)
+        if pd is not None:
+            flags.append("date_words_respelled")
+            score, s = MARKS_MISREAD_SCORE, respelled
     if pd is None:
         m = _AGE.fullmatch(s)
         if m and reference_year is not None and 0 <= int(m[1]) <= 120:
@@ -130,6 +135,25 @@ def normalize_date(text: str, *, max_year: int = DEFAULT_MAX_YEAR, reference_yea
         score = min(score, 0.97)
     _check_range(pd, flags, today)
     return Normalized(pd.isoformat(), score, tuple(dict.fromkeys(flags)))
+
+
+#: The words that frame a date written "ngày 24 tháng 02 năm 1995", by their letters without marks.
+_MARKERS = {"ngay": "ngày", "mong": "mồng", "mung": "mùng", "thang": "tháng", "nam": "năm"}
+#: The score of such a date whose frame words were read with their marks wrong ("nam" for "năm"): the
+#: numbers, which decide the value, were read as they are.
+MARKS_MISREAD_SCORE = 0.9
+
+
+def _respell_markers(s: str) -> str | None:
+    """``s`` with the frame words of a date written in numbers respelled ("ngày 24 tháng 02 nam 1995", "Ngay 8
+    thang 6 năm 1995"), where every word is a number or such a word, at least two are frame words and one of
+    them was misspelt; else ``None``. "Nam" alone beside a date (the gender column) is not a frame."""
+    tokens = s.split()
+    words = [t for t in tokens if not t.isdigit()]
+    if len(words) < 2 or len(words) == len(tokens) or any(strip_marks(t) not in _MARKERS for t in words):
+        return None
+    respelled = [t if t.isdigit() else _MARKERS[strip_marks(t)] for t in tokens]
+    return " ".join(respelled) if respelled != tokens else None
 
 
 #: The score of a date read out of other words ("14/08/1914 Nam": the gender column joined to it).

@@ -56,6 +56,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("ambiguous_match", _W, "two known values fit the text about equally well"),
     Flag("date_separators_misread", _W, "a date whose separators were misread or lost (\"19.70\", \"2431968\"): read "
          "from its digits alone, the one calendar date they can be"),
+    Flag("date_words_respelled", _I, "a date's words ngày / tháng / năm read with their marks wrong (\"nam\" for "
+         "\"năm\"): its numbers give the date"),
     Flag("ocr_digits_fixed", _W, "letters that look like digits (O, l, I, S, B) were read as digits"),
     Flag("date_extra_text", _W, "a date with other words around it (\"14/08/1914 Nam\"): another cell's text "
          "joined to it, left out of the value"),
@@ -138,6 +140,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
          "(\"Nữ\" under the name where \"Mẹ\" was written); read again as each relationship the books write, "
          "scored on the line's crop with a relationship counted in its favour, a relationship was the likelier "
          "reading and became the relationship field (the text read is kept in read_text)"),
+    Flag("nationality_read_again", _W, "a nationality read as none the books write (\"Con Nam\") was read as the "
+         "nationality its crop scores best with the list's prior (\"Việt Nam\"); the field's read_text keeps what was read"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
     Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "
          "(renamed, moved or misread); the best-fitting units are kept"),
