@@ -1072,9 +1072,9 @@ class PagePipeline:
 
     @staticmethod
     def group(regions: dict[str, list[Region]]) -> tuple[list[tuple[Region, list[FieldResult]]], list[FieldResult]]:
-        """Lines → the field holding most of each line; fields → the entry holding their centre; fields outside
-        every entry are page fields (of which only page-header keys reach the records). Entries and fields come
-        out top to bottom."""
+        """Lines → the field holding most of each line (each line in one field only, a field's lines in reading
+        order); fields → the entry holding their centre; fields outside every entry are page fields (of which only
+        page-header keys reach the records). Entries and fields come out top to bottom."""
         fields = [FieldResult(r.key or "", r.bbox, r.key_score, r.score, key_probs=r.key_probs)
                   for r in regions.get("field", [])]
         for line in regions.get("line", []):
