@@ -165,6 +165,19 @@ def test_heading_lines_touching_are_cut_apart_and_accents_set_apart_stay_with_th
     assert title[1] < 111 and title[3] > 134
 
 
+def test_two_faded_printed_lines_are_cut_at_a_shallow_valley_and_one_line_is_not():
+    from data.pages.lines import _split_at_valleys
+
+    # The row profile of "Số, ngày" over "đăng ký" in a small cell of faded print (a held-out page): the rows
+    # between the two lines still hold 7 of the densest row's 48 ink pixels.
+    two = np.array([0, 5, 13, 25, 42, 47, 46, 45, 44, 47, 47, 39, 12, 8, 7, 9, 15, 21, 36, 45, 48, 46, 45, 44, 45,
+                    44, 38, 10, 9, 2, 0])
+    assert _split_at_valleys([(1, 29)], two) == [(1, 13), (15, 29)]
+    # One line with accents above and descenders below: its middle rows are its densest.
+    one = np.array([0, 6, 9, 8, 20, 44, 47, 48, 46, 47, 45, 46, 48, 47, 44, 30, 12, 8, 6, 0])
+    assert _split_at_valleys([(1, 18)], one) == [(1, 18)]
+
+
 def test_the_heading_map_is_painted_decoded_and_grown_from_a_three_map_detector(tmp_path):
     instances, _ = paint_targets((50, 50), 0.5, 0.0, [], [], [], headings=[(20, 20, 80, 40)])
     assert instances.shape == (4, 50, 50) and instances[3].sum() > 0 and instances[:3].sum() == 0
