@@ -27,7 +27,7 @@ from inference.records import write_import_workbook
 log = logging.getLogger("hotich.extract")
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".pdf"}
-#: Files that may hold several pages (each is opened once up front to count them).
+#: Files that may hold several pages (each is opened up front to count them, read only as far as that needs).
 MULTI_PAGE_SUFFIXES = {".tif", ".tiff", ".pdf"}
 
 
@@ -126,7 +126,7 @@ def page_stems(files: list[Path]) -> dict[str, tuple[Path, int | None]]:
         pages = 1
         if path.suffix.lower() in MULTI_PAGE_SUFFIXES:
             try:
-                pages = page_count(path.read_bytes(), path.name)
+                pages = page_count(path, path.name)
             except (BadImage, OSError):
                 pages = 1  # read again page by page, where the reason is recorded
         if pages <= 1:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -27,22 +28,22 @@ def _is_pdf(data: bytes) -> bool:
     return b"%PDF-" in data[:1024]  # the header may follow up to 1 KiB of other bytes
 
 
-def _open_pdf(data: bytes, name: str):
+def _open_pdf(source: bytes | Path, name: str):
     try:
         import pypdfium2
     except ImportError:  # pragma: no cover - a dependency of the project
         raise BadImage(415, "pdf_unsupported", f"{name}: reading PDF needs the pypdfium2 package") from None
     try:
-        return pypdfium2.PdfDocument(data)
+        return pypdfium2.PdfDocument(str(source) if isinstance(source, Path) else source)
     except pypdfium2.PdfiumError as exc:
         raise BadImage(400, "corrupt_pdf", f"{name}: a PDF that cannot be read ({exc})") from None
 
 
-def _open_image(data: bytes, name: str) -> Image.Image:
+def _open_image(source: bytes | Path, name: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
+            return Image.open(source if isinstance(source, Path) else io.BytesIO(source))
     except UnidentifiedImageError:
         raise BadImage(415, "not_an_image",
                        f"{name}: not a recognised image format (PNG, JPEG, TIFF, BMP, WebP, PDF)") from None
@@ -52,22 +53,31 @@ def _open_image(data: bytes, name: str) -> Image.Image:
         raise BadImage(400, "corrupt_image", f"{name}: truncated or corrupt image ({exc.__class__.__name__})") from None
 
 
-def page_count(data: bytes, name: str) -> int:
+def page_count(source: bytes | Path, name: str) -> int:
     """How many pages the file holds: the frames of a (multi-page) TIFF, the pages of a PDF, 1 for an image of
-    one frame. Raises :class:`BadImage` for a file that is neither."""
-    if not data:
+    one frame. ``source`` is the file's bytes or its path (read only as far as counting needs: a folder of
+    large scans is counted without reading them whole). Raises :class:`BadImage` for a file that is neither."""
+    head = source[:1024] if isinstance(source, bytes) else _head(source)
+    if not head:
         raise BadImage(400, "empty_image", f"{name}: the upload is empty (0 bytes)")
-    if _is_pdf(data):
-        pdf = _open_pdf(data, name)
+    if _is_pdf(head):
+        pdf = _open_pdf(source, name)
         try:
             return len(pdf)
         finally:
             pdf.close()
-    image = _open_image(data, name)
+    image = _open_image(source, name)
     try:
         return int(getattr(image, "n_frames", 1))
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadImage(400, "corrupt_image", f"{name}: truncated or corrupt image ({exc.__class__.__name__})") from None
+    finally:
+        image.close()
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as file:
+        return file.read(1024)
 
 
 def _several_pages(name: str, pages: int) -> BadImage:

@@ -62,6 +62,19 @@ def test_pdf_pages_are_rendered_at_the_dpi_asked_for():
     assert abs(height - 72) <= 1 and abs(width - 144) <= 1
 
 
+def test_pages_are_counted_from_a_path_as_from_the_bytes(tmp_path):
+    for fmt, suffix in (("TIFF", "tif"), ("PDF", "pdf")):
+        data = _save(_frames(), fmt)
+        path = tmp_path / f"scan.{suffix}"
+        path.write_bytes(data)
+        assert page_count(path, path.name) == page_count(data, path.name) == 3
+    torn = tmp_path / "torn.pdf"
+    torn.write_bytes(b"%PDF-1.7\n cut short")
+    with pytest.raises(BadImage) as caught:
+        page_count(torn, torn.name)
+    assert caught.value.code == "corrupt_pdf"
+
+
 @pytest.mark.parametrize("data", [b"%PDF-1.7\n this is no PDF", None])
 def test_a_damaged_pdf_is_refused_with_its_name(data):
     if data is None:  # a real PDF cut short
