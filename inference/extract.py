@@ -119,8 +119,11 @@ def page_stems(files: list[Path]) -> dict[str, tuple[Path, int | None]]:
     def unique(stem: str, path: Path) -> str:
         if stem not in stems:
             return stem
-        stem = f"{path.parent.name}__{stem}"
-        return next(f"{stem}~{n}" for n in itertools.count(2) if f"{stem}~{n}" not in stems) if stem in stems else stem
+        stem = candidate = f"{path.parent.name}__{stem}"
+        for n in itertools.count(2):
+            if candidate not in stems:
+                return candidate
+            candidate = f"{stem}~{n}"
 
     for path in files:
         pages = 1

@@ -24,6 +24,10 @@ class BadImage(ValueError):
         self.status, self.code, self.message = status, code, message
 
 
+def _corrupt(name: str, exc: Exception) -> BadImage:
+    return BadImage(400, "corrupt_image", f"{name}: truncated or corrupt image ({exc.__class__.__name__})")
+
+
 def _is_pdf(data: bytes) -> bool:
     return b"%PDF-" in data[:1024]  # the header may follow up to 1 KiB of other bytes
 
@@ -50,7 +54,7 @@ def _open_image(source: bytes | Path, name: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BadImage(413, "decompression_bomb", f"{name}: the image declares too many pixels") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise BadImage(400, "corrupt_image", f"{name}: truncated or corrupt image ({exc.__class__.__name__})") from None
+        raise _corrupt(name, exc) from None
 
 
 def page_count(source: bytes | Path, name: str) -> int:
@@ -70,7 +74,7 @@ def page_count(source: bytes | Path, name: str) -> int:
     try:
         return int(getattr(image, "n_frames", 1))
     except (OSError, SyntaxError, ValueError) as exc:
-        raise BadImage(400, "corrupt_image", f"{name}: truncated or corrupt image ({exc.__class__.__name__})") from None
+        raise _corrupt(name, exc) from None
     finally:
         image.close()
 
@@ -150,7 +154,7 @@ def decode_image(data: bytes, name: str, max_pixels: int, page: int | None = Non
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BadImage(413, "decompression_bomb", f"{name}: the image declares too many pixels") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise BadImage(400, "corrupt_image", f"{name}: truncated or corrupt image ({exc.__class__.__name__})") from None
+        raise _corrupt(name, exc) from None
     if min(image.size) < 1:
         raise BadImage(400, "empty_image", f"{name}: the image has no pixels")
     return np.asarray(image.convert("RGB"))
