@@ -245,6 +245,7 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
     previous_attrs: list[tuple] = []
     previous_persons: list[str] = []
     group_runs: list[tuple[str, ...]] = []
+    signer_keys: list[tuple[str, ...]] = []
     for part in _GENDER_SLASH.sub("nam nữ", text or "").split("/"):
         terms = _terms(part)
         persons = _persons(terms, book, register.roles)
@@ -262,6 +263,7 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
             elif t[0] == "signer":
                 # A signature column: the signer's name, and on some books the title under it.
                 part_keys += [k for k in (t[1], "chucVuNguoiKy") if k in fields]
+                signer_keys.append(tuple(k for k in (t[1], "chucVuNguoiKy") if k in fields))
                 ordered = False
         if persons and not attrs:
             attrs = previous_attrs  # "Năm sinh mẹ / cha": the second person takes the first one's attributes
@@ -314,6 +316,11 @@ def parse_heading(text: str, book: str, group: str | None = None) -> HeadingKeys
                     # that name them; a column naming neither holds both.
                     readings = [r for r in readings if r not in ((first,), (second,))]
                 readings += [(first, second), (second, first)]
+    if len(signer_keys) == 1 and len(signer_keys[0]) == 2 and set(unique) == set(signer_keys[0]):
+        # The signer's column: a name, a title, or both, the title over the name or under it; what each reads
+        # as decides (a name is no title: "Võ Hữu Giang" over "Chủ tịch").
+        name, title = signer_keys[0]
+        readings += [(name,), (title,), (name, title), (title, name)]
     if group_runs and set(unique) == {k for run in group_runs for k in run}:
         # A heading naming only a group ("Giấy tờ tùy thân"): one person's documents, any of its parts
         # written, in the group's order (type, number, date, place of issue).

@@ -44,7 +44,7 @@ from inference.records.normalize import normalize_field, normalize_value
 from inference.records.validate import DECLARANT_IS
 from inference.records.names import has_listed_surname, reads_as_a_person, surname_readings
 from inference.records.date_readings import date_contradictions, year_readings
-from inference.records.places import gazetteer_names_read, office_from_wards, place_readings
+from inference.records.places import gazetteer_names_read, office_from_wards, place_breaks, place_readings
 from inference.records.sequence import (entry_number_years_from_dates, entry_numbers_from_sequence, page_year,
                                         registration_years_from_sequence, volume_year_from_dates, with_year)
 from models.detection.layout import Region, box_inside
@@ -80,6 +80,12 @@ MAX_CUT_UNITS = 10
 MIN_READS_AS = 0.05
 _FREE_KINDS = frozenset({ValueKind.PLACE, ValueKind.FREE_TEXT, ValueKind.ISSUING_AUTHORITY,
                          ValueKind.REGISTRATION_OFFICE, ValueKind.CAUSE_OF_DEATH})
+#: Kinds whose values name a document in words ("Giấy báo tử"), never with its number. (Not an identity
+#: document's type: its code is read from the words, "Chứng minh nhân dân 106632282" is still a CMND, and
+#: cutting the number off such a cell lost more types than it found on the fifth set of held-out pages.)
+_NAMED_DOCUMENT_KINDS = frozenset({ValueKind.DEATH_NOTICE_TYPE})
+#: A whole numeric date ("15/12/2012", "3.4.16"): in a place, an office or a cause, another column's value.
+_WHOLE_DATE = re.compile(r"(?<!\d)\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{2,4}(?!\d)")
 
 DEFAULT_DETECTOR = Path(__file__).resolve().parents[1] / "models" / "zoo" / "hotich-layout-base"
 
@@ -252,6 +258,36 @@ def _field_boxes(fields: list[FieldResult]) -> None:
         f.boxes = [_union(ln.bbox for ln in group) for group in groups]
 
 
+def _stacked(a: FieldResult, b: FieldResult) -> bool:
+    """Whether ``b`` lies under ``a`` as a value's next line does: named the same way, sharing columns, and no
+    further below it than a line's height."""
+    gap = max(a.bbox[1], b.bbox[1]) - min(a.bbox[3], b.bbox[3])
+    height = min(a.bbox[3] - a.bbox[1], b.bbox[3] - b.bbox[1])
+    return (a.key_source == b.key_source and min(a.bbox[2], b.bbox[2]) > max(a.bbox[0], b.bbox[0])
+            and gap < height)
+
+
+def _join_pieces(fields: list[FieldResult]) -> list[FieldResult]:
+    """One entry's ``fields`` with the pieces of one value (fields of one key, one under the other
+    (:func:`_stacked`): a name wrapped onto a second line that the detector took for a region of its own)
+    joined into one field, at the place of its first piece; its key score is the weakest piece's.
+    :func:`_field_boxes` then draws its rectangles as the ground truth does."""
+    out: list[FieldResult] = []
+    first: dict[str, FieldResult] = {}
+    for f in fields:
+        g = first.get(f.key)
+        if g is None or not _stacked(g, f):
+            first[f.key] = f
+            out.append(f)
+            continue
+        pieces = (g, f)
+        joined = FieldResult(g.key, _union(p.bbox for p in pieces), min(p.key_score for p in pieces),
+                             float(np.mean([p.detection_score for p in pieces])),
+                             _reading_order(g.lines + f.lines), key_probs=g.key_probs, key_source=g.key_source)
+        out[out.index(g)] = first[f.key] = joined
+    return out
+
+
 def _reading_order(fields: list) -> list:
     """Fields or lines (anything with a ``bbox``): rows top to bottom, left to right inside a row; two boxes
     share a row when they overlap vertically by half the smaller height (a value flowing "name, year,
@@ -295,6 +331,14 @@ def _split_by_line_keys(f: FieldResult, lines: list[LineResult], field_keys: lis
         keys = [max(mine, key=lambda i: line.key_probs[i] * np.exp(_reads_as(book, field_keys[i], line.text)))
                 for line in ordered]
     if len(set(keys)) < 2:
+        text = " ".join(line.text for line in ordered if line.text)
+        floor = float(np.log(MIN_READS_AS))
+        if mine and f.key_probs is not None and text and _reads_as(book, f.key, text) <= floor:
+            # The text is no value of the detector's key ("17-2-2015" as the date in words): the likeliest key
+            # it reads as ("Ngày sinh", the date in figures).
+            best = max(mine, key=lambda i: f.key_probs[i] * np.exp(_reads_as(book, field_keys[i], text)))
+            if field_keys[best] != f.key and _reads_as(book, field_keys[best], text) > floor:
+                return [_field_of(field_keys[best], lines, parent, float(f.key_probs[best]), "detector")]
         return [f] if len(lines) == len(f.lines) else [_field_of(f.key, lines, parent, f.key_score, "detector")]
     fields = []
     for key, run in itertools.groupby(zip(keys, ordered), key=lambda pair: pair[0]):
@@ -467,6 +511,32 @@ def _registration_year(dates: list[FieldResult]) -> int | None:
     return int(value[:4]) if isinstance(value, str) and value[:4].isdigit() else None
 
 
+def _persons_from_neighbours(cells: list[HeadingResult], alone: list[HeadingKeys], book: str) -> list[HeadingKeys]:
+    """``alone`` (each heading cell's keys) with a heading that names one attribute and no person, and so
+    several persons' ("Quốc tịch" → the husband's and the wife's, its group heading "Vợ" unread), narrowed to the person of the columns
+    beside it: the nearest column on each side in its row that names one person's keys, where those on both
+    sides (or the only one) agree. A spread prints each person's columns side by side."""
+    roles = set(get_book(book).roles)
+    person = [(lambda found: found.pop() if len(found) == 1 else None)({_role(k) for k in keys.keys})
+              if keys and all(_role(k) in roles for k in keys.keys) else None for keys in alone]
+    out = list(alone)
+    for i, keys in enumerate(alone):
+        found = {_role(k) for k in keys.keys}
+        attributes = {k[len(_role(k)):] for k in keys.keys}
+        if len(found) < 2 or len(attributes) != 1 or not found <= roles or names_person(cells[i].text, book):
+            continue  # "Năm sinh mẹ / cha" names both persons itself
+        box = cells[i].bbox
+        row = [j for j in range(len(cells)) if j != i and person[j] and _apart(box, cells[j].bbox)
+               and min(box[3], cells[j].bbox[3]) - max(box[1], cells[j].bbox[1])
+               >= 0.5 * min(box[3] - box[1], cells[j].bbox[3] - cells[j].bbox[1])]
+        left = max((j for j in row if cells[j].bbox[2] <= box[0] + 4), key=lambda j: cells[j].bbox[2], default=None)
+        right = min((j for j in row if cells[j].bbox[0] >= box[2] - 4), key=lambda j: cells[j].bbox[0], default=None)
+        sides = {person[j] for j in (left, right) if j is not None}
+        if len(sides) == 1 and (key := sides.pop() + attributes.pop()) in keys.keys:
+            out[i] = HeadingKeys((key,), True, ((key,),))
+    return out
+
+
 def _whole_person(keys: HeadingKeys) -> str | None:
     """The person a heading names whole (every key one person's, in no order and no reading: "Người đi khai"),
     else ``None``."""
@@ -502,18 +572,31 @@ def _pairs_misread(cells: list, alone: list[HeadingKeys], book: str) -> list[Hea
 
 def _relationship_across(lines: list[LineResult], name_words: int = 2) -> int | None:
     """Where the first word of a two-word relationship starts in the last but one of ``lines`` when the last
-    line is its second word alone ("Lê Văn Quý Ông" above "nội"), or ``None``; at least ``name_words`` words of
-    name stand before it."""
+    line is its second word alone ("Lê Văn Quý Ông" above "nội"; "Lê Thị Phương", "Mẹ" above "đẻ"), or
+    ``None``; at least ``name_words`` words of name stand before it, on that line or the lines above."""
     if len(lines) < 2 or len(lines[-1].text.split()) != 1:
         return None
     words = list(re.finditer(r"[^\s,;\-–]+", lines[-2].text))
-    if len(words) < 1 + name_words:
+    above = [line.text for line in lines[:-2]]
+    if not words or len(" ".join(above).split()) + len(words) - 1 < name_words:
         return None
     start = words[-1].start()
     relation = lines[-2].text[start:] + " " + lines[-1].text
-    if len(relation.split()) != 2 or not _follows_name_as_relationship(relation, lines[-2].text[:start]):
+    if len(relation.split()) != 2 or not _follows_name_as_relationship(relation,
+                                                                        " ".join([*above, lines[-2].text[:start]])):
         return None
     return start
+
+
+def _set_apart(name: str) -> bool:
+    """Whether the last word of ``name`` stands apart from its two words or more before it: after a separator ("Nguyễn Văn Dũng, Châu", "Trần Văn Tuyên - Châu") or in small
+    letters after a name in capitals ("BÙI THỊ HẰNG Cơ")."""
+    head, _, word = name.rstrip().rpartition(" ")
+    letters = head.strip(" ,;-–")
+    if len(letters.split()) < 2 or not word:
+        return False
+    separated = head.rstrip()[-1:] in (",", ";", "-", "–") or word[:1] in (",", ";", "-", "–")
+    return separated or (letters.isupper() and not word.isupper())
 
 
 def _in_case_of(word: str, like: str) -> str:
@@ -599,10 +682,18 @@ def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResu
             name_lines, relation_lines = lines[:-1], [last]
         elif (split := _relationship_across(lines, name_words)) is not None:
             # A relationship of two words broken over the last two lines ("Lê Văn Quý Ông" above "nội").
-            previous = lines[-2]
-            name_piece, word = _cut_line(previous, split)
-            parent[id(name_piece)] = parent[id(word)] = f
-            name_lines, relation_lines = lines[:-2] + [name_piece], [word, last]
+            name_lines, relation_lines = _cut_across(lines, split, parent, f)
+        elif (len(candidates) > 1 and len(lines) == 1 and candidates[-2].key == name_key
+              and (split := _relationship_across(_reading_order(candidates[-2].lines) + lines,
+                                                 1 if len(candidates) > 2 else 2)) is not None):
+            # ... its second word read apart as a piece of the name ("Phạm Thị Vân, Bà" above "ngoại"): the
+            # two pieces are one name and one relationship.
+            g = candidates[-2]
+            joined = _reading_order(g.lines) + lines
+            parent.update({id(line): g for line in g.lines})
+            name_lines, relation_lines = _cut_across(joined, split, parent, g)
+            out.remove(f)
+            f = g
         elif (start := _relationship_tail(last.text, name_words)) is not None:
             name_piece, relation_piece = _cut_line(last, start)
             parent[id(name_piece)] = parent[id(relation_piece)] = f
@@ -613,6 +704,19 @@ def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResu
         relation = _field_of(relation_key, relation_lines, parent, f.key_score, f.key_source)
         out[out.index(f):out.index(f) + 1] = [name, relation]
     return out
+
+
+def _cut_across(lines: list[LineResult], split: int, parent: dict[int, FieldResult], f: FieldResult
+                ) -> tuple[list[LineResult], list[LineResult]]:
+    """``lines`` (name, then a relationship whose first word starts at character ``split`` of the last but one
+    line, :func:`_relationship_across`) cut into the name's lines and the relationship's; the pieces of the cut
+    line belong to ``f`` in ``parent``."""
+    previous, last = lines[-2], lines[-1]
+    if split == 0:
+        return lines[:-2], [previous, last]
+    name_piece, word = _cut_line(previous, split)
+    parent[id(name_piece)] = parent[id(word)] = f
+    return lines[:-2] + [name_piece], [word, last]
 
 
 #: How a gender is written after a date of birth or a name on one line.
@@ -812,6 +916,25 @@ def _reads_as(book: str, key: str, text: str) -> float:
     if kind is ValueKind.PLACE and reads_as_a_person(text):
         # "Trần Thị Hiền" under a merged "name, residence" heading: a place is never written so.
         return float(np.log(MIN_READS_AS))
+    if (kind is ValueKind.DATE and "date_extra_text" in result.flags and any(c.isdigit() for c in text)
+            and len(re.split(r"\d", text)[-1].split()) >= 2):
+        # Words after the date's last digit: the next value of the cell on the date's line ("21-8-1995 Bệnh
+        # viện Phụ sản Cần Thơ" under "Ngày sinh, nơi sinh"); a single word may be a mark of the date's own.
+        return float(np.log(MIN_READS_AS))
+    if kind in _NAMED_DOCUMENT_KINDS and re.search(r"\d\d", text):
+        # "Giấy báo tử 254/1969": a document's type is words; the digits are its number's, read into it.
+        return float(np.log(MIN_READS_AS))
+    if kind in _FREE_KINDS and kind is not ValueKind.FREE_TEXT and _WHOLE_DATE.search(text):
+        # "15/12/2012 Công an tỉnh Hải Dương" as the issuing authority: the date of issue read into it. A place,
+        # an office or a cause holds numbers ("Tổ 6", "số 12/3") but never a whole date; a note may.
+        return float(np.log(MIN_READS_AS))
+    if kind is ValueKind.DATE_IN_WORDS and not any(c.isalpha() for c in text):
+        # "17-2-2015" under "bằng chữ": the date in figures, the other column's.
+        return float(np.log(MIN_READS_AS))
+    if kind is ValueKind.PLACE and (breaks := place_breaks(text)):
+        # Two stacked residences cut in the wrong place: "thôn 3, Xã Hưng Huy," over "Huyện Đông Anh thôn
+        # Đình Ninh, ...": one ends in a comma, the other runs from a district back down to a village.
+        return breaks * float(np.log(MIN_READS_AS))
     if kind in _FREE_KINDS:
         return 0.0
     return float(np.log(max(result.score, MIN_READS_AS)))
@@ -1340,6 +1463,7 @@ class PagePipeline:
                     and _apart(cells[i].bbox, cells[j].bbox) and names_person(cells[i].text, book)):
                 alone[i] = HeadingKeys((), False)
         alone = _pairs_misread(cells, alone, book)
+        alone = _persons_from_neighbours(cells, alone, book)
         # A column naming a whole person ("Người đã chết") holds that person's values that no column beside it
         # names ("Quốc tịch", "Chết": the death's date, hour, place and cause).
         whole = [_whole_person(keys) for keys in alone]
@@ -1734,12 +1858,17 @@ class PagePipeline:
                 continue
             # The name's last line, or the last of its pieces where the name came in several fields.
             names = _reading_order([f for f in fields if f.key == role + "HoTen" and f.lines])
-            if not names or (len(names) == 1 and len(names[0].lines) == 1):
+            if not names:
                 continue
             last = names[-1].lines[-1]
-            # A word alone: a line holding more is the name's end ("Đức Chi"), whose letters say more.
-            if (_reading_order(names[-1].lines)[-1] is last and len(last.text.split()) == 1
-                    and not any(ch.isdigit() for ch in last.text) and not _ends_in_relationship(names[-1].text)):
+            alone = len(last.text.split()) == 1 and (len(names) > 1 or len(names[0].lines) > 1)
+            # A word alone on a line under the name, or set apart from the name by a separator or its case
+            # ("Nguyễn Văn Dũng, Châu", "BÙI THỊ HẰNG Cơ"): a word that only continues the line is the name's
+            # end ("Đức Chi"), whose letters say more.
+            if (_reading_order(names[-1].lines)[-1] is last and last.text.split()
+                    and (alone or _set_apart(names[-1].text))
+                    and not any(ch.isdigit() for ch in last.text.split()[-1])
+                    and not _ends_in_relationship(names[-1].text)):
                 candidates.append(names[-1])
         if not candidates:
             return {}
@@ -1991,9 +2120,12 @@ class PagePipeline:
                           self.read_header_numbers_again(work, page_fields, book_key).items())
         self.name_fields(grouped, headings, book_key)
         relationships_read: dict[int, str] = {}  # id(line) -> the text read before
+        read_lines: dict[tuple, str] = {}  # the box of each such line -> the text read before
         for _, members in grouped:
             relationships_read.update(self.read_relationships_again(work, members, book_key))
-            members[:] = _split_genders(_split_relationships(members, book_key), book_key)
+            read_lines.update((tuple(line.bbox), relationships_read[id(line)]) for f in members for line in f.lines
+                              if id(line) in relationships_read)
+            members[:] = _join_pieces(_split_genders(_split_relationships(members, book_key), book_key))
             if _snap_cuts(work, [line for f in members for line in f.lines]):
                 for f in members:
                     if any(line.cut_from is not None for line in f.lines):
@@ -2012,6 +2144,12 @@ class PagePipeline:
                       self.read_dates_against_entry(work, [members for _, members in grouped], book_key).items())
         reread.update((id(f), (relationships_read[id(line)], "relationship_read_again")) for f in entry_fields
                       for line in f.lines if id(line) in relationships_read)
+        # A relationship read again on the name's line and then cut from it: its piece of the line as read.
+        register = get_book(book_key)
+        reread.update((id(f), (" ".join(read_lines[tuple(line.cut_from[0])].split()[-len(line.text.split()):]),
+                               "relationship_read_again")) for f in entry_fields
+                      if f.key in register and register.field(f.key).kind is ValueKind.RELATIONSHIP
+                      for line in f.lines if line.cut_from and tuple(line.cut_from[0]) in read_lines and line.text)
         reread.update((i, (text, "nationality_read_again")) for i, text in
                       self.read_nationalities_again(work, entry_fields, book_key).items())
         book_obj = get_book(book_key)

@@ -379,6 +379,27 @@ def test_where_the_header_was_read_a_detector_key_no_heading_names_is_doubted():
     assert _named(pipeline, [alone], unread, "khai_sinh")[(310, 100)] == ("nguoiKy", 0.8, "detector")
 
 
+def test_a_signers_column_holds_the_name_the_title_or_both_in_either_order():
+    from inference.pages import FieldResult, LineResult, PagePipeline
+
+    keys = parse_heading("Người ký", "khai_tu")
+    assert set(keys.readings) == {("nguoiKy",), ("chucVuNguoiKy",), ("nguoiKy", "chucVuNguoiKy"),
+                                  ("chucVuNguoiKy", "nguoiKy")}
+
+    def named(texts):
+        lines = [LineResult((10, 10 + 20 * i, 120, 28 + 20 * i), text, 0.9, 0.9) for i, text in enumerate(texts)]
+        detected = [FieldResult("chucVuNguoiKy", (10, 10, 120, 8 + 20 * len(texts)), 0.5, 0.9, lines)]
+        parent = {id(ln): detected[0] for ln in lines}
+        fields, reading, _ = PagePipeline._best_reading(keys, detected, lines, parent, {}, "khai_tu")
+        return [(key, f.text) for f, key in zip(fields, reading)]
+
+    # The detector saw the name and the title as one value: each line reads as what it is.
+    assert named(["Võ Hữu Giang", "Chủ tịch"]) == [("nguoiKy", "Võ Hữu Giang"), ("chucVuNguoiKy", "Chủ tịch")]
+    assert named(["Phó Chủ tịch", "Trần Văn Long"]) == [("chucVuNguoiKy", "Phó Chủ tịch"), ("nguoiKy", "Trần Văn Long")]
+    assert named(["Chủ tịch UBND"]) == [("chucVuNguoiKy", "Chủ tịch UBND")]
+    assert named(["Lê Văn Minh"]) == [("nguoiKy", "Lê Văn Minh")]
+
+
 @pytest.mark.parametrize("book", list(BOOKS))
 def test_a_heading_naming_a_person_the_book_does_not_have_names_nothing_of_it_and_does_not_fail(book):
     # "con" on a death or marriage register is a misreading: it must not stop the page (it raised KeyError).
@@ -1196,9 +1217,22 @@ def test_a_declarants_name_and_relationship_read_as_one_value_become_two_fields(
                                           "khai_sinh")
     assert (name.text, relation.key, relation.text) == ("Lê Văn Quý", "nycQuanHe", "Ông nội")
     assert name.bbox[2] < 250 and name.bbox[3] == 118 and (relation.bbox[1], relation.bbox[3]) == (100, 139)
+    # ... also where the detector took its second word for a piece of the name of its own, or the first word
+    # for a line of its own.
+    fields = _split_relationships(entry(((10, 100, 250, 118), "Phạm Thị Vân, Ba")) + entry(((10, 121, 60, 139), "ngoại")),
+                                  "khai_sinh")
+    assert [(f.key, f.text) for f in fields] == [("nycHoTen", "Phạm Thị Vân"), ("nycQuanHe", "Ba ngoại")]
+    assert fields[0].bbox[2] < 250 and (fields[1].bbox[1], fields[1].bbox[3]) == (100, 139)
+    fields = _split_relationships(entry(((10, 100, 200, 118), "Lê Thị Phương"), ((200, 100, 240, 118), "Mẹ"))
+                                  + entry(((10, 121, 60, 139), "đẻ")), "khai_sinh")
+    assert [(f.key, f.text, f.bbox) for f in fields] == [("nycHoTen", "Lê Thị Phương", (10, 100, 200, 118)),
+                                                          ("nycQuanHe", "Mẹ đẻ", (10, 100, 240, 139))]
     # ... but not a word of the name ("Nguyễn Văn" above "Nam": no relationship), nor with one word of name.
     kept = _split_relationships(entry(((10, 100, 250, 118), "Nguyễn Văn"), ((10, 121, 60, 139), "Nam")), "khai_sinh")
     assert [(f.key, f.text) for f in kept] == [("nycHoTen", "Nguyễn Văn Nam")]
+    kept = _split_relationships(entry(((10, 100, 250, 118), "Nguyễn Văn")) + entry(((10, 121, 60, 139), "Nam")),
+                                "khai_sinh")
+    assert [(f.key, f.text) for f in kept] == [("nycHoTen", "Nguyễn Văn"), ("nycHoTen", "Nam")]
     # A "name" that is only a relationship is the relationship; the recognition book's key is its own.
     (alone,) = _split_relationships(entry(((10, 100, 80, 118), "Cha")), "nhan_cha_me_con")
     assert alone.key == "nycQHNguoiDuocNhan"
@@ -1319,3 +1353,30 @@ def test_the_print_reader_is_never_the_default_recognizer():
     from inference.evaluate import PRINT_READER, default_model_dir
 
     assert default_model_dir().name != PRINT_READER
+
+
+def test_a_heading_naming_no_person_takes_the_person_of_the_columns_beside_it():
+    """A spread's "Quốc tịch" and "Ngày sinh" whose group headings ("Chồng", "Vợ") went unread: each belongs to
+    the person whose columns stand on both sides of it; a heading naming both persons is left as it is."""
+    from inference.headings import HeadingKeys
+    from inference.pages import HeadingResult, LineResult, _persons_from_neighbours
+
+    def cell(x0, x1, text, y0=160):
+        return HeadingResult((x0, y0, x1, y0 + 34), 1.0, [LineResult((x0, y0, x1, y0 + 34), text, 1.0)])
+
+    def only(key):
+        return HeadingKeys((key,), True, ((key,),))
+
+    cells = [cell(259, 365, "Họ và tên"), cell(366, 433, "Ngày sinh"), cell(434, 482, "Dân tộc"),
+             cell(842, 943, "Họ và tên"), cell(1009, 1055, "Dân tộc"), cell(1056, 1107, "Quốc tịch", 150),
+             cell(1108, 1230, "Nơi cư trú"), cell(1231, 1300, "Năm sinh chồng / vợ")]
+    alone = [only("chongHoTen"), parse_heading("Ngày sinh", "ket_hon"), only("chongDanToc"), only("voHoTen"),
+             only("voDanToc"), parse_heading("Quốc tịch", "ket_hon"), only("voNoiCuTru"),
+             parse_heading("Năm sinh chồng / vợ", "ket_hon")]
+    assert set(alone[5].keys) == {"chongQuocTich", "voQuocTich"}
+    out = _persons_from_neighbours(cells, alone, "ket_hon")
+    assert out[1].keys == ("chongNgaySinh",) and out[5].keys == ("voQuocTich",)
+    assert out[7] == alone[7] and out[:1] == alone[:1]
+    # Persons on the two sides disagree: nothing is decided.
+    between = [cells[0], cells[1], cells[3]]
+    assert _persons_from_neighbours(between, [alone[0], alone[1], alone[3]], "ket_hon")[1] == alone[1]

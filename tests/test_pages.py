@@ -657,6 +657,23 @@ def test_a_relationship_misread_alone_under_the_declarants_name_is_read_again(mo
         PagePipeline(None, _ScoringReader(), relationship_prior=-1.0)
 
 
+def test_a_relationship_misread_after_a_separator_on_the_names_line_is_read_again(monkeypatch):
+    """"Cha" after the declarant's name on its line, set apart by a comma and read "Châu": read again, the
+    relationship wins and takes its own field; a last word that only continues the name is not read again."""
+    from models.detection.layout import Region
+
+    _scored_by(monkeypatch, {"Nguyễn Văn Dũng, Châu": -0.5, "Nguyễn Văn Dũng, Cha": -1.5,
+                             "Nguyễn Văn Đức Chi": -0.5, "Nguyễn Văn Đức Cha": -0.6})
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (100, 110, 300, 175), 1.0, "nycHoTen", 0.9)],
+               "line": [Region("line", (100, 110, 300, 130), 1.0)]}
+    got = _one_record(regions, {(100, 110): "Nguyễn Văn Dũng, Châu"}, relationship_prior=2.0, surname_prior=0.0)
+    assert got["nycHoTen"]["text"] == "Nguyễn Văn Dũng" and got["nycQuanHe"]["text"] == "Cha"
+    assert "relationship_read_again" in got["nycQuanHe"]["flags"] and got["nycQuanHe"]["read_text"] == "Châu"
+    got = _one_record(regions, {(100, 110): "Nguyễn Văn Đức Chi"}, relationship_prior=2.0, surname_prior=0.0)
+    assert got["nycHoTen"]["text"] == "Nguyễn Văn Đức Chi" and "nycQuanHe" not in got
+
+
 def test_a_line_two_fields_hold_is_read_once_and_a_fragment_of_a_line_not_at_all():
     from inference.pages import PagePipeline
     from models.detection.layout import Region
@@ -718,6 +735,90 @@ def test_a_documents_number_left_blank_in_a_cell_naming_it_leaves_the_other_valu
         ("gbtLoai", "Giấy báo tử"), ("gbtNgay", "28-01-2002"), ("gbtCoQuanCap", "Bệnh viện Bạch Mai")]
     assert fields_of(["Giấy báo tử", "475", "22/1/2002", "Bệnh viện Bạch Mai"]) == [
         ("gbtLoai", "Giấy báo tử"), ("gbtSo", "475"), ("gbtNgay", "22/1/2002"), ("gbtCoQuanCap", "Bệnh viện Bạch Mai")]
+
+
+def test_two_stacked_residences_are_cut_where_each_reads_as_one_place():
+    from inference.headings import parse_heading
+    from inference.pages import FieldResult, LineResult, PagePipeline
+
+    # "Nơi cư trú" over the recognising parent's residence and the child's, two lines each; the detector cut
+    # them one line over three.
+    keys = parse_heading("Nơi cư trú", "nhan_cha_me_con")
+    texts = ["thôn 3, Xã Hưng Huy,", "Huyện Đông Anh", "thôn Đình Ninh, Xã Mỹ", "Hưng, Huyện Hợp An"]
+    lines = [LineResult((10, 10 + 20 * i, 160, 28 + 20 * i), text, 0.9, 0.9) for i, text in enumerate(texts)]
+    detected = [FieldResult("cmNoiCuTru", lines[0].bbox, 0.5, 0.9, lines[:1]),
+                FieldResult("ncNoiCuTru", (10, 30, 160, 88), 0.5, 0.9, lines[1:])]
+    parent = {id(ln): detected[min(i, 1)] for i, ln in enumerate(lines)}
+    fields, reading, _ = PagePipeline._best_reading(keys, detected, lines, parent, {}, "nhan_cha_me_con")
+    assert [(key, f.text) for f, key in zip(fields, reading)] == [
+        ("cmNoiCuTru", "thôn 3, Xã Hưng Huy, Huyện Đông Anh"), ("ncNoiCuTru", "thôn Đình Ninh, Xã Mỹ Hưng, Huyện Hợp An")]
+
+
+def test_a_date_with_the_next_values_words_after_it_is_cut_where_the_date_ends():
+    from inference.headings import parse_heading
+    from inference.pages import MIN_READS_AS, FieldResult, LineResult, PagePipeline, _reads_as
+
+    assert _reads_as("khai_sinh", "nksNgaySinh", "21-8-1995 Bệnh viện Phụ sản") == pytest.approx(np.log(MIN_READS_AS))
+    assert _reads_as("khai_sinh", "nksNgaySinh", "ngày 2 tháng 3 năm 1990 Nam") == pytest.approx(np.log(0.5))
+    # ... and a place or an authority holding a whole date has the date column's value in it.
+    for key, text in (("voNoiCapGiayToTuyThan", "15/12/2012 Công an tỉnh Hải Dương"), ("voNoiCuTru", "3.4.16 Hà Nội")):
+        assert _reads_as("ket_hon", key, text) == pytest.approx(np.log(MIN_READS_AS))
+    for text in ("số 28/20 đường Lê Duẩn", "Tổ 6, Thành phố Yên Bái", "Công an tỉnh Hải Dương"):
+        assert _reads_as("ket_hon", "voNoiCuTru", text) == 0.0
+    # ... and a document's type holding digits, its number.
+    assert _reads_as("khai_tu", "gbtLoai", "Giấy báo tử 254/1969") == pytest.approx(np.log(MIN_READS_AS))
+    assert _reads_as("khai_tu", "gbtLoai", "Giấy báo tử") == 0.0 and _reads_as("ket_hon", "voLoaiGiayToTuyThan", "CMND") == 0.0
+    keys = parse_heading("Ngày sinh, nơi sinh", "khai_sinh")
+    lines = [LineResult((10, 10, 200, 28), "21-8-1995 Bệnh viện Phụ sản", 0.9, 0.9),
+             LineResult((10, 30, 120, 48), "Cần Thơ", 0.9, 0.9)]
+    detected = [FieldResult("nksNgaySinh", lines[0].bbox, 0.5, 0.9, lines[:1]),
+                FieldResult("nksNoiSinh", lines[1].bbox, 0.5, 0.9, lines[1:])]
+    parent = {id(ln): f for ln, f in zip(lines, detected)}
+    fields, reading, _ = PagePipeline._best_reading(keys, detected, lines, parent, {}, "khai_sinh")
+    assert [(key, f.text) for f, key in zip(fields, reading)] == [("nksNgaySinh", "21-8-1995"),
+                                                                  ("nksNoiSinh", "Bệnh viện Phụ sản Cần Thơ")]
+
+
+def test_a_value_under_no_heading_that_is_no_value_of_the_detectors_key_takes_the_key_it_reads_as():
+    from inference.pages import FieldResult, LineResult, _split_by_line_keys
+
+    keys = ["nksNgaySinh", "nksNgaySinhBangChu", "nksNoiSinh"]
+
+    def field(text, probs):
+        line = LineResult((10, 10, 100, 28), text, 0.9, 0.9, np.array(probs))
+        return FieldResult(keys[int(np.argmax(probs))], line.bbox, max(probs), 0.9, [line],
+                           key_probs=np.array(probs))
+
+    # The date in figures where the detector saw the date in words (a heading it could not read above them).
+    (got,) = _split_by_line_keys(f := field("17-1-2015", [0.35, 0.55, 0.1]), f.lines, keys, "khai_sinh")
+    assert (got.key, got.key_score) == ("nksNgaySinh", 0.35)
+    # Words stay the date in words; a value that reads as its key keeps it.
+    for text, probs in (("Ngày hai mươi tư tháng hai năm hai nghìn không trăm mười lăm", [0.35, 0.55, 0.1]),
+                        ("17-1-2015", [0.55, 0.35, 0.1])):
+        (got,) = _split_by_line_keys(f := field(text, probs), f.lines, keys, "khai_sinh")
+        assert got is f
+
+
+def test_the_pieces_of_one_value_stacked_in_a_column_become_one_field():
+    from inference.pages import FieldResult, LineResult, _join_pieces
+
+    def field(key, box, text, source="heading"):
+        return FieldResult(key, box, 0.9, 0.8, [LineResult(box, text, 0.9)], key_source=source)
+
+    first, second = field("nycHoTen", (824, 706, 936, 735), "LƯU DOÃN"), field("nycHoTen", (825, 737, 888, 758), "MINH")
+    second.key_score = 0.6
+    (joined,) = _join_pieces([first, second])
+    assert (joined.key, joined.text, joined.bbox, joined.key_score) == ("nycHoTen", "LƯU DOÃN MINH",
+                                                                        (824, 706, 936, 758), 0.6)
+    # Not two columns' values of one key (a column the headings did not name, keyed by the detector), nor a
+    # piece far below, nor other keys.
+    apart = [field("cmNoiCuTru", (583, 261, 723, 290), "thôn 3, Xã Kỳ Thượng"),
+             field("cmNoiCuTru", (281, 298, 391, 334), "Lê Bảo Hương", "detector")]
+    assert _join_pieces(apart) == apart
+    far = [field("nycHoTen", (824, 706, 936, 735), "LƯU DOÃN"), field("nycHoTen", (825, 800, 888, 821), "MINH")]
+    assert _join_pieces(far) == far
+    other = [first, field("nycQuanHe", (825, 737, 888, 758), "Cha")]
+    assert _join_pieces(other) == other
 
 
 def test_a_nationality_read_as_none_is_read_again_as_the_likeliest_nationality(monkeypatch):

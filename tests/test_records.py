@@ -751,7 +751,7 @@ def test_a_place_is_written_out_in_one_spelling():
 def test_a_misread_unit_name_is_spelled_as_the_gazetteer_spells_it():
     field = build("ket_hon", {**CLEAN["ket_hon"], "voNoiCuTru": "thị trấn Kê Sát, huyện Bình Giang, tỉnh Hải Dương"})
     vo = fields_of(field)["voNoiCuTru"]
-    assert vo["value"]["text"] == "Thị trấn Kẻ Sặt, huyện Bình Giang, tỉnh Hải Dương"
+    assert vo["value"]["text"] == "Thị trấn Kẻ Sặt, Huyện Bình Giang, Tỉnh Hải Dương"
     assert vo["text"] == "thị trấn Kê Sát, huyện Bình Giang, tỉnh Hải Dương"  # what was read stays
     assert "place_name_corrected" in vo["flags"] and vo["confidence"] < 0.99
     upper = normalize_field("ket_hon", "voNoiCuTru", "ẤP 5, XÃ PHÚ TRỨC, HUYỆN ĐỊNH QUÁN, ĐỒNG NAI").value
@@ -800,7 +800,7 @@ def test_a_health_facility_misread_at_the_start_of_a_place_is_written_as_its_phr
         assert result.value["text"] == meant and "facility_name_corrected" in result.flags, read
     assert normalize_field("khai_sinh", "nksNoiSinh", "đệnh viện Đa khoa tỉnh Hải Dương").value["provinceCode"] == 30
     # Read right, a name rather than a unit word after the phrase, too little alike, or nothing after it: as read.
-    for text in ("Trạm Y tế xã Đông Kỳ", "Trung tâm Y tế Kim Thành", "Bình Viên, Hà Nội", "Thôn Trung Tâm, xã Yên Lư",
+    for text in ("Trạm Y tế xã Đông Kỳ", "Trung tâm Y tế Kim Thành", "Bình Viên, Hà Nội", "Thôn Trung Tâm, Xã Yên Lư",
                  "Bệnh viện Bạch Mai", "Trung tâm Y Tứ"):
         result = normalize_field("khai_tu", "nktNoiChet", text)
         assert result.value["text"] == text and "facility_name_corrected" not in result.flags, text
@@ -924,3 +924,49 @@ def test_a_persons_name_reads_as_no_place():
     for place in ("số 5 Lê Văn Sỹ", "Nguyễn Văn Cừ, Hà Nội", "Xã Cam Thủy", "Hà Nội", "Trần Hưng Đạo"):
         assert not reads_as_a_person(place), place
         assert _reads_as("khai_sinh", "meNoiCuTru", place) == 0.0
+
+
+def test_a_place_whose_units_run_back_down_or_that_ends_in_a_separator_holds_more_than_one():
+    from inference.pages import MIN_READS_AS, _reads_as
+    from inference.records.places import place_breaks
+
+    for one in ("thôn 3, Xã Kỳ Thượng, Huyện Kỳ Anh", "thôn Thọ Xuân - X.Hà Lâu - H. Tiên Yên", "Bà Rịa - Vũng Tàu",
+                "Phường 3, Quận 5, TP HCM", "P.3 Q.5 TP HCM", "Xã Tân Xã, Huyện Gia Lộc", "Hải Dương, huyện Châu Thành",
+                "số 5 đường Lê Lợi, Thị trấn Bố Hạ"):
+        assert place_breaks(one) == 0, one
+        assert _reads_as("ket_hon", "chongNoiCuTru", one) == 0.0
+    # A district, then a village: the second residence of a cell begins; a comma at the end: the first is cut.
+    assert place_breaks("Huyện Đông Anh thôn Đình Ninh, Xã Mỹ Hưng, Huyện Hợp An") == 1
+    assert place_breaks("thôn 3, Xã Hưng Huy,") == 1
+    assert place_breaks("xã Quảng Sơn, tỉnh Quảng Bình thôn 4, xã Cam Lập, huyện Cam Ranh -") == 2
+    assert _reads_as("ket_hon", "chongNoiCuTru", "thôn 3, Xã Hưng Huy,") == pytest.approx(math.log(MIN_READS_AS))
+
+
+def test_a_signers_title_after_a_persons_name_is_two_values_read_as_one():
+    for text in ("Võ Hữu Giang Chủ tịch", "TRẦN MINH THÀNH Phó Chủ tịch", "Đặng Thị Hạnh Công chức TP.HT"):
+        result = normalize_value("officer_title", text)
+        assert (result.flags, result.score) == (("title_has_name",), 0.5), text
+    # Titles alone, however long, and a title whose first words are no name, stand.
+    for text in ("Chủ tịch", "KT. Chủ tịch - Phó Chủ tịch", "Cán bộ Tư pháp - Hộ tịch", "Ủy viên UBND", "Trưởng ban"):
+        assert normalize_value("officer_title", text).flags == (), text
+    # ... and a title where a name belongs is none.
+    for text in ("Phó Chủ tịch UBND", "Chủ tịch", "Cán bộ Tư pháp"):
+        result = normalize_value("person_name", text)
+        assert "name_is_a_title" in result.flags and result.score == 0.5, text
+    assert "name_is_a_title" not in normalize_value("person_name", "Chu Văn Tịch").flags
+
+
+def test_a_place_of_units_written_with_other_separators_or_unit_words_is_one_value():
+    from inference.records.places import units_written_alike
+
+    one = normalize_field("ket_hon", "voNoiCuTru", "thôn Văn Xá, Xã Lê Ninh, Thị xã Kinh Môn, Tỉnh Hải Dương").value
+    for other in ("thôn Văn Xá, xã Lê Ninh Thị xã Kinh Môn, tỉnh Hải Dương",
+                  "thôn Văn Xá - Xã Lê Ninh - thị xã Kinh Môn; tỉnh Hải Dương"):
+        assert normalize_field("ket_hon", "voNoiCuTru", other).value == one, other
+    assert one["text"] == "Thôn Văn Xá, Xã Lê Ninh, Thị xã Kinh Môn, Tỉnh Hải Dương"
+    # Hyphenated names, a unit word inside a name, abbreviations and a facility's wording stay as written.
+    for text in ("Bà Rịa - Vũng Tàu", "Xã Tân Xã, Huyện Gia Lộc", "X.Hà Lâu, H. Tiên Yên"):
+        assert units_written_alike(text) == text
+    assert units_written_alike("Xã Tân Xã Huyện Gia Lộc") == "Xã Tân Xã, Huyện Gia Lộc"
+    facility = "Trung tâm Y tế thành phố Hải Dương"
+    assert normalize_field("khai_tu", "nktNoiChet", facility).value["text"] == facility

@@ -102,6 +102,10 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
                               "a label or another column read in its place"),
     Flag("not_a_title", _E, "a signer's title that names no post (chủ tịch, cán bộ tư pháp…): another column read "
                             "in its place"),
+    Flag("name_is_a_title", _E, "a person's name that is a signer's title (\"Phó Chủ tịch UBND\"): the title "
+                                "column's line read in its place"),
+    Flag("title_has_name", _E, "a signer's title after a person's name (\"Võ Hữu Giang Chủ tịch\"): the signer's name "
+                               "and title read as one value"),
     Flag("number_unreadable", _E, "an entry, volume or page number without digits"),
     Flag("number_is_a_date", _E, "a decision or notice number that reads as a whole date (\"28-07-2002\"): "
                                  "a date column read in its place"),

@@ -57,6 +57,7 @@ from inference.records.dates import (
 from inference.records.flags import MAX_NAME_WORDS
 from inference.records.identity import normalize_id_number, normalize_personal_id
 from inference.records.matching import Match, Vocabulary, bare, fold
+from inference.records.names import has_listed_surname
 from inference.records.normalized import Normalized
 from inference.records.places import normalize_place
 
@@ -302,13 +303,17 @@ def normalize_name(text: str) -> Normalized:
         flags.append("name_has_relationship")
         while len(words) > 3 and fold(words[-1]) in _KINSHIP_WORDS:
             words = words[:-1]
+    # "Chủ tịch UBND" under "Người ký": the signer's title, read where the name was looked for.
+    title = any(tuple(fold(w) for w in words[:len(t)]) == t for t in _TITLES_AFTER_NAME)
+    if title:
+        flags.append("name_is_a_title")
     # "Phạm Khánh" for "Phạm Khánh Phương": most names have three words or more, and a two-word one is as often
     # a name whose last word went to another cell or was never read. Doubted a little, not called incomplete.
     short = not incomplete and len(words) == 2
     if short:
         flags.append("name_short")
     # One tone placement: "Hoà" and "Hòa" are one name, written in the old style and the new.
-    doubtful = incomplete or repeated or too_long or kinship or separated or joined is not None
+    doubtful = incomplete or repeated or too_long or kinship or separated or joined is not None or title
     score = INCOMPLETE_NAME_SCORE if doubtful else SHORT_NAME_SCORE if short else 1.0
     return Normalized(" ".join(_title_word(modern_tone_placement(w)) for w in words), score, tuple(flags))
 
@@ -440,6 +445,20 @@ def _naming(words: tuple[str, ...], flag: str) -> Callable[[str, dict], Normaliz
     return normalize
 
 
+def _title(text: str, ctx: dict) -> Normalized:
+    """A signer's title (:func:`_naming` of ``_TITLE_WORDS``); one after a person's name, two words or more
+    starting with a listed surname ("TRẦN MINH THÀNH Phó Chủ tịch"), is two values read as one."""
+    out = _naming(_TITLE_WORDS, "not_a_title")(text, ctx)
+    if out.flags or not out.value:
+        return out
+    words = out.value.split()
+    plain = [" ".join(re.sub(r"[^0-9a-z]+", " ", bare(w)).split()) for w in words]
+    starts = [i for i in range(len(words)) if any(f"{' '.join(plain[i:])} ".startswith(f"{w} ") for w in _TITLE_WORDS)]
+    if starts and starts[0] >= 2 and has_listed_surname(" ".join(words[:starts[0]])):
+        return Normalized(out.value, 0.5, ("title_has_name",))
+    return out
+
+
 _NORMALIZERS: dict[ValueKind, Callable[[str, dict], Normalized]] = {
     K.PERSON_NAME: lambda t, c: normalize_name(t),
     K.GENDER: _closed("gender", "gender_unknown"),
@@ -463,7 +482,7 @@ _NORMALIZERS: dict[ValueKind, Callable[[str, dict], Normalized]] = {
     K.REGISTRATION_TYPE: _closed("registration_type", "code_unknown"),
     K.BIRTH_CASE: _closed("birth_case", "code_unknown"),
     K.REGISTRATION_OFFICE: _naming(_OFFICE_WORDS, "not_an_office"),
-    K.OFFICER_TITLE: _naming(_TITLE_WORDS, "not_a_title"),
+    K.OFFICER_TITLE: _title,
     K.CAUSE_OF_DEATH: _open_wordwise("cause_of_death"),
     K.DEATH_NOTICE_TYPE: _open_wordwise("death_notice_type"),
     K.RECOGNITION_TYPE: _closed("recognition_type", "code_unknown"),

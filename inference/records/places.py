@@ -496,6 +496,8 @@ def normalize_place(text: str) -> Normalized:
         value["text"] = corrected
         flags.append("place_name_corrected")
     only_units = all(c.kind in ("admin", "locality") for c in chunks)
+    if only_units:
+        value["text"] = units_written_alike(value["text"])
     if only_units and match.province is not None and not match.partial:
         localities = [" ".join(_raw_words(c)) for c in chunks if c.kind == "locality"]
         value["normalized"] = _official(match, localities)
@@ -598,6 +600,44 @@ _KIND_OF_UNIT = {"xa": "xa", "x.": "xa", "x": "xa", "phuong": "phuong", "p.": "p
                  "thitran": "thitran", "tt": "thitran", "tt.": "thitran"}
 
 
+#: Unit words written out, as :func:`units_written_alike` writes them (abbreviations stay as written).
+_UNIT_SPELLING = {("xã",): "Xã", ("phường",): "Phường", ("thị", "trấn"): "Thị trấn", ("huyện",): "Huyện",
+                  ("quận",): "Quận", ("thị", "xã"): "Thị xã", ("thành", "phố"): "Thành phố", ("tỉnh",): "Tỉnh"}
+
+
+def units_written_alike(text: str) -> str:
+    """A place of units and localities in one spelling of its separators and unit words, so that one place
+    written two ways is one value: its parts joined by ", " (for " - ", ";" or no separator before a unit word
+    that starts a new unit: "Xã Lê Ninh Thị xã Kinh Môn - tỉnh Hải Dương" → "Xã Lê Ninh, Thị xã Kinh Môn, Tỉnh
+    Hải Dương"), each unit word written out capitalised (in capitals where written so: "XÃ PHÚ TÚC"). Hyphenated names ("Bà Rịa - Vũng Tàu") stay whole; a
+    unit word needs a name before and after it to start a unit ("Xã Tân Xã")."""
+    protected = _protect_hyphens(text)
+    parts: list[list[str]] = []
+    for raw in re.split(r"\s*[,;]\s*|\s+[-–]\s+", protected):
+        words = raw.replace("\x00", "-").split()
+        if not words:
+            continue
+        part: list[str] = []
+        i = 0
+        while i < len(words):
+            folded = tuple(w.lower() for w in words[i:i + 2])
+            unit = next(((n, _UNIT_SPELLING[folded[:n]]) for n in (2, 1) if folded[:n] in _UNIT_SPELLING
+                         and len(folded) >= n), None)
+            after = tuple(w.lower() for w in words[i + unit[0]:i + unit[0] + 2]) if unit else ()
+            if unit is not None and after and after[:1] not in _UNIT_SPELLING and after not in _UNIT_SPELLING:
+                if part:
+                    parts.append(part)
+                capitals = all(w.isupper() for w in words[i:i + unit[0]])
+                part = (unit[1].upper() if capitals else unit[1]).split()
+                i += unit[0]
+                continue
+            part.append(words[i])
+            i += 1
+        parts.append(part)
+    written = ", ".join(" ".join(part) for part in parts)
+    return written[:1].upper() + written[1:]
+
+
 def _corrected_names(text: str, match: PlaceMatch) -> str:
     """``text`` with each unit name misread in it ("Huyện Tâm Xuyên, Hà Tĩnh") spelled as the gazetteer
     spells it ("Huyện Cẩm Xuyên, Hà Tĩnh"). Only where the place matched whole, with no rival reading, and
@@ -647,6 +687,36 @@ def _raw_words(chunk: _Chunk) -> list[str]:
             if _key(" ".join(raw_words[i:i + size])) == target:
                 return raw_words[i:i + size]
     return list(chunk.words)
+
+
+#: Words that start a village, hamlet or residential group and nothing else ("thôn", "ấp"); other locality
+#: words ("số", "khu", "phố") are also parts of names.
+_VILLAGE_WORDS = frozenset({"thôn", "xóm", "ấp", "bản", "buôn", "khóm", "làng"})
+
+
+def place_breaks(text: str) -> int:
+    """How many places ``text`` seems to hold beyond one, by the order of its units: an address runs from the
+    smallest unit to the largest ("thôn Đông, Xã A, Huyện B, Tỉnh C"), so a smaller unit after a larger one
+    ("Huyện Đông Anh thôn Đình Ninh, Xã Mỹ Hưng") starts another place; a text ending in a separator ("thôn 3,
+    Xã Kỳ Thượng,") is cut before its end and counts one too. Unit words are those of :data:`_UNIT_WORDS`
+    (one letter only when dotted, "H."); villages those of :data:`_VILLAGE_WORDS`."""
+    levels = []
+    for part in re.split(r"[,;]|\s+[-–]\s+|\n", _protect_hyphens(text)):
+        words = tuple(_key(part.replace("\x00", "-")).split())
+        dotted = frozenset(m.lower() for m in re.findall(r"(?<![\w'’])([HhQqPpXxTt])\.", part))
+        i = 0
+        while i < len(words):
+            found = _unit_word_at(words, i, dotted)
+            # A unit word counts only with a name after it ("Xã Tân Xã" is one unit).
+            if found is not None and i + found[1] < len(words):
+                levels.append(_UNIT_LEVEL[found[0]])
+                i += found[1] + 1
+                continue
+            if words[i] in _VILLAGE_WORDS and i + 1 < len(words):
+                levels.append(WARD - 1)
+            i += 1
+    cut_short = text.rstrip()[-1:] in (",", ";", "-", "–")
+    return int(cut_short) + sum(b < a for a, b in zip(levels, levels[1:]))
 
 
 #: The gazetteer names :func:`place_readings` offers in place of one unit name read: at most this many per
