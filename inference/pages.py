@@ -384,6 +384,24 @@ def _relationship_score(text: str) -> float:
     return result.score
 
 
+def _relationship_with_more(text: str) -> bool:
+    """Whether ``text`` is no relationship but begins or ends in one, other words beside it ("Chính, Cháu",
+    "DẦN Con trai", "Cha Trần Thị Nhi"): the end of the name read into the relationship's value, or the other
+    way round."""
+    words = text.strip(" ,;-–.:").split()
+    if len(words) < 2 or _relationship_score(text) >= MIN_RELATIONSHIP_SCORE:
+        return False
+    for k in (1, 2):
+        if k >= len(words):
+            continue
+        # The other words are a name's (a capital, or a separator between): "Con nuôi" is one relationship.
+        for part, other, between in ((words[-k:], words[:-k], words[-k - 1]), (words[:k], words[k:], words[k - 1])):
+            apart = other[0][:1].isupper() or between[-1:] in (",", ";", "-", "–")
+            if apart and _relationship_score(" ".join(part)) >= MIN_RELATIONSHIP_SCORE:
+                return True
+    return False
+
+
 def _follows_name_as_relationship(text: str, name: str) -> bool:
     """Whether ``text``, written after the words ``name``, is a relationship rather than the name's end: it
     reads as one, and a relationship that is also a given name ("Anh") stands apart from the name by a
@@ -658,8 +676,17 @@ def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResu
         relation_key = next((k for k in keys if register.field(k).kind is ValueKind.RELATIONSHIP), None)
         if name_key not in keys or relation_key is None:
             continue
-        if any(f.key == relation_key and f.text and _relationship_score(f.text) >= MIN_RELATIONSHIP_SCORE
-               for f in out):
+        relations = [f for f in out if f.key == relation_key and f.text and f.lines]
+        read = [f for f in relations if _relationship_score(f.text) >= MIN_RELATIONSHIP_SCORE]
+        if read:
+            # A relationship is read; a piece before it that reads as none is the name's end, which the
+            # detector took for the relationship too ("Phạm Văn" above "Chính," beside "Cháu").
+            order = _reading_order([f for f in out if f.key in (name_key, relation_key) and f.lines])
+            first = min(order.index(f) for f in read)
+            for f in relations:
+                if f not in read and order.index(f) < first and any(g.key == name_key for g in order[:order.index(f)]) \
+                        and not any(c.isdigit() for c in f.text):
+                    f.key = name_key
             continue
         candidates = _reading_order([f for f in out if f.key in (name_key, relation_key) and f.lines])
         whole = [i for i, f in enumerate(candidates)
@@ -916,10 +943,12 @@ def _reads_as(book: str, key: str, text: str) -> float:
     if kind is ValueKind.PLACE and reads_as_a_person(text):
         # "Trần Thị Hiền" under a merged "name, residence" heading: a place is never written so.
         return float(np.log(MIN_READS_AS))
-    if (kind is ValueKind.DATE and "date_extra_text" in result.flags and any(c.isdigit() for c in text)
-            and len(re.split(r"\d", text)[-1].split()) >= 2):
+    if kind is ValueKind.DATE and "date_extra_text" in result.flags and any(c.isdigit() for c in text) and (
+            len(re.split(r"\d", text)[-1].split()) >= 2
+            or ((whole := _WHOLE_DATE.search(text)) and any(c.isdigit() for c in text[:whole.start()] + text[whole.end():]))):
         # Words after the date's last digit: the next value of the cell on the date's line ("21-8-1995 Bệnh
-        # viện Phụ sản Cần Thơ" under "Ngày sinh, nơi sinh"); a single word may be a mark of the date's own.
+        # viện Phụ sản Cần Thơ" under "Ngày sinh, nơi sinh"; a single word may be a mark of the date's own),
+        # or figures beside a whole date: the number's ("112/" above "1989 26/10/1989" under "Số, ngày").
         return float(np.log(MIN_READS_AS))
     if kind in _NAMED_DOCUMENT_KINDS and re.search(r"\d\d", text):
         # "Giấy báo tử 254/1969": a document's type is words; the digits are its number's, read into it.
@@ -927,6 +956,9 @@ def _reads_as(book: str, key: str, text: str) -> float:
     if kind in _FREE_KINDS and kind is not ValueKind.FREE_TEXT and _WHOLE_DATE.search(text):
         # "15/12/2012 Công an tỉnh Hải Dương" as the issuing authority: the date of issue read into it. A place,
         # an office or a cause holds numbers ("Tổ 6", "số 12/3") but never a whole date; a note may.
+        return float(np.log(MIN_READS_AS))
+    if kind is ValueKind.RELATIONSHIP and _relationship_with_more(text):
+        # "Chính, Cháu", "Cha Trần Thị Nhi": a relationship with a word of the name beside it.
         return float(np.log(MIN_READS_AS))
     if kind is ValueKind.DATE_IN_WORDS and not any(c.isalpha() for c in text):
         # "17-2-2015" under "bằng chữ": the date in figures, the other column's.

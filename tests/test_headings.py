@@ -1227,6 +1227,11 @@ def test_a_declarants_name_and_relationship_read_as_one_value_become_two_fields(
                                   + entry(((10, 121, 60, 139), "đẻ")), "khai_sinh")
     assert [(f.key, f.text, f.bbox) for f in fields] == [("nycHoTen", "Lê Thị Phương", (10, 100, 200, 118)),
                                                           ("nycQuanHe", "Mẹ đẻ", (10, 100, 240, 139))]
+    # The name's last word the detector keyed as the relationship beside the relationship read: the name's.
+    fields = _split_relationships(entry(((10, 100, 250, 118), "Phạm Văn"))
+                                  + entry(((10, 121, 60, 139), "Chính,"), key="nycQuanHe")
+                                  + entry(((70, 121, 120, 139), "Cháu"), key="nycQuanHe"), "khai_tu")
+    assert [(f.key, f.text) for f in fields] == [("nycHoTen", "Phạm Văn"), ("nycHoTen", "Chính,"), ("nycQuanHe", "Cháu")]
     # ... but not a word of the name ("Nguyễn Văn" above "Nam": no relationship), nor with one word of name.
     kept = _split_relationships(entry(((10, 100, 250, 118), "Nguyễn Văn"), ((10, 121, 60, 139), "Nam")), "khai_sinh")
     assert [(f.key, f.text) for f in kept] == [("nycHoTen", "Nguyễn Văn Nam")]

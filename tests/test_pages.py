@@ -760,6 +760,8 @@ def test_a_date_with_the_next_values_words_after_it_is_cut_where_the_date_ends()
 
     assert _reads_as("khai_sinh", "nksNgaySinh", "21-8-1995 Bệnh viện Phụ sản") == pytest.approx(np.log(MIN_READS_AS))
     assert _reads_as("khai_sinh", "nksNgaySinh", "ngày 2 tháng 3 năm 1990 Nam") == pytest.approx(np.log(0.5))
+    assert _reads_as("khai_sinh", "ngayDangKy", "1989 26/10/1989") == pytest.approx(np.log(MIN_READS_AS))
+    assert _reads_as("khai_sinh", "ngayDangKy", "ngày 26/10/1989") == 0.0
     # ... and a place or an authority holding a whole date has the date column's value in it.
     for key, text in (("voNoiCapGiayToTuyThan", "15/12/2012 Công an tỉnh Hải Dương"), ("voNoiCuTru", "3.4.16 Hà Nội")):
         assert _reads_as("ket_hon", key, text) == pytest.approx(np.log(MIN_READS_AS))
@@ -797,6 +799,22 @@ def test_a_value_under_no_heading_that_is_no_value_of_the_detectors_key_takes_th
                         ("17-1-2015", [0.55, 0.35, 0.1])):
         (got,) = _split_by_line_keys(f := field(text, probs), f.lines, keys, "khai_sinh")
         assert got is f
+
+
+def test_a_names_last_word_on_the_relationships_line_stays_with_the_name():
+    from inference.headings import parse_heading
+    from inference.pages import MIN_READS_AS, FieldResult, LineResult, PagePipeline, _reads_as
+
+    for text in ("Chính, Cháu", "DẦN Con trai", "Cha Trần Thị Nhi"):
+        assert _reads_as("khai_tu", "nycQuanHe", text) == pytest.approx(np.log(MIN_READS_AS)), text
+    for text in ("Cháu", "Con trai", "Mẹ đẻ", "Con nuôi", "ba ngoại"):
+        assert _reads_as("khai_tu", "nycQuanHe", text) > np.log(MIN_READS_AS), text
+    keys = parse_heading("Người đi khai (họ tên, quan hệ)", "khai_tu")
+    lines = [LineResult((10, 10, 200, 28), "Phạm Văn", 0.9, 0.9), LineResult((10, 30, 200, 48), "Chính, Cháu", 0.9, 0.9)]
+    detected = [FieldResult("nycHoTen", (10, 10, 200, 48), 0.5, 0.9, lines)]
+    parent = {id(ln): detected[0] for ln in lines}
+    fields, reading, _ = PagePipeline._best_reading(keys, detected, lines, parent, {}, "khai_tu")
+    assert [(key, f.text) for f, key in zip(fields, reading)] == [("nycHoTen", "Phạm Văn Chính"), ("nycQuanHe", "Cháu")]
 
 
 def test_the_pieces_of_one_value_stacked_in_a_column_become_one_field():
