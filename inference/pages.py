@@ -606,6 +606,19 @@ def _relationship_across(lines: list[LineResult], name_words: int = 2) -> int | 
     return start
 
 
+@lru_cache(maxsize=1)
+def _qualifiers() -> frozenset[str]:
+    """The second words of the books' two-word relationships ("nội", "ngoại", "đẻ", "ruột", "trai", "gái")."""
+    return frozenset(fold(form.split()[1]) for form in _relationship_forms() if len(form.split()) == 2)
+
+
+def _qualifier_at_end(name: str) -> bool:
+    """Whether ``name`` (two words of name at least) ends in a word that only ends a relationship ("Lê Văn Quý
+    Giang nội"): the word before it is the relationship's first, whatever it was read as."""
+    words = name.split()
+    return len(words) >= 4 and fold(words[-1].strip(",.;")) in _qualifiers()
+
+
 def _set_apart(name: str) -> bool:
     """Whether the last word of ``name`` stands apart from its two words or more before it: after a separator ("Nguyễn Văn Dũng, Châu", "Trần Văn Tuyên - Châu") or in small
     letters after a name in capitals ("BÙI THỊ HẰNG Cơ")."""
@@ -1897,26 +1910,38 @@ class PagePipeline:
             # A word alone on a line under the name, or set apart from the name by a separator or its case
             # ("Nguyễn Văn Dũng, Châu", "BÙI THỊ HẰNG Cơ"): a word that only continues the line is the name's
             # end ("Đức Chi"), whose letters say more.
+            # A name ending in a relationship's second word ("Lê Văn Quý Giang nội", "Nguyễn Văn Toàn Chợ đẻ"):
+            # the word before it is the relationship's first, misread.
             if (_reading_order(names[-1].lines)[-1] is last and last.text.split()
-                    and (alone or _set_apart(names[-1].text))
+                    and (alone or _set_apart(names[-1].text) or _qualifier_at_end(names[-1].text))
                     and not any(ch.isdigit() for ch in last.text.split()[-1])
                     and not _ends_in_relationship(names[-1].text)):
                 candidates.append(names[-1])
         if not candidates:
             return {}
         texts = {" ".join(line.text for line in f.lines if line.text) for f in candidates}
-        before = {id(f.lines[-1]): f.lines[-1].text for f in candidates}
+        before = {id(line): line.text for f in candidates for line in f.lines}
 
         def readings(text: str) -> list[str]:
             if text not in texts:
                 return []
+            words = text.split(" ")
+            if _qualifier_at_end(text):
+                # The first word of each relationship of two words ending in the qualifier read.
+                qualifier = fold(words[-1].strip(",.;"))
+                firsts = {form.split()[0] for form in _relationship_forms()
+                          if len(form.split()) == 2 and fold(form.split()[1]) == qualifier}
+                word = words[-2]
+                firsts = {w.upper() if word.isupper() and len(word) > 1 else w for w in firsts}
+                return [" ".join([*words[:-2], w, words[-1]]) for w in sorted(firsts) if w != word]
             head, _, word = text.rpartition(" ")
             forms = [form.upper() if word.isupper() and len(word) > 1 else form for form in _relationship_forms()]
             return [f"{head} {form}".strip() for form in forms if form != word]
 
         self.read_again(work, candidates, readings, lambda text: int(_ends_in_relationship(text)),
                         self.relationship_prior, 1)
-        return {id(line): before[id(line)] for f in candidates if (line := f.lines[-1]).text != before[id(line)]}
+        return {id(line): before[id(line)] for f in candidates for line in f.lines
+                if id(line) in before and line.text != before[id(line)]}
 
     def read_doubtful_headings_again(self, work: Image.Image, headings: list[HeadingResult]) -> None:
         """Heading lines the first recognizer read with less than ``HEADING_REREAD_BELOW`` confidence, read again
@@ -2178,10 +2203,17 @@ class PagePipeline:
                       for line in f.lines if id(line) in relationships_read)
         # A relationship read again on the name's line and then cut from it: its piece of the line as read.
         register = get_book(book_key)
-        reread.update((id(f), (" ".join(read_lines[tuple(line.cut_from[0])].split()[-len(line.text.split()):]),
-                               "relationship_read_again")) for f in entry_fields
-                      if f.key in register and register.field(f.key).kind is ValueKind.RELATIONSHIP
-                      for line in f.lines if line.cut_from and tuple(line.cut_from[0]) in read_lines and line.text)
+
+        def as_read(line: LineResult) -> str | None:
+            """A piece of a line read again as it was read before (its last words), else ``None``."""
+            if line.cut_from and tuple(line.cut_from[0]) in read_lines and line.text:
+                return " ".join(read_lines[tuple(line.cut_from[0])].split()[-len(line.text.split()):])
+            return None
+
+        for f in entry_fields:
+            if f.key in register and register.field(f.key).kind is ValueKind.RELATIONSHIP and any(map(as_read, f.lines)):
+                reread[id(f)] = (" ".join(as_read(line) or line.text for line in f.lines if line.text),
+                                 "relationship_read_again")
         reread.update((i, (text, "nationality_read_again")) for i, text in
                       self.read_nationalities_again(work, entry_fields, book_key).items())
         book_obj = get_book(book_key)

@@ -674,6 +674,23 @@ def test_a_relationship_misread_after_a_separator_on_the_names_line_is_read_agai
     assert got["nycHoTen"]["text"] == "Nguyễn Văn Đức Chi" and "nycQuanHe" not in got
 
 
+def test_a_relationships_first_word_misread_before_its_second_is_read_again(monkeypatch):
+    """"Ông nội" written after the name, its "Ông" read "Giang" at the end of the line and "nội" alone below:
+    "nội" only ends a relationship, so the word before it is read again as each first word that goes with it."""
+    from models.detection.layout import Region
+
+    _scored_by(monkeypatch, {"Lê Văn Quý Giang": -0.5, "Lê Văn Quý Ông": -1.5, "Lê Văn Quý Bà": -2.0})
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (100, 110, 300, 175), 1.0, "nycHoTen", 0.9)],
+               "line": [Region("line", (100, 110, 300, 130), 1.0), Region("line", (100, 150, 140, 170), 1.0)]}
+    texts = {(100, 110): "Lê Văn Quý Giang", (100, 150): "nội"}
+    got = _one_record(regions, texts, relationship_prior=2.0, surname_prior=0.0)
+    assert got["nycHoTen"]["text"] == "Lê Văn Quý" and got["nycQuanHe"]["text"] == "Ông nội"
+    assert "relationship_read_again" in got["nycQuanHe"]["flags"] and got["nycQuanHe"]["read_text"] == "Giang nội"
+    got = _one_record(regions, texts, relationship_prior=0.0, surname_prior=0.0)
+    assert got["nycHoTen"]["text"] == "Lê Văn Quý Giang nội"
+
+
 def test_a_line_two_fields_hold_is_read_once_and_a_fragment_of_a_line_not_at_all():
     from inference.pages import PagePipeline
     from models.detection.layout import Region
