@@ -531,9 +531,10 @@ def _registration_year(dates: list[FieldResult]) -> int | None:
 
 def _persons_from_neighbours(cells: list[HeadingResult], alone: list[HeadingKeys], book: str) -> list[HeadingKeys]:
     """``alone`` (each heading cell's keys) with a heading that names one attribute and no person, and so
-    several persons' ("Quốc tịch" → the husband's and the wife's, its group heading "Vợ" unread), narrowed to the person of the columns
-    beside it: the nearest column on each side in its row that names one person's keys, where those on both
-    sides (or the only one) agree. A spread prints each person's columns side by side."""
+    several persons' ("Quốc tịch" → the husband's and the wife's, its group heading "Vợ" unread), narrowed to
+    the person of the columns beside it: the nearest column on each side in its row that names one person's
+    keys, where those on both sides (or the only one) agree. A spread prints each person's columns side by
+    side."""
     roles = set(get_book(book).roles)
     person = [(lambda found: found.pop() if len(found) == 1 else None)({_role(k) for k in keys.keys})
               if keys and all(_role(k) in roles for k in keys.keys) else None for keys in alone]
@@ -620,8 +621,9 @@ def _qualifier_at_end(name: str) -> bool:
 
 
 def _set_apart(name: str) -> bool:
-    """Whether the last word of ``name`` stands apart from its two words or more before it: after a separator ("Nguyễn Văn Dũng, Châu", "Trần Văn Tuyên - Châu") or in small
-    letters after a name in capitals ("BÙI THỊ HẰNG Cơ")."""
+    """Whether the last word of ``name`` stands apart from its two words or more before it: after a separator
+    ("Nguyễn Văn Dũng, Châu", "Trần Văn Tuyên - Châu") or in small letters after a name in capitals ("BÙI THỊ
+    HẰNG Cơ")."""
     head, _, word = name.rstrip().rpartition(" ")
     letters = head.strip(" ,;-–")
     if len(letters.split()) < 2 or not word:
@@ -697,7 +699,8 @@ def _split_relationships(fields: list[FieldResult], book: str) -> list[FieldResu
             order = _reading_order([f for f in out if f.key in (name_key, relation_key) and f.lines])
             first = min(order.index(f) for f in read)
             for f in relations:
-                if f not in read and order.index(f) < first and any(g.key == name_key for g in order[:order.index(f)]) \
+                at = order.index(f)
+                if f not in read and at < first and any(g.key == name_key for g in order[:at]) \
                         and not any(c.isdigit() for c in f.text):
                     f.key = name_key
             continue
@@ -941,8 +944,11 @@ def _snap_cuts(work: Image.Image, lines: list[LineResult]) -> bool:
 def _reads_as(book: str, key: str, text: str) -> float:
     """How well ``text`` reads as a value of ``key``: the log of the normalizer's score (floored at
     ``MIN_READS_AS``), 0 for text that anything may hold (places, offices, notes: free wording) or none; the
-    floor for text the normalizer finds an error in (a date that is no date, an office without a letter), and
-    for a person's name as a place (:func:`inference.records.names.reads_as_a_person`)."""
+    floor for text the normalizer finds an error in (a date that is no date, an office without a letter), for
+    a person's name as a place (:func:`inference.records.names.reads_as_a_person`), and for text that holds
+    another value of its cell: words or figures beside a date, a whole date in a place, office or cause, digits
+    in a death notice's type, a name's word beside a relationship, figures as the date in words; the floor once
+    for each place a place holds beyond one (:func:`inference.records.places.place_breaks`)."""
     try:
         kind = get_book(book).field(key).kind
     except KeyError:
@@ -956,9 +962,10 @@ def _reads_as(book: str, key: str, text: str) -> float:
     if kind is ValueKind.PLACE and reads_as_a_person(text):
         # "Trần Thị Hiền" under a merged "name, residence" heading: a place is never written so.
         return float(np.log(MIN_READS_AS))
+    whole = _WHOLE_DATE.search(text)
+    beside = text[:whole.start()] + text[whole.end():] if whole else ""
     if kind is ValueKind.DATE and "date_extra_text" in result.flags and any(c.isdigit() for c in text) and (
-            len(re.split(r"\d", text)[-1].split()) >= 2
-            or ((whole := _WHOLE_DATE.search(text)) and any(c.isdigit() for c in text[:whole.start()] + text[whole.end():]))):
+            len(re.split(r"\d", text)[-1].split()) >= 2 or any(c.isdigit() for c in beside)):
         # Words after the date's last digit: the next value of the cell on the date's line ("21-8-1995 Bệnh
         # viện Phụ sản Cần Thơ" under "Ngày sinh, nơi sinh"; a single word may be a mark of the date's own),
         # or figures beside a whole date: the number's ("112/" above "1989 26/10/1989" under "Số, ngày").
@@ -966,7 +973,7 @@ def _reads_as(book: str, key: str, text: str) -> float:
     if kind in _NAMED_DOCUMENT_KINDS and re.search(r"\d\d", text):
         # "Giấy báo tử 254/1969": a document's type is words; the digits are its number's, read into it.
         return float(np.log(MIN_READS_AS))
-    if kind in _FREE_KINDS and kind is not ValueKind.FREE_TEXT and _WHOLE_DATE.search(text):
+    if kind in _FREE_KINDS and kind is not ValueKind.FREE_TEXT and whole:
         # "15/12/2012 Công an tỉnh Hải Dương" as the issuing authority: the date of issue read into it. A place,
         # an office or a cause holds numbers ("Tổ 6", "số 12/3") but never a whole date; a note may.
         return float(np.log(MIN_READS_AS))
@@ -1907,11 +1914,10 @@ class PagePipeline:
                 continue
             last = names[-1].lines[-1]
             alone = len(last.text.split()) == 1 and (len(names) > 1 or len(names[0].lines) > 1)
-            # A word alone on a line under the name, or set apart from the name by a separator or its case
-            # ("Nguyễn Văn Dũng, Châu", "BÙI THỊ HẰNG Cơ"): a word that only continues the line is the name's
-            # end ("Đức Chi"), whose letters say more.
-            # A name ending in a relationship's second word ("Lê Văn Quý Giang nội", "Nguyễn Văn Toàn Chợ đẻ"):
-            # the word before it is the relationship's first, misread.
+            # A word alone on a line under the name, set apart from the name by a separator or its case
+            # ("Nguyễn Văn Dũng, Châu", "BÙI THỊ HẰNG Cơ"), or before a word that only ends a relationship
+            # ("Lê Văn Quý Giang nội"); a word that only continues the line is the name's end ("Đức Chi"),
+            # whose letters say more.
             if (_reading_order(names[-1].lines)[-1] is last and last.text.split()
                     and (alone or _set_apart(names[-1].text) or _qualifier_at_end(names[-1].text))
                     and not any(ch.isdigit() for ch in last.text.split()[-1])
@@ -2211,7 +2217,8 @@ class PagePipeline:
             return None
 
         for f in entry_fields:
-            if f.key in register and register.field(f.key).kind is ValueKind.RELATIONSHIP and any(map(as_read, f.lines)):
+            relationship = f.key in register and register.field(f.key).kind is ValueKind.RELATIONSHIP
+            if relationship and any(map(as_read, f.lines)):
                 reread[id(f)] = (" ".join(as_read(line) or line.text for line in f.lines if line.text),
                                  "relationship_read_again")
         reread.update((i, (text, "nationality_read_again")) for i, text in

@@ -1219,8 +1219,8 @@ def test_a_declarants_name_and_relationship_read_as_one_value_become_two_fields(
     assert name.bbox[2] < 250 and name.bbox[3] == 118 and (relation.bbox[1], relation.bbox[3]) == (100, 139)
     # ... also where the detector took its second word for a piece of the name of its own, or the first word
     # for a line of its own.
-    fields = _split_relationships(entry(((10, 100, 250, 118), "Phạm Thị Vân, Ba")) + entry(((10, 121, 60, 139), "ngoại")),
-                                  "khai_sinh")
+    fields = _split_relationships(entry(((10, 100, 250, 118), "Phạm Thị Vân, Ba"))
+                                  + entry(((10, 121, 60, 139), "ngoại")), "khai_sinh")
     assert [(f.key, f.text) for f in fields] == [("nycHoTen", "Phạm Thị Vân"), ("nycQuanHe", "Ba ngoại")]
     assert fields[0].bbox[2] < 250 and (fields[1].bbox[1], fields[1].bbox[3]) == (100, 139)
     fields = _split_relationships(entry(((10, 100, 200, 118), "Lê Thị Phương"), ((200, 100, 240, 118), "Mẹ"))
@@ -1231,7 +1231,8 @@ def test_a_declarants_name_and_relationship_read_as_one_value_become_two_fields(
     fields = _split_relationships(entry(((10, 100, 250, 118), "Phạm Văn"))
                                   + entry(((10, 121, 60, 139), "Chính,"), key="nycQuanHe")
                                   + entry(((70, 121, 120, 139), "Cháu"), key="nycQuanHe"), "khai_tu")
-    assert [(f.key, f.text) for f in fields] == [("nycHoTen", "Phạm Văn"), ("nycHoTen", "Chính,"), ("nycQuanHe", "Cháu")]
+    assert [(f.key, f.text) for f in fields] == [("nycHoTen", "Phạm Văn"), ("nycHoTen", "Chính,"),
+                                                  ("nycQuanHe", "Cháu")]
     # ... but not a word of the name ("Nguyễn Văn" above "Nam": no relationship), nor with one word of name.
     kept = _split_relationships(entry(((10, 100, 250, 118), "Nguyễn Văn"), ((10, 121, 60, 139), "Nam")), "khai_sinh")
     assert [(f.key, f.text) for f in kept] == [("nycHoTen", "Nguyễn Văn Nam")]

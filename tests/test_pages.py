@@ -768,7 +768,8 @@ def test_two_stacked_residences_are_cut_where_each_reads_as_one_place():
     parent = {id(ln): detected[min(i, 1)] for i, ln in enumerate(lines)}
     fields, reading, _ = PagePipeline._best_reading(keys, detected, lines, parent, {}, "nhan_cha_me_con")
     assert [(key, f.text) for f, key in zip(fields, reading)] == [
-        ("cmNoiCuTru", "thôn 3, Xã Hưng Huy, Huyện Đông Anh"), ("ncNoiCuTru", "thôn Đình Ninh, Xã Mỹ Hưng, Huyện Hợp An")]
+        ("cmNoiCuTru", "thôn 3, Xã Hưng Huy, Huyện Đông Anh"),
+        ("ncNoiCuTru", "thôn Đình Ninh, Xã Mỹ Hưng, Huyện Hợp An")]
 
 
 def test_a_date_with_the_next_values_words_after_it_is_cut_where_the_date_ends():
@@ -786,7 +787,8 @@ def test_a_date_with_the_next_values_words_after_it_is_cut_where_the_date_ends()
         assert _reads_as("ket_hon", "voNoiCuTru", text) == 0.0
     # ... and a document's type holding digits, its number.
     assert _reads_as("khai_tu", "gbtLoai", "Giấy báo tử 254/1969") == pytest.approx(np.log(MIN_READS_AS))
-    assert _reads_as("khai_tu", "gbtLoai", "Giấy báo tử") == 0.0 and _reads_as("ket_hon", "voLoaiGiayToTuyThan", "CMND") == 0.0
+    assert _reads_as("khai_tu", "gbtLoai", "Giấy báo tử") == 0.0
+    assert _reads_as("ket_hon", "voLoaiGiayToTuyThan", "CMND") == 0.0
     keys = parse_heading("Ngày sinh, nơi sinh", "khai_sinh")
     lines = [LineResult((10, 10, 200, 28), "21-8-1995 Bệnh viện Phụ sản", 0.9, 0.9),
              LineResult((10, 30, 120, 48), "Cần Thơ", 0.9, 0.9)]
@@ -827,7 +829,8 @@ def test_a_names_last_word_on_the_relationships_line_stays_with_the_name():
     for text in ("Cháu", "Con trai", "Mẹ đẻ", "Con nuôi", "ba ngoại"):
         assert _reads_as("khai_tu", "nycQuanHe", text) > np.log(MIN_READS_AS), text
     keys = parse_heading("Người đi khai (họ tên, quan hệ)", "khai_tu")
-    lines = [LineResult((10, 10, 200, 28), "Phạm Văn", 0.9, 0.9), LineResult((10, 30, 200, 48), "Chính, Cháu", 0.9, 0.9)]
+    lines = [LineResult((10, 10, 200, 28), "Phạm Văn", 0.9, 0.9),
+             LineResult((10, 30, 200, 48), "Chính, Cháu", 0.9, 0.9)]
     detected = [FieldResult("nycHoTen", (10, 10, 200, 48), 0.5, 0.9, lines)]
     parent = {id(ln): detected[0] for ln in lines}
     fields, reading, _ = PagePipeline._best_reading(keys, detected, lines, parent, {}, "khai_tu")

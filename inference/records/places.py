@@ -609,8 +609,9 @@ def units_written_alike(text: str) -> str:
     """A place of units and localities in one spelling of its separators and unit words, so that one place
     written two ways is one value: its parts joined by ", " (for " - ", ";" or no separator before a unit word
     that starts a new unit: "Xã Lê Ninh Thị xã Kinh Môn - tỉnh Hải Dương" → "Xã Lê Ninh, Thị xã Kinh Môn, Tỉnh
-    Hải Dương"), each unit word written out capitalised (in capitals where written so: "XÃ PHÚ TÚC"). Hyphenated names ("Bà Rịa - Vũng Tàu") stay whole; a
-    unit word needs a name before and after it to start a unit ("Xã Tân Xã")."""
+    Hải Dương"), each unit word written out capitalised (in capitals where written so: "XÃ PHÚ TÚC").
+    Hyphenated names ("Bà Rịa - Vũng Tàu") stay whole; a unit word needs a name before and after it to start a
+    unit ("Xã Tân Xã")."""
     protected = _protect_hyphens(text)
     parts: list[list[str]] = []
     for raw in re.split(r"\s*[,;]\s*|\s+[-–]\s+", protected):
