@@ -20,6 +20,7 @@ import re
 import statistics
 import time
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -43,7 +44,9 @@ from inference.records.matching import bare, fold
 from inference.records.normalize import normalize_field, normalize_value
 from inference.records.validate import DECLARANT_IS
 from inference.records.names import has_listed_surname, reads_as_a_person, surname_readings
-from inference.records.date_readings import date_contradictions, year_readings
+from inference.records.dates import DATE_WORDS
+from inference.records.date_readings import (date_contradictions, date_readings_between, dates_out_of_order,
+                                             full_date, year_readings)
 from inference.records.places import gazetteer_names_read, office_from_wards, place_breaks, place_readings
 from inference.records.sequence import (entry_number_years_from_dates, entry_numbers_from_sequence, page_year,
                                         registration_years_from_sequence, volume_year_from_dates, with_year)
@@ -367,6 +370,20 @@ def _ends_in_relationship(text: str) -> bool:
     """Whether the last word or two of ``text`` read as a relationship."""
     words = text.split()
     return any(_relationship_score(" ".join(words[-k:])) >= MIN_RELATIONSHIP_SCORE for k in (1, 2) if len(words) >= k)
+
+
+def _in_capitals(word: str) -> bool:
+    """Whether ``word`` is written in capitals: two letters at least, all capitals ("HÙNG"; not "P.", an initial)."""
+    letters = [ch for ch in word if ch.isalpha()]
+    return len(letters) > 1 and all(ch.isupper() for ch in letters)
+
+
+def _ends_in_relationship_form(text: str) -> bool:
+    """Whether the last word or two of ``text`` are a relationship as the books write it, marks and all ("Cha",
+    "Bà nội"; not "Chi", which :func:`_ends_in_relationship` takes for "Chị")."""
+    words = [w.strip(" ,;-–.:") for w in text.split()]
+    forms = {fold(form) for form in _relationship_forms()}
+    return any(fold(" ".join(words[-k:])) in forms for k in (1, 2) if len(words) >= k)
 
 
 def _relationship_score(text: str) -> float:
@@ -827,6 +844,9 @@ def _run_shares(run: list[LineResult], parent: dict[int, "FieldResult"], keys: t
 
 
 _WORD = re.compile(r"[^\s,;]+")
+#: Words that begin a date ("Lê Thị Hồng | Ngày 27 tháng 8", "Nguyễn Văn | tháng 9 năm 1950"); no person's
+#: name holds one ("năm" may be a given name, "Nguyễn Văn Năm").
+_DATE_START = frozenset({"ngày", "mồng", "mùng", "tháng"})
 #: Words that hold a number in a date, time or address ("ngày 3 tháng 6", "10 giờ", "số 113"): no value ends there.
 _NUMBER_WORDS = frozenset({"ngày", "tháng", "năm", "lúc", "giờ", "phút", "số", "thôn", "ấp", "xóm", "tổ", "khu",
                            "khóm", "đội", "bản", "phường", "quận", "đường", "phố", "ngõ", "hẻm", "kiệt", "lô"})
@@ -834,7 +854,8 @@ _NUMBER_WORDS = frozenset({"ngày", "tháng", "năm", "lúc", "giờ", "phút", 
 
 def _break_points(text: str) -> list[tuple[int, int]]:
     """Where one value may end and the next begin inside a line's ``text``, as ``(end of the left value,
-    start of the right one)``: at a comma or semicolon between words, and where a word with digits meets one
+    start of the right one)``: at a comma or semicolon between words, before a word that begins a date after
+    one that is no date's (:data:`_DATE_START`: "Lê Thị Hồng | Ngày 27"), where a word with digits meets one
     without ("Nguyễn Thị Giang | 1971 | Kinh", "tháng 9 năm 1912 | nữ"), except beside a word that holds a
     number in a date, time or address ("ngày 3 tháng 6", "số 113"); and before the nationality "Việt Nam",
     or its "Việt" ending a line, after an ethnicity ("Kinh | Việt Nam", "Mường | Việt" above "Nam")."""
@@ -845,7 +866,9 @@ def _break_points(text: str) -> list[tuple[int, int]]:
         a, b = left.group(), right.group()
         digits_meet = any(c.isdigit() for c in a) != any(c.isdigit() for c in b)
         after = words[k + 2].group() if k + 2 < len(words) else None
-        if "," in between or ";" in between or (
+        date_starts = (fold(b) in _DATE_START and not any(c.isdigit() for c in a)
+                       and fold(a) not in DATE_WORDS)
+        if "," in between or ";" in between or date_starts or (
                 digits_meet and a.lower() not in _NUMBER_WORDS and b.lower() not in _NUMBER_WORDS) or (
                 b.isalpha() and bare(b).lower() == "viet" and (after is None or bare(after).lower() == "nam")):
             points.append((left.end(), right.start()))
@@ -959,6 +982,9 @@ def _reads_as(book: str, key: str, text: str) -> float:
     if any(FLAGS[flag].severity is Severity.ERROR for flag in result.flags if flag in FLAGS):
         # An error the normalizer finds ("01/2003" for an office: no letters) says the text is no such value.
         return float(np.log(MIN_READS_AS))
+    if kind is ValueKind.PERSON_NAME and any(fold(w) in _DATE_START for w in text.split()):
+        # "Lê Văn An Ngày" over "mười ba tháng bảy…": the date's first word read into the name.
+        return float(np.log(MIN_READS_AS))
     if kind is ValueKind.PLACE and reads_as_a_person(text):
         # "Trần Thị Hiền" under a merged "name, residence" heading: a place is never written so.
         return float(np.log(MIN_READS_AS))
@@ -1028,13 +1054,16 @@ PLACE_ROUNDS = 2
 REREAD_BELOW = 0.9
 #: The flags of the steps that read a value again, in the order they speak for a value two of them read.
 REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "surname_read_from_list", "date_read_against_entry",
-                "relationship_read_again", "nationality_read_again")
+                "date_read_in_order", "relationship_read_again", "nationality_read_again")
 #: The log-probability a listed surname is worth in a name's reading (:meth:`PagePipeline.read_surnames_from_list`);
 #: 0 turns the step off.
 SURNAME_PRIOR = 2.0
 #: The log-probability a relationship is worth in the reading of a word alone on the last line of a name
 #: (:meth:`PagePipeline.read_relationships_again`); 0 turns the step off.
 RELATIONSHIP_PRIOR = 2.0
+#: How many times ``relationship_prior`` a relationship is worth where a heading names the relationship (every
+#: entry then holds one) and none was found.
+EXPECTED_RELATIONSHIP_WEIGHT = 3.5
 #: The log-probability a nationality is worth in the reading of a nationality read as none ("Con Nam" for "Việt
 #: Nam" written over two lines; :meth:`PagePipeline.read_nationalities_again`); 0 turns the step off.
 NATIONALITY_PRIOR = 2.0
@@ -1890,17 +1919,23 @@ class PagePipeline:
 
         return self.read_again(work, unknown, readings, known, self.nationality_prior, 1)
 
-    def read_relationships_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
+    def read_relationships_again(self, work: Image.Image, fields: list[FieldResult], book: str,
+                                 expected: Collection[str] = ()) -> dict[int, str]:
         """One entry's declarant (or other person with a relationship field) with no relationship read, whose
         name ends in a word alone on its last line that reads as no relationship ("Mẹ" read "Nữ" or "Hà" under
         the name in "Người đi khai"): that word is read again as each relationship the books write
         (:data:`data.text.vocab.RELATIONSHIPS`), by teacher forcing on the line's crop, ``relationship_prior``
         for a relationship (:meth:`read_again`, one round); :func:`_split_relationships` then gives a
-        relationship so read its own field. Returns ``{id(line): the text it read}`` for every line changed."""
+        relationship so read its own field. Where ``expected`` (the keys the page's headings name) holds the
+        role's relationship, every entry holds one, so a name of four words or more without one is read again too
+        (its last word, or its last two of five words or more, as each relationship), against relationships
+        written as the books write them, at ``EXPECTED_RELATIONSHIP_WEIGHT`` times the prior. Returns
+        ``{id(line): the text it read}`` for every line changed."""
         if not self.relationship_prior:
             return {}
         register = get_book(book)
         candidates: list[FieldResult] = []
+        promised: set[int] = set()  # id(name field) of the roles whose relationship a heading names
         for role in register.roles:
             keys = [f.key for f in register.fields_of(role)]
             relation_key = next((k for k in keys if register.field(k).kind is ValueKind.RELATIONSHIP), None)
@@ -1918,14 +1953,24 @@ class PagePipeline:
             # ("Nguyễn Văn Dũng, Châu", "BÙI THỊ HẰNG Cơ"), or before a word that only ends a relationship
             # ("Lê Văn Quý Giang nội"); a word that only continues the line is the name's end ("Đức Chi"),
             # whose letters say more.
+            # Where a heading names the relationship, every entry holds one: a name of four words or more
+            # without one written as the books write it ends in it, misread ("Dương Đình Đức Chi" for "Cha").
+            whole = " ".join(f.text for f in names)
+            if relation_key in expected:
+                named, ends = len(whole.split()) >= 4, _ends_in_relationship_form(whole)
+            else:
+                named, ends = False, _ends_in_relationship(whole)
             if (_reading_order(names[-1].lines)[-1] is last and last.text.split()
-                    and (alone or _set_apart(names[-1].text) or _qualifier_at_end(names[-1].text))
-                    and not any(ch.isdigit() for ch in last.text.split()[-1])
-                    and not _ends_in_relationship(names[-1].text)):
+                    and (alone or named or _set_apart(names[-1].text) or _qualifier_at_end(names[-1].text))
+                    and not any(ch.isdigit() for ch in last.text.split()[-1]) and not ends):
                 candidates.append(names[-1])
+                if relation_key in expected:
+                    promised.add(id(names[-1]))
         if not candidates:
             return {}
         texts = {" ".join(line.text for line in f.lines if line.text) for f in candidates}
+        promised_texts = {" ".join(line.text for line in f.lines if line.text)
+                          for f in candidates if id(f) in promised}
         before = {id(line): line.text for f in candidates for line in f.lines}
 
         def readings(text: str) -> list[str]:
@@ -1938,14 +1983,22 @@ class PagePipeline:
                 firsts = {form.split()[0] for form in _relationship_forms()
                           if len(form.split()) == 2 and fold(form.split()[1]) == qualifier}
                 word = words[-2]
-                firsts = {w.upper() if word.isupper() and len(word) > 1 else w for w in firsts}
+                firsts = {w.upper() if _in_capitals(word) else w for w in firsts}
                 return [" ".join([*words[:-2], w, words[-1]]) for w in sorted(firsts) if w != word]
             head, _, word = text.rpartition(" ")
-            forms = [form.upper() if word.isupper() and len(word) > 1 else form for form in _relationship_forms()]
-            return [f"{head} {form}".strip() for form in forms if form != word]
+            forms = [form.upper() if _in_capitals(word) else form for form in _relationship_forms()]
+            out = [f"{head} {form}".strip() for form in forms if form != word]
+            if text in promised_texts and len(words) >= 5:
+                # A relationship of two words misread as two ("Phạm Hữu Tâm Chết nơi" for "Cháu nội").
+                out += [" ".join([*words[:-2], form]) for form in forms if len(form.split()) == 2]
+            return out
 
-        self.read_again(work, candidates, readings, lambda text: int(_ends_in_relationship(text)),
-                        self.relationship_prior, 1)
+        steps = (([f for f in candidates if id(f) in promised], _ends_in_relationship_form,
+                  self.relationship_prior * EXPECTED_RELATIONSHIP_WEIGHT),
+                 ([f for f in candidates if id(f) not in promised], _ends_in_relationship, self.relationship_prior))
+        for group, known, prior in steps:
+            if group:
+                self.read_again(work, group, readings, lambda text, known=known: int(known(text)), prior, 1)
         return {id(line): before[id(line)] for f in candidates for line in f.lines
                 if id(line) in before and line.text != before[id(line)]}
 
@@ -1996,6 +2049,32 @@ class PagePipeline:
                                                lambda text: -broken(text), self.date_prior, 1))
                 if not date_contradictions(book, texts()):
                     break
+        return changed
+
+    def read_registration_dates_in_order(self, work: Image.Image, entries: list[list[FieldResult]]
+                                         ) -> dict[int, str]:
+        """Each entry's registration date that lies out of the page's order (the entries are written as they are
+        registered, top to bottom: :func:`inference.records.date_readings.dates_out_of_order`) is read again with
+        one digit changed, dropped or added so that it falls between the dates on either side
+        (:func:`~inference.records.date_readings.date_readings_between`), by teacher forcing on its line's crop,
+        ``date_prior`` for a date in order (:meth:`read_again`, one round). An entry with more than one
+        registration-date field is left as read. Returns ``{id(field): the text it read}``."""
+        if not self.date_prior:
+            return {}
+        dated = [own[0] for own in ([f for f in fields if f.key == "ngayDangKy"] for fields in entries)
+                 if len(own) == 1 and own[0].text]
+        changed: dict[int, str] = {}
+        for f, window in zip(dated, dates_out_of_order([full_date(f.text) for f in dated])):
+            if window is None:
+                continue
+            low, high = window
+
+            def between(text: str, low=low, high=high) -> int:
+                value = full_date(text)
+                return int(value is not None and low <= value <= high)
+
+            changed.update(self.read_again(work, [f], lambda text, low=low, high=high:
+                                           date_readings_between(text, low, high), between, self.date_prior, 1))
         return changed
 
     def read_again(self, work: Image.Image, fields: list[FieldResult], readings_of, known_in, prior: float,
@@ -2182,10 +2261,11 @@ class PagePipeline:
         relabelled.update((i, (text, "header_number_read_again")) for i, text in
                           self.read_header_numbers_again(work, page_fields, book_key).items())
         self.name_fields(grouped, headings, book_key)
+        named_keys = {key for cell in headings if cell.keys for key in cell.keys.keys}
         relationships_read: dict[int, str] = {}  # id(line) -> the text read before
         read_lines: dict[tuple, str] = {}  # the box of each such line -> the text read before
         for _, members in grouped:
-            relationships_read.update(self.read_relationships_again(work, members, book_key))
+            relationships_read.update(self.read_relationships_again(work, members, book_key, named_keys))
             read_lines.update((tuple(line.bbox), relationships_read[id(line)]) for f in members for line in f.lines
                               if id(line) in relationships_read)
             members[:] = _join_pieces(_split_genders(_split_relationships(members, book_key), book_key))
@@ -2205,6 +2285,8 @@ class PagePipeline:
                                                    book_key).items())
         reread.update((i, (text, "date_read_against_entry")) for i, text in
                       self.read_dates_against_entry(work, [members for _, members in grouped], book_key).items())
+        reread.update((i, (text, "date_read_in_order")) for i, text in
+                      self.read_registration_dates_in_order(work, [members for _, members in grouped]).items())
         reread.update((id(f), (relationships_read[id(line)], "relationship_read_again")) for f in entry_fields
                       for line in f.lines if id(line) in relationships_read)
         # A relationship read again on the name's line and then cut from it: its piece of the line as read.

@@ -576,6 +576,20 @@ def test_break_points_are_where_the_text_shows_one_value_ending():
     # The nationality after an ethnicity, whole or its "Việt" ending the line; "Việt" in a name is no break.
     assert cut("Kinh Việt Nam") == [("Kinh", "Việt Nam")] and cut("Mường Việt") == [("Mường", "Việt")]
     assert cut("Nguyễn Việt Anh") == [] and cut("Việt Nam") == [] and cut("Kinh (Việt)") == []
+    # A date's first word after a name's: the date begins; inside a date in words, nothing does.
+    assert cut("Lê Thị Hồng Ngày 27") == [("Lê Thị Hồng", "Ngày 27")]
+    assert cut("Nguyễn Văn tháng 27-09") == [("Nguyễn Văn", "tháng 27-09")]
+    assert cut("ngày mười ba tháng bảy") == [] and cut("Nguyễn Văn Năm") == []
+
+
+def test_a_name_holding_a_dates_first_word_reads_as_no_name():
+    import math
+
+    from inference.pages import MIN_READS_AS, _reads_as
+
+    assert _reads_as("khai_tu", "nktHoTen", "Lê Văn An Ngày") == pytest.approx(math.log(MIN_READS_AS))
+    assert _reads_as("khai_tu", "nktHoTen", "Lê Văn An") == 0.0
+    assert _reads_as("khai_tu", "nktHoTen", "Nguyễn Văn Năm") == 0.0
 
 
 def test_a_nationality_read_on_two_lines_after_the_ethnicity_is_cut_off_it():

@@ -630,6 +630,54 @@ def test_a_date_the_entrys_other_dates_contradict_is_read_again_with_the_year_th
         PagePipeline(None, Reader(), date_prior=-1.0)
 
 
+def test_a_registration_date_out_of_the_pages_order_is_read_again_between_its_neighbours(monkeypatch):
+    """Entries are written as they are registered: "17/9/2004" between "15/3/2004" and "29/4/2004" is read
+    again with one digit changed, dropped or added; "17/4/2004" (1 nat less likely on its crop, worth 3 as a date
+    in order) wins. Dates in order, or two that could each be the one out, are not read again."""
+    from inference.pages import PagePipeline
+    from inference.records.date_readings import date_readings_between, dates_out_of_order
+    from models.detection.layout import Region
+
+    assert dates_out_of_order(["2004-01-10", "2004-03-15", "2004-09-17", "2004-04-29", "2004-05-02"]) == [
+        None, None, ("2004-03-15", "2004-04-29"), None, None]
+    # A first date unread: one year back from the run's first; two that could each be out of order: neither.
+    assert dates_out_of_order([None, "2004-03-06", "2004-03-12", "2004-03-20"])[0] == ("2003-03-06", "2004-03-06")
+    assert dates_out_of_order(["2004-03-15", "2004-02-17", "2004-04-29", "2004-05-01"]) == [None] * 4
+    assert dates_out_of_order(["2004-03-15", "2004-02-17"]) == [None] * 2  # too few to judge by
+    assert date_readings_between("17/9/2004", "2004-03-15", "2004-04-29") == ["17/3/2004", "17/4/2004"]
+    assert "28/06/2003" in date_readings_between("38/06/2003", "2003-05-21", "2003-09-04")
+    assert date_readings_between("22/1/2019", "1999-12-02", "1999-12-26") == []  # two digits off
+
+    _scored_by(monkeypatch, {"17/9/2004": -0.5, "17/4/2004": -1.5, "17/3/2004": -4.0})
+    dates = ["10/1/2004", "15/3/2004", "17/9/2004", "29/4/2004", "2/5/2004"]
+    regions = {"entry": [Region("entry", (0, 100 + 50 * i, 600, 145 + 50 * i), 1.0) for i in range(5)],
+               "field": [Region("field", (400, 110 + 50 * i, 540, 130 + 50 * i), 1.0, "ngayDangKy", 0.9)
+                         for i in range(5)],
+               "line": []}
+
+    def extract(prior, confidence=0.5):
+        pipeline = PagePipeline(None, _ScoringReader(), deskew=False, date_prior=prior, review_threshold=0.0)
+        pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+        pipeline.heading_cells = lambda work, found: []
+
+        def read(work, lines, **_):
+            for line in lines:
+                line.text, line.confidence = dates[(int(line.bbox[1]) - 110) // 50], confidence
+
+        pipeline.recognize_lines = read
+        records = pipeline(Image.new("RGB", (600, 400), "white"), book="khai_sinh")["records"]
+        return [next(f for f in r["fields"] if f["key"] == "ngayDangKy") for r in records]
+
+    got = extract(3.0)
+    assert [f["value"] for f in got] == ["2004-01-10", "2004-03-15", "2004-04-17", "2004-04-29", "2004-05-02"]
+    assert got[2]["read_text"] == "17/9/2004" and "date_read_in_order" in got[2]["flags"]
+    assert all("read_text" not in f for i, f in enumerate(got) if i != 2)
+    # Worth less than the crop's nat, turned off, or read surely: the date stands as read.
+    for prior, confidence in ((0.5, 0.5), (0.0, 0.5), (3.0, 0.95)):
+        got = extract(prior, confidence)
+        assert got[2]["value"] == "2004-09-17" and "read_text" not in got[2]
+
+
 def test_a_relationship_misread_alone_under_the_declarants_name_is_read_again(monkeypatch):
     """"Mẹ" alone under the declarant's name, read "Nữ": read again as each relationship the books write, the
     relationship (1 nat less likely on the crop, worth 2) wins and becomes the relationship field."""
@@ -655,6 +703,32 @@ def test_a_relationship_misread_alone_under_the_declarants_name_is_read_again(mo
         assert got["nycHoTen"]["text"] == "Lê Thị Hoa Nữ" and "nycQuanHe" not in got
     with pytest.raises(ValueError, match="relationship_prior"):
         PagePipeline(None, _ScoringReader(), relationship_prior=-1.0)
+
+
+def test_a_relationship_a_heading_names_is_looked_for_at_the_end_of_a_name_without_one(monkeypatch):
+    """Under "Người đi khai" naming the declarant's name and relationship, every entry holds a relationship:
+    "Dương Đình Đức Chi" (four words, none a relationship) ends in one misread, and "Cha" (3 nats less likely on
+    the crop) is read, worth 2.5 times ``relationship_prior``; with no heading naming the relationship the name
+    stands, and a name of three words is never read again so."""
+    from inference.pages import EXPECTED_RELATIONSHIP_WEIGHT, FieldResult, LineResult, PagePipeline
+
+    assert EXPECTED_RELATIONSHIP_WEIGHT * 2.0 > 3.0 > 2.0
+    _scored_by(monkeypatch, {"Dương Đình Đức Chi": -0.5, "Dương Đình Đức Cha": -3.5,
+                             "Phạm Hữu Tâm Chết nơi": -0.5, "Phạm Hữu Tâm Cháu nội": -3.0,
+                             "Dương Đình Đức": -0.5, "Dương Đình Cha": -1.0})
+    pipeline = PagePipeline(None, _ScoringReader(), deskew=False, review_threshold=0.0, relationship_prior=2.0)
+    work = Image.new("RGB", (600, 300), "white")
+
+    def read(text, expected):
+        name = FieldResult("nycHoTen", (100, 110, 300, 130), 0.9, 1.0,
+                           lines=[LineResult((100, 110, 300, 130), text, 0.5)])
+        pipeline.read_relationships_again(work, [name], "khai_sinh", expected)
+        return name.text
+
+    assert read("Dương Đình Đức Chi", {"nycHoTen", "nycQuanHe"}) == "Dương Đình Đức Cha"
+    assert read("Phạm Hữu Tâm Chết nơi", {"nycQuanHe"}) == "Phạm Hữu Tâm Cháu nội"  # two words for two
+    assert read("Dương Đình Đức Chi", {"nycHoTen"}) == "Dương Đình Đức Chi"
+    assert read("Dương Đình Đức", {"nycQuanHe"}) == "Dương Đình Đức"
 
 
 def test_a_relationship_misread_after_a_separator_on_the_names_line_is_read_again(monkeypatch):

@@ -939,6 +939,12 @@ def test_a_place_whose_units_run_back_down_or_that_ends_in_a_separator_holds_mor
     assert place_breaks("Huyện Đông Anh thôn Đình Ninh, Xã Mỹ Hưng, Huyện Hợp An") == 1
     assert place_breaks("thôn 3, Xã Hưng Huy,") == 1
     assert place_breaks("xã Quảng Sơn, tỉnh Quảng Bình thôn 4, xã Cam Lập, huyện Cam Ranh -") == 2
+    # A unit word set apart at the end with no name after it, or a separator first: the place goes on in the
+    # next line, or came from the line before.
+    for cut in ("Xã Tân Phong, Huyện Ninh Giang, Tỉnh", "tổ 3, Phường Phạm Thái, Thị xã",
+                "xã Dương Huy, thành", "thôn Kim Lai, X. Hưng Thanh, H.", "- Huyện Thái Thụy"):
+        assert place_breaks(cut) == 1, cut
+    assert place_breaks("Xã Tân Phong, Huyện Ninh Giang, Tỉnh Hải Dương") == 0
     assert _reads_as("ket_hon", "chongNoiCuTru", "thôn 3, Xã Hưng Huy,") == pytest.approx(math.log(MIN_READS_AS))
 
 

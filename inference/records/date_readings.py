@@ -7,13 +7,22 @@ a misread year is most often one digit off ("1980" for "1960"). :func:`year_read
 with one digit of its year changed; :func:`date_contradictions` counts what an entry's fields break, so that
 the page pipeline can read the date again with the year that agrees with the rest, where its crop scores that
 reading nearly as well (``PagePipeline.read_dates_against_entry``).
+
+A page's registration dates hold together too: the entries are written as they are registered, so their dates
+run forward down the page. A date out of that order (:func:`dates_out_of_order`) is most often one digit
+misread ("17-02-2004" between "15-03-2004" and "29-04-2004"), and :func:`date_readings_between` gives its
+readings with one digit changed, dropped or added that fall where its neighbours say
+(``PagePipeline.read_registration_dates_in_order``).
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 
+from data.schema import ValueKind
 from inference.records.dates import OLDEST_PLAUSIBLE_YEAR
+from inference.records.normalize import normalize_value
 from inference.records.record import build_record
 
 #: The record flags that say the entry's dates contradict one another.
@@ -54,4 +63,70 @@ def date_contradictions(book: str, fields: Iterable[tuple[str, str]]) -> int:
     return sum(flag in DATE_CONTRADICTIONS for flag in record["flags"])
 
 
-__all__ = ["DATE_CONTRADICTIONS", "date_contradictions", "year_readings"]
+#: Fewest registration dates in order down a page for :func:`dates_out_of_order` to judge the others by.
+IN_ORDER_AT_LEAST = 3
+#: How far past its one dated neighbour a first or last entry's date may lie (a page spans months, not years).
+ONE_SIDED_WINDOW = timedelta(days=366)
+
+
+def full_date(text: str) -> str | None:
+    """The ISO date ``"YYYY-MM-DD"`` that ``text`` reads as, or ``None`` (no date, or a year alone)."""
+    value = normalize_value(ValueKind.DATE, text).value
+    return value if isinstance(value, str) and len(value) == 10 else None
+
+
+def dates_out_of_order(values: Sequence[str | None]) -> list[tuple[str, str] | None]:
+    """For each entry of a page, top to bottom, given its registration date (ISO, ``None`` where none was read
+    as a whole date): ``(earliest, latest)``, the dates it must lie between, where it lies on no longest run of
+    dates that never go back (it, or the whole page read so far, is out of order); else ``None``. A run shorter
+    than :data:`IN_ORDER_AT_LEAST`, or shorter than half the dates read, says nothing. An entry before the run's
+    first date or after its last may lie :data:`ONE_SIDED_WINDOW` beyond it."""
+    dated = [i for i, v in enumerate(values) if v is not None]
+    ending: dict[int, int] = {}
+    for i in dated:
+        ending[i] = 1 + max((ending[j] for j in dated if j < i and values[j] <= values[i]), default=0)
+    starting: dict[int, int] = {}
+    for i in reversed(dated):
+        starting[i] = 1 + max((starting[j] for j in dated if j > i and values[j] >= values[i]), default=0)
+    longest = max(ending.values(), default=0)
+    if longest < IN_ORDER_AT_LEAST or 2 * longest < len(dated):
+        return [None] * len(values)
+    in_order = [i for i in dated if ending[i] + starting[i] - 1 == longest]
+    out: list[tuple[str, str] | None] = []
+    for i in range(len(values)):
+        if i in in_order:
+            out.append(None)
+            continue
+        before = [values[j] for j in in_order if j < i]
+        after = [values[j] for j in in_order if j > i]
+        low, high = max(before, default=None), min(after, default=None)
+        if low is None:
+            low = (date.fromisoformat(high) - ONE_SIDED_WINDOW).isoformat()
+        if high is None:
+            high = (date.fromisoformat(low) + ONE_SIDED_WINDOW).isoformat()
+        out.append((low, high) if low <= high else None)
+    return out
+
+
+def date_readings_between(text: str, low: str, high: str) -> list[str]:
+    """``text`` (a date as read) with one digit changed, dropped or added in one of its runs of digits, each
+    reading that is a whole date between ``low`` and ``high`` (ISO, both included): "17-02-2004" between
+    2004-03-15 and 2004-04-29 → "17-03-2004", "17-04-2004"; "22/1/2019" between 1999-12-02 and 1999-12-26 → none
+    (two digits off)."""
+    out: list[str] = []
+    for m in _DIGITS.finditer(text or ""):
+        run = m[0]
+        changed = {run[:k] + d + run[k:] for k in range(len(run) + 1) for d in "0123456789"}
+        changed |= {run[:k] + d + run[k + 1:] for k in range(len(run)) for d in "0123456789"}
+        if len(run) > 1:
+            changed |= {run[:k] + run[k + 1:] for k in range(len(run))}
+        for new in sorted(changed - {run}):
+            reading = text[:m.start()] + new + text[m.end():]
+            value = full_date(reading)
+            if value is not None and low <= value <= high and reading not in out:
+                out.append(reading)
+    return out
+
+
+__all__ = ["DATE_CONTRADICTIONS", "IN_ORDER_AT_LEAST", "ONE_SIDED_WINDOW", "date_contradictions",
+           "date_readings_between", "dates_out_of_order", "full_date", "year_readings"]

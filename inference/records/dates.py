@@ -217,6 +217,8 @@ _DATE_WORDS = ("ngày", "mồng", "mùng", "tháng", "năm", "không", "một", 
                "nhăm", "sáu", "bảy", "bẩy", "tám", "chín", "mười", "mươi", "trăm", "linh", "lẻ", "nghìn",
                "ngàn", "giêng", "chạp")
 _WORD_SET = frozenset(_DATE_WORDS)
+#: The words a date in words is written with ("ngày", "tháng", "năm" and the numbers).
+DATE_WORDS = _WORD_SET
 _DIGIT_VALUES = {"hai": 2, "ba": 3, "bốn": 4, "năm": 5, "sáu": 6, "bảy": 7, "bẩy": 7, "tám": 8, "chín": 9}
 # Without diacritics several words collapse; "muoi" is mười (10) or mươi (tens) by position.
 _BARE: dict[str, str] = {}

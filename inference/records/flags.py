@@ -128,6 +128,9 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("date_read_against_entry", _W, "the entry's dates contradicted one another (a parent born after the "
          "child could be, a death after its registration) and this date's crop reads nearly as well with one "
          "digit of its year changed so that they do not; that reading is kept (the text read is in read_text)"),
+    Flag("date_read_in_order", _W, "the registration date read lay out of the page's order (before the entry "
+         "above it or after the one below); its crop reads nearly as well with one digit changed, dropped or "
+         "added so that it lies between them, and that reading is kept (the text read is in read_text)"),
     Flag("name_read_jointly", _W, "the declarant is this person by the relationship read, and the two cells' "
          "names, read a letter or two apart, are read as one name: the reading likeliest on both cells' crops "
          "together (the text read is kept in read_text)"),

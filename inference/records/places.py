@@ -716,8 +716,28 @@ def place_breaks(text: str) -> int:
             if words[i] in _VILLAGE_WORDS and i + 1 < len(words):
                 levels.append(WARD - 1)
             i += 1
-    cut_short = text.rstrip()[-1:] in (",", ";", "-", "–")
+    cut_short = (text.rstrip()[-1:] in (",", ";", "-", "–") or text.lstrip()[:1] in (",", ";", "-", "–")
+                 or _unit_word_alone_at_end(text))
     return int(cut_short) + sum(b < a for a, b in zip(levels, levels[1:]))
+
+
+#: First halves of two-word unit words ("thành" of "thành phố", "thị" of "thị xã", "thị trấn").
+_HALF_UNIT_WORDS = frozenset({"thành", "thanh", "thị", "thi"})
+
+
+def _unit_word_alone_at_end(text: str) -> bool:
+    """Whether ``text`` ends in a unit word set apart with no name after it ("Xã Tân Phong, Huyện Ninh Giang,
+    Tỉnh", "thôn Kim Lai, X. Hưng Thanh, H.", "xã Dương Huy, thành"): the place goes on in the next line."""
+    parts = re.split(r"[,;]|\s+[-–]\s+|\n", _protect_hyphens(text))
+    if len(parts) < 2:
+        return False
+    last = parts[-1]
+    words = tuple(_key(last.replace("\x00", "-")).split())
+    dotted = frozenset(m.lower() for m in re.findall(r"(?<![\w'’])([HhQqPpXxTt])\.", last))
+    if len(words) == 1 and words[0] in _HALF_UNIT_WORDS:
+        return True
+    found = _unit_word_at(words, 0, dotted) if words else None
+    return found is not None and found[1] == len(words)
 
 
 #: The gazetteer names :func:`place_readings` offers in place of one unit name read: at most this many per
