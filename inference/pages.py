@@ -1986,6 +1986,9 @@ class PagePipeline:
                 firsts = {w.upper() if _in_capitals(word) else w for w in firsts}
                 return [" ".join([*words[:-2], w, words[-1]]) for w in sorted(firsts) if w != word]
             head, _, word = text.rpartition(" ")
+            if fold(word.strip(",.;")) in _qualifiers():
+                # "trai" alone under "Kon": a relationship's second word, its first misread in the line above.
+                return []
             forms = [form.upper() if _in_capitals(word) else form for form in _relationship_forms()]
             out = [f"{head} {form}".strip() for form in forms if form != word]
             if text in promised_texts and len(words) >= 5:

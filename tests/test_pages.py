@@ -713,7 +713,7 @@ def test_a_relationship_a_heading_names_is_looked_for_at_the_end_of_a_name_witho
     from inference.pages import EXPECTED_RELATIONSHIP_WEIGHT, FieldResult, LineResult, PagePipeline
 
     assert EXPECTED_RELATIONSHIP_WEIGHT * 2.0 > 3.0 > 2.0
-    _scored_by(monkeypatch, {"Dương Đình Đức Chi": -0.5, "Dương Đình Đức Cha": -3.5,
+    _scored_by(monkeypatch, {"Dương Đình Đức Chi": -0.5, "Dương Đình Đức Cha": -3.5, "trai": -3.0, "Anh": -2.5,
                              "Phạm Hữu Tâm Chết nơi": -0.5, "Phạm Hữu Tâm Cháu nội": -3.0,
                              "Dương Đình Đức": -0.5, "Dương Đình Cha": -1.0})
     pipeline = PagePipeline(None, _ScoringReader(), deskew=False, review_threshold=0.0, relationship_prior=2.0)
@@ -729,6 +729,13 @@ def test_a_relationship_a_heading_names_is_looked_for_at_the_end_of_a_name_witho
     assert read("Phạm Hữu Tâm Chết nơi", {"nycQuanHe"}) == "Phạm Hữu Tâm Cháu nội"  # two words for two
     assert read("Dương Đình Đức Chi", {"nycHoTen"}) == "Dương Đình Đức Chi"
     assert read("Dương Đình Đức", {"nycQuanHe"}) == "Dương Đình Đức"
+    # "trai" alone under "Nguyễn Văn Quang Kon": a relationship's second word, never read as another.
+    first = FieldResult("nycHoTen", (100, 110, 300, 130), 0.9, 1.0,
+                        lines=[LineResult((100, 110, 300, 130), "Nguyễn Văn Quang Kon", 0.5)])
+    second = FieldResult("nycHoTen", (100, 135, 140, 155), 0.9, 1.0,
+                         lines=[LineResult((100, 135, 140, 155), "trai", 0.5)])
+    pipeline.read_relationships_again(work, [first, second], "khai_sinh", {"nycQuanHe"})
+    assert second.text == "trai"
 
 
 def test_a_relationship_misread_after_a_separator_on_the_names_line_is_read_again(monkeypatch):
