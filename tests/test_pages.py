@@ -420,9 +420,9 @@ def _scored_by(monkeypatch, line_scores: dict[str, float]) -> None:
     monkeypatch.setattr(pages, "reading_log_probs", scored)
 
 
-def _one_record(regions, texts, confidence=0.5, **options) -> dict:
-    """The fields (by key) of the one birth record a pipeline makes of ``regions`` (a detector's answer), each
-    line read as ``texts[(x0, y0)]`` with ``confidence``; ``options`` go to the pipeline."""
+def _page_records(regions, text_of, confidence=0.5, size=(600, 300), **options) -> list[dict]:
+    """The birth records a pipeline makes of a page of ``size`` whose detector answers ``regions``, each line
+    read as ``text_of(line)`` with ``confidence``; ``options`` go to the pipeline."""
     from inference.pages import PagePipeline
 
     pipeline = PagePipeline(None, _ScoringReader(), deskew=False, review_threshold=0.0, **options)
@@ -431,10 +431,17 @@ def _one_record(regions, texts, confidence=0.5, **options) -> dict:
 
     def read(work, lines, **_):
         for line in lines:
-            line.text, line.confidence = texts[(int(line.bbox[0]), int(line.bbox[1]))], confidence
+            line.text, line.confidence = text_of(line), confidence
 
     pipeline.recognize_lines = read
-    (record,) = pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")["records"]
+    return pipeline(Image.new("RGB", size, "white"), book="khai_sinh")["records"]
+
+
+def _one_record(regions, texts, confidence=0.5, **options) -> dict:
+    """The fields (by key) of the one birth record a pipeline makes of ``regions`` (a detector's answer), each
+    line read as ``texts[(x0, y0)]`` with ``confidence``; ``options`` go to the pipeline."""
+    (record,) = _page_records(regions, lambda line: texts[(int(line.bbox[0]), int(line.bbox[1]))], confidence,
+                              **options)
     return {f["key"]: f for f in record["fields"]}
 
 
@@ -577,7 +584,6 @@ def test_a_line_barely_found_and_unreadable_is_noise_not_a_value():
 
 
 def test_a_date_the_entrys_other_dates_contradict_is_read_again_with_the_year_that_agrees(monkeypatch):
-    import inference.pages as pages
     from inference.pages import PagePipeline
     from inference.records.date_readings import date_contradictions, year_readings
     from models.detection.layout import Region
@@ -589,13 +595,7 @@ def test_a_date_the_entrys_other_dates_contradict_is_read_again_with_the_year_th
     assert date_contradictions("khai_sinh", [entry[0], ("meNgaySinh", "12/3/1960"), entry[2]]) == 0
 
     # On its crop "1960" reads 1.5 nats less likely than "1980"; every other reading far worse.
-    line_scores = {"12/3/1980": -0.5, "12/3/1960": -2.0}
-    monkeypatch.setattr(pages, "reading_log_probs",
-                        lambda reader, images, readings: np.asarray([line_scores.get(t, -30.0) for _, t in readings]))
-
-    class Reader:
-        def score_batch(self, *args):
-            raise AssertionError("scored through reading_log_probs")
+    _scored_by(monkeypatch, {"12/3/1980": -0.5, "12/3/1960": -2.0})
 
     keys = ["nksNgaySinh", "meNgaySinh", "ngayDangKy"]
     regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
@@ -604,16 +604,7 @@ def test_a_date_the_entrys_other_dates_contradict_is_read_again_with_the_year_th
     texts = dict(zip((100, 250, 400), ("24/3/1984", "12/3/1980", "2/4/1984")))
 
     def extract(prior, confidence=0.5):
-        pipeline = PagePipeline(None, Reader(), deskew=False, date_prior=prior, review_threshold=0.0)
-        pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
-        pipeline.heading_cells = lambda work, found: []
-
-        def read(work, lines, **options):
-            for line in lines:
-                line.text, line.confidence = texts[int(line.bbox[0])], confidence
-
-        pipeline.recognize_lines = read
-        (record,) = pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")["records"]
+        (record,) = _page_records(regions, lambda line: texts[int(line.bbox[0])], confidence, date_prior=prior)
         return record
 
     record = extract(3.0)
@@ -627,7 +618,7 @@ def test_a_date_the_entrys_other_dates_contradict_is_read_again_with_the_year_th
         assert mother["value"] == "1980-03-12" and "read_text" not in mother
         assert "parent_age_implausible" in record["flags"]
     with pytest.raises(ValueError, match="date_prior"):
-        PagePipeline(None, Reader(), date_prior=-1.0)
+        PagePipeline(None, _ScoringReader(), date_prior=-1.0)
 
 
 def test_a_registration_date_out_of_the_pages_order_is_read_again_between_its_neighbours(monkeypatch):
@@ -656,16 +647,8 @@ def test_a_registration_date_out_of_the_pages_order_is_read_again_between_its_ne
                "line": []}
 
     def extract(prior, confidence=0.5):
-        pipeline = PagePipeline(None, _ScoringReader(), deskew=False, date_prior=prior, review_threshold=0.0)
-        pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
-        pipeline.heading_cells = lambda work, found: []
-
-        def read(work, lines, **_):
-            for line in lines:
-                line.text, line.confidence = dates[(int(line.bbox[1]) - 110) // 50], confidence
-
-        pipeline.recognize_lines = read
-        records = pipeline(Image.new("RGB", (600, 400), "white"), book="khai_sinh")["records"]
+        records = _page_records(regions, lambda line: dates[(int(line.bbox[1]) - 110) // 50], confidence,
+                                size=(600, 400), date_prior=prior)
         return [next(f for f in r["fields"] if f["key"] == "ngayDangKy") for r in records]
 
     got = extract(3.0)
