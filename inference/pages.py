@@ -378,12 +378,17 @@ def _in_capitals(word: str) -> bool:
     return len(letters) > 1 and all(ch.isupper() for ch in letters)
 
 
+@lru_cache(maxsize=1)
+def _folded_relationship_forms() -> frozenset[str]:
+    """:func:`_relationship_forms`, folded ("bà nội")."""
+    return frozenset(fold(form) for form in _relationship_forms())
+
+
 def _ends_in_relationship_form(text: str) -> bool:
     """Whether the last word or two of ``text`` are a relationship as the books write it, marks and all ("Cha",
     "Bà nội"; not "Chi", which :func:`_ends_in_relationship` takes for "Chị")."""
     words = [w.strip(" ,;-–.:") for w in text.split()]
-    forms = {fold(form) for form in _relationship_forms()}
-    return any(fold(" ".join(words[-k:])) in forms for k in (1, 2) if len(words) >= k)
+    return any(fold(" ".join(words[-k:])) in _folded_relationship_forms() for k in (1, 2) if len(words) >= k)
 
 
 def _relationship_score(text: str) -> float:

@@ -702,9 +702,8 @@ def place_breaks(text: str) -> int:
     Xã Kỳ Thượng,") is cut before its end and counts one too. Unit words are those of :data:`_UNIT_WORDS`
     (one letter only when dotted, "H."); villages those of :data:`_VILLAGE_WORDS`."""
     levels = []
-    for part in re.split(r"[,;]|\s+[-–]\s+|\n", _protect_hyphens(text)):
-        words = tuple(_key(part.replace("\x00", "-")).split())
-        dotted = frozenset(m.lower() for m in re.findall(r"(?<![\w'’])([HhQqPpXxTt])\.", part))
+    parts = _place_parts(text)
+    for words, dotted in parts:
         i = 0
         while i < len(words):
             found = _unit_word_at(words, i, dotted)
@@ -717,23 +716,28 @@ def place_breaks(text: str) -> int:
                 levels.append(WARD - 1)
             i += 1
     cut_short = (text.rstrip()[-1:] in (",", ";", "-", "–") or text.lstrip()[:1] in (",", ";", "-", "–")
-                 or _unit_word_alone_at_end(text))
+                 or len(parts) > 1 and _bare_unit_word(*parts[-1]))
     return int(cut_short) + sum(b < a for a, b in zip(levels, levels[1:]))
+
+
+def _place_parts(text: str) -> list[tuple[tuple[str, ...], frozenset[str]]]:
+    """The parts of the written place ``text`` between its separators: each one's words (:func:`_key`) and the
+    letters dotted in it ("H." in "H. Tứ Kỳ"), which may stand for unit words."""
+    parts = []
+    for part in re.split(r"[,;]|\s+[-–]\s+|\n", _protect_hyphens(text)):
+        parts.append((tuple(_key(part.replace("\x00", "-")).split()),
+                      frozenset(m.lower() for m in re.findall(r"(?<![\w'’])([HhQqPpXxTt])\.", part))))
+    return parts
 
 
 #: First halves of two-word unit words ("thành" of "thành phố", "thị" of "thị xã", "thị trấn").
 _HALF_UNIT_WORDS = frozenset({"thành", "thanh", "thị", "thi"})
 
 
-def _unit_word_alone_at_end(text: str) -> bool:
-    """Whether ``text`` ends in a unit word set apart with no name after it ("Xã Tân Phong, Huyện Ninh Giang,
-    Tỉnh", "thôn Kim Lai, X. Hưng Thanh, H.", "xã Dương Huy, thành"): the place goes on in the next line."""
-    parts = re.split(r"[,;]|\s+[-–]\s+|\n", _protect_hyphens(text))
-    if len(parts) < 2:
-        return False
-    last = parts[-1]
-    words = tuple(_key(last.replace("\x00", "-")).split())
-    dotted = frozenset(m.lower() for m in re.findall(r"(?<![\w'’])([HhQqPpXxTt])\.", last))
+def _bare_unit_word(words: tuple[str, ...], dotted: frozenset[str]) -> bool:
+    """Whether a part of a place (:func:`_place_parts`) is a unit word alone, with no name after it ("Tỉnh" in
+    "Xã Tân Phong, Huyện Ninh Giang, Tỉnh", "H.", the "thành" of a "thành phố" cut off): the place goes on in the
+    next line."""
     if len(words) == 1 and words[0] in _HALF_UNIT_WORDS:
         return True
     found = _unit_word_at(words, 0, dotted) if words else None
