@@ -6,9 +6,15 @@ them is unsure, the other's reading often scores better under both. The choice i
 sum over members of its log-probability (teacher-forced, :meth:`OnnxRecognizer.score_batch`), and its
 confidence the geometric mean of the members' probabilities of it: a reading only one member believes in comes
 back doubted, which is what review routing wants.
+
+Where two members' readings differ in words here and there ("Nguyễn Ngọc Hoa" / "Nguyễn Ngọc Hòa"; "Xã Đông
+Phú, Huyện Quế Sơn" / "Xã Đông Phù, Huyện Quế Sơn"), each may be right in a different place: the readings that
+take each differing run of words from either member compete too.
 """
 from __future__ import annotations
 
+import difflib
+import itertools
 import math
 
 import numpy as np
@@ -26,7 +32,9 @@ class EnsembleRecognizer:
     """``recognize(images)`` over several :class:`~inference.ort_runtime.OnnxRecognizer` members that share one
     tokenizer and one image processor (the same vocabulary, line height and normalisation)."""
 
-    def __init__(self, members: list):
+    def __init__(self, members: list, mixed_runs: int = 3):
+        """``mixed_runs``: the most runs of differing words two readings may hold for the readings mixed from
+        both to compete (``2 ** runs - 2`` of them); 0 lets only the members' own readings compete."""
         if len(members) < 2:
             raise ValueError(f"an ensemble needs two recognizers at least, got {len(members)}")
         first = members[0]
@@ -39,6 +47,7 @@ class EnsembleRecognizer:
                                  f"({vars(other.processor)} vs {vars(first.processor)})")
         self.members = list(members)
         self.tokenizer, self.processor = first.tokenizer, first.processor
+        self.mixed_runs = mixed_runs
 
     def decode_batch(self, pixel_values: np.ndarray, max_new_tokens: int | None = None,
                      beam_width: int | None = None) -> tuple[list[list[int]], list[list[float]]]:
@@ -54,6 +63,12 @@ class EnsembleRecognizer:
             for ids, probs in proposals:
                 key = tuple(ids[row])
                 found[key] = max(found.get(key, 0), len(probs[row]))
+            if self.mixed_runs and len(found) >= 2:
+                (first, n_first), (second, n_second) = list(found.items())[:2]
+                if n_first == len(first) + 1 and n_second == len(second) + 1:  # neither cut at the token limit
+                    for mixed in mixed_readings(first, second, self.tokenizer.vocab[" "], self.mixed_runs):
+                        if len(mixed) < self.token_limit:
+                            found.setdefault(mixed, len(mixed) + 1)
             candidates.append(found)
         # A member already holds its probabilities of its own reading from decoding; it scores by teacher
         # forcing only the others' readings (none where all members agree, as on most lines), encoding only
@@ -103,6 +118,41 @@ class EnsembleRecognizer:
             lambda pixel_values: self.decode_batch(pixel_values.numpy(), max_new_tokens, beam_width), batch_size)
 
 
+def mixed_readings(first: tuple[int, ...], second: tuple[int, ...], space: int, max_runs: int
+                   ) -> list[tuple[int, ...]]:
+    """The token sequences that take each run of words where ``first`` and ``second`` differ (words split at
+    the ``space`` token, aligned by :class:`difflib.SequenceMatcher`) from one or the other, neither reading
+    itself among them; none where they differ in more than ``max_runs`` runs (or in one: nothing to mix)."""
+    def words(ids):
+        out, word = [], []
+        for i in ids:
+            if i == space:
+                out.append(tuple(word))
+                word = []
+            else:
+                word.append(i)
+        return out + [tuple(word)]
+
+    a, b = words(first), words(second)
+    ops = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    runs = [op for op in ops if op[0] != "equal"]
+    if not 1 < len(runs) <= max_runs:
+        return []
+    out = []
+    for choice in itertools.product((0, 1), repeat=len(runs)):
+        if len(set(choice)) == 1:
+            continue
+        picks = iter(choice)
+        mixed: list[tuple[int, ...]] = []
+        for tag, i1, i2, j1, j2 in ops:
+            mixed += a[i1:i2] if tag == "equal" or next(picks) == 0 else b[j1:j2]
+        ids = tuple(itertools.chain.from_iterable(
+            (*([space] if k else ()), *w) for k, w in enumerate(mixed)))
+        if ids and ids not in (first, second) and ids not in out:
+            out.append(ids)
+    return out
+
+
 def reading_log_probs(reader, images: list, readings: list[tuple[int, str]]) -> np.ndarray:
     """``(len(readings),)``: the log-probability ``reader`` (an :class:`OnnxRecognizer` or an
     :class:`EnsembleRecognizer`) gives each ``(image index, text)`` of ``readings`` on ``images[index]`` (RGB
@@ -129,4 +179,4 @@ def text_log_probs(reader, images: list, texts: list[list[str]]) -> np.ndarray:
     return logs.reshape(len(texts), len(images))
 
 
-__all__ = ["EnsembleRecognizer", "reading_log_probs", "text_log_probs"]
+__all__ = ["EnsembleRecognizer", "mixed_readings", "reading_log_probs", "text_log_probs"]

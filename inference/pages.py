@@ -45,11 +45,13 @@ from inference.records.normalize import normalize_field, normalize_value
 from inference.records.validate import DECLARANT_IS
 from inference.records.names import has_listed_surname, reads_as_a_person, surname_readings
 from inference.records.dates import DATE_WORDS
-from inference.records.date_readings import (date_contradictions, date_readings_between, dates_out_of_order,
-                                             full_date, year_readings)
-from inference.records.places import gazetteer_names_read, office_from_wards, place_breaks, place_readings
+from inference.records.date_readings import (date_contradictions, date_readings_between, date_readings_readable,
+                                             dates_out_of_order, full_date, readable_date, year_readings)
+from inference.records.places import (gazetteer_names_read, office_from_wards, office_in_gazetteer, office_readings,
+                                      place_breaks, place_readings)
 from inference.records.sequence import (entry_number_years_from_dates, entry_numbers_from_sequence, page_year,
-                                        registration_years_from_sequence, volume_year_from_dates, with_year)
+                                        registration_years_from_sequence, volume_year_from_dates, vouching_pair,
+                                        with_year)
 from models.detection.layout import Region, box_inside
 
 log = logging.getLogger("hotich.pages")
@@ -79,6 +81,11 @@ MAX_CUT_LINES = 8
 SPLIT_PENALTY = float(np.log(2.0))
 #: Lines cut inside are looked for only while the lines' pieces are at most this many.
 MAX_CUT_UNITS = 10
+#: ... and of a reading that leaves one of the heading's stacked values unwritten (or its line unseen), looked
+#: for only where the best cut makes a line a value it reads as none of: "Phạm Khánh" over "Phương" under "Họ
+#: tên, giới tính" is one name wrapped, the gender's line not found. One value fewer also forgoes its
+#: ``READING_BONUS``.
+BLANK_VALUE_PENALTY = float(np.log(2.0))
 #: A value the normalizer cannot read as its key at all still keeps this score (its log is the evidence).
 MIN_READS_AS = 0.05
 _FREE_KINDS = frozenset({ValueKind.PLACE, ValueKind.FREE_TEXT, ValueKind.ISSUING_AUTHORITY,
@@ -968,6 +975,22 @@ def _snap_cuts(work: Image.Image, lines: list[LineResult]) -> bool:
     return moved
 
 
+@lru_cache(maxsize=256)
+def _readings_with_a_blank(readings: tuple[tuple[str, ...], ...], book: str) -> tuple[tuple[str, ...], ...]:
+    """Each reading of two or more values with one of them left out (none twice), where no value beside the
+    one left out is of a kind that reads anything as itself (a place, an office, a note: ``_FREE_KINDS``):
+    the lines of the value left out go to its neighbours, and only a name's, a date's or a code's reading
+    can say whether they belong there ("Số 96", a date misread, is a fine start for a place)."""
+    register = get_book(book)
+
+    def free(key: str) -> bool:
+        return key not in register or register.field(key).kind in _FREE_KINDS
+
+    return tuple(dict.fromkeys(reading[:i] + reading[i + 1:] for reading in readings if len(reading) > 1
+                               for i in range(len(reading))
+                               if not any(free(k) for k in reading[max(i - 1, 0):i] + reading[i + 1:i + 2])))
+
+
 @lru_cache(maxsize=4096)
 def _reads_as(book: str, key: str, text: str) -> float:
     """How well ``text`` reads as a value of ``key``: the log of the normalizer's score (floored at
@@ -1058,8 +1081,8 @@ PLACE_ROUNDS = 2
 #: readings to score.
 REREAD_BELOW = 0.9
 #: The flags of the steps that read a value again, in the order they speak for a value two of them read.
-REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "surname_read_from_list", "date_read_against_entry",
-                "date_read_in_order", "relationship_read_again", "nationality_read_again")
+REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "surname_read_from_list", "date_read_as_a_date",
+                "date_read_against_entry", "date_read_in_order", "relationship_read_again", "nationality_read_again")
 #: The log-probability a listed surname is worth in a name's reading (:meth:`PagePipeline.read_surnames_from_list`);
 #: 0 turns the step off.
 SURNAME_PRIOR = 2.0
@@ -1658,36 +1681,57 @@ class PagePipeline:
             # The same cut reached two ways (one detected field of one line is also "all the lines") counts once.
             fits.setdefault((reading, tuple(tuple(map(id, run)) for run in runs)), (reading, runs, detected, penalty))
 
-        for reading in allowed.readings:
-            size = len(reading)
-            if size == len(pieces):
-                fit(reading, [p.lines for p in pieces], pieces)
-            if size == n:
-                fit(reading, [[ln] for ln in lines])
-            if size == 1:
-                fit(reading, [lines])
-            if 1 < size < n <= MAX_CUT_LINES:
-                for cuts in itertools.combinations(range(1, n), size - 1):
-                    bounds = [0, *cuts, n]
-                    fit(reading, [lines[a:b] for a, b in zip(bounds, bounds[1:])], penalty=RECUT_PENALTY)
+        def fit_readings(readings, blank=0.0):
+            for reading in readings:
+                size = len(reading)
+                if size == len(pieces):
+                    fit(reading, [p.lines for p in pieces], pieces, penalty=blank)
+                if size == n:
+                    fit(reading, [[ln] for ln in lines], penalty=blank)
+                if size == 1:
+                    fit(reading, [lines], penalty=blank)
+                if 1 < size < n <= MAX_CUT_LINES:
+                    for cuts in itertools.combinations(range(1, n), size - 1):
+                        bounds = [0, *cuts, n]
+                        fit(reading, [lines[a:b] for a, b in zip(bounds, bounds[1:])], penalty=RECUT_PENALTY + blank)
+
+        fit_readings(allowed.readings)
         for reading, runs, inside in PagePipeline._cuts_inside_lines(allowed, lines, parent):
             fit(reading, runs, penalty=RECUT_PENALTY + SPLIT_PENALTY * inside)
         if not fits:
             return None
-        candidates = []
-        for reading, runs, detected, penalty in fits.values():
-            score = READING_BONUS * len(reading) - penalty
-            for run, key in zip(runs, reading):
-                share = _run_shares(run, parent, allowed.keys, index)[allowed.keys.index(key)]
-                score += float(np.log(max(share, 1e-6)))
-                score += _reads_as(book, key, " ".join(ln.text for ln in run if ln.text))
-            candidates.append((score, reading, runs, detected))
-        scores = np.array([c[0] for c in candidates])
-        weights = np.exp(scores - scores.max())
-        best = int(scores.argmax())
-        _, reading, runs, detected = candidates[best]
+        floor = float(np.log(MIN_READS_AS))
+        scored: dict[tuple, tuple[float, float]] = {}  # fit -> (score, how badly its worst value reads)
+
+        def best_fit():
+            for key, (reading, runs, detected, penalty) in fits.items():
+                if key in scored:
+                    continue
+                score, worst = READING_BONUS * len(reading) - penalty, 0.0
+                for run, k in zip(runs, reading):
+                    share = _run_shares(run, parent, allowed.keys, index)[allowed.keys.index(k)]
+                    reads = _reads_as(book, k, " ".join(ln.text for ln in run if ln.text))
+                    score += float(np.log(max(share, 1e-6))) + reads
+                    worst = min(worst, reads)
+                scored[key] = (score, worst)
+            return max(scored, key=lambda key: scored[key][0])
+
+        best = best_fit()
+        if scored[best][1] <= floor:
+            # The likeliest cut makes a line a value it reads as none of ("Phạm Khánh" over "Phương" read as the
+            # gender): one of the heading's values may be unwritten, or its line unseen. Such a reading stands
+            # only where every value it keeps reads as what it is.
+            plain = set(scored)
+            fit_readings([r for r in _readings_with_a_blank(allowed.readings, book) if r not in allowed.readings],
+                         BLANK_VALUE_PENALTY)
+            best_fit()
+            for key in [key for key in scored if key not in plain and scored[key][1] <= floor]:
+                del scored[key]
+            best = max(scored, key=lambda key: scored[key][0])
+        scores = np.array([score for score, _ in scored.values()])
+        reading, runs, detected, _ = fits[best]
         fields = detected or [_field_of("", run, parent, 0.0) for run in runs]
-        return fields, reading, float(weights[best] / weights.sum())
+        return fields, reading, float(np.exp(scored[best][0] - scores.max()) / np.exp(scores - scores.max()).sum())
 
     @staticmethod
     def _cuts_inside_lines(allowed: HeadingKeys, lines: list[LineResult], parent: dict[int, FieldResult]):
@@ -1831,9 +1875,13 @@ class PagePipeline:
         year = page_year(years)
         date_confidence = min((f.confidence for fs, y in zip(dates, years) if y == year for f in fs), default=0.0)
         out = []
-        for fs, by_year, fixed in zip(so, dated, sequence):
-            if not fs:  # an entry whose number was not found keeps none
-                out.append((None, 0.0, None))
+        for i, (fs, by_year, fixed) in enumerate(zip(so, dated, sequence)):
+            if not fs:
+                # An entry whose number the detector missed (a one- or two-digit number is a speck on the page)
+                # takes the number its vouching neighbours count to (never one counted from afar), as unseen:
+                # confidence 0, for review.
+                vouched = fixed is not None and fixed[1] == vouching_pair(i, len(so))
+                out.append((fixed[0], 0.0, "entry_number_unseen") if vouched else (None, 0.0, None))
             elif fixed is not None:
                 number, (a, b) = fixed
                 out.append((number, min(f.confidence for f in so[a] + so[b]), "entry_number_from_sequence"))
@@ -2059,6 +2107,19 @@ class PagePipeline:
                     break
         return changed
 
+    def read_unreadable_dates_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
+        """Each date read as no date ("19/6/193", "21.18.1997", "39.70", a year "196") is read again with one
+        digit changed, dropped or added, or a run of digits cut by a separator, among the readings that are dates
+        (:func:`inference.records.date_readings.date_readings_readable`), ``date_prior`` for a date
+        (:meth:`read_again`, one round): a stroke missed or doubled costs a date its every use."""
+        if not self.date_prior:
+            return {}
+        register = get_book(book)
+        dates = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.DATE
+                 and f.text and not readable_date(f.text)]
+        return self.read_again(work, dates, date_readings_readable, lambda text: int(readable_date(text)),
+                               self.date_prior, 1)
+
     def read_registration_dates_in_order(self, work: Image.Image, entries: list[list[FieldResult]]
                                          ) -> dict[int, str]:
         """Each entry's registration date that lies out of the page's order (the entries are written as they are
@@ -2198,23 +2259,49 @@ class PagePipeline:
         return HeaderFix("quyenSo", fixed, confidence, list(_union(f.bbox for f in volume)), read,
                          "volume_year_from_dates")
 
-    @staticmethod
-    def _office_from_places(header: list[FieldResult], entries: list[list[FieldResult]], book: str
-                            ) -> HeaderFix | None:
-        """The registering office with its commune's name as the gazetteer spells a commune that the page's
-        places matched, where the name read is near it (:func:`inference.records.places.office_from_wards`),
-        its confidence the weaker of the office's and that place's."""
+    def read_office_again(self, work: Image.Image, header: list[FieldResult], wards: dict[str, float],
+                          provinces: set[int]) -> dict[int, str]:
+        """The registering office's commune read again against the communes of the provinces the page's places
+        matched (:func:`inference.records.places.office_readings`: "UBND xã Hiền Mỹ" → "UBND xã Điền Mỹ"),
+        ``place_prior`` for a commune there (:meth:`read_again`, one round). The office is one value copied into
+        every record of the page, so its one misread word costs each entry a field. An office near a commune
+        the page's places name is left to :meth:`_office_from_places` (its people live there). ``wards`` and
+        ``provinces``: :meth:`_page_places`."""
         office = [f for f in header if f.key == "noiDangKy"]
         if not office:
-            return None
+            return {}
+        if office_from_wards(" ".join(f.text for f in office), list(wards)) is not None:
+            return {}
+        scope = frozenset(provinces)
+        return self.read_again(work, office, lambda text: office_readings(text, scope),
+                               lambda text: office_in_gazetteer(text, scope), self.place_prior, 1, pad=LINE_PAD)
+
+    @staticmethod
+    def _page_places(entries: list[list[FieldResult]], book: str) -> tuple[dict[str, float], set[int]]:
+        """The communes the entries' places matched in the gazetteer (name → the most confident place's
+        confidence) and the codes of the provinces they matched."""
         register = get_book(book)
         wards: dict[str, float] = {}
+        provinces: set[int] = set()
         for f in (f for fields in entries for f in fields):
             if f.key in register and register.field(f.key).kind is ValueKind.PLACE:
                 value = normalize_value(ValueKind.PLACE, f.text).value
-                ward = value.get("ward") if isinstance(value, dict) else None
-                if ward:
-                    wards[ward] = max(wards.get(ward, 0.0), f.confidence)
+                if not isinstance(value, dict):
+                    continue
+                if value.get("ward"):
+                    wards[value["ward"]] = max(wards.get(value["ward"], 0.0), f.confidence)
+                if value.get("provinceCode"):
+                    provinces.add(value["provinceCode"])
+        return wards, provinces
+
+    @staticmethod
+    def _office_from_places(header: list[FieldResult], wards: dict[str, float]) -> HeaderFix | None:
+        """The registering office with its commune's name as the gazetteer spells a commune that the page's
+        places matched, where the name read is near it (:func:`inference.records.places.office_from_wards`),
+        its confidence the weaker of the office's and that place's (``wards``: :meth:`_page_places`)."""
+        office = [f for f in header if f.key == "noiDangKy"]
+        if not office:
+            return None
         read = " ".join(f.text for f in office)
         found = office_from_wards(read, list(wards))
         if found is None:
@@ -2291,6 +2378,8 @@ class PagePipeline:
         reread.update((i, (text, "surname_read_from_list")) for i, text in
                       self.read_surnames_from_list(work, [f for f in entry_fields if id(f) not in reread],
                                                    book_key).items())
+        reread.update((i, (text, "date_read_as_a_date")) for i, text in
+                      self.read_unreadable_dates_again(work, entry_fields, book_key).items())
         reread.update((i, (text, "date_read_against_entry")) for i, text in
                       self.read_dates_against_entry(work, [members for _, members in grouped], book_key).items())
         reread.update((i, (text, "date_read_in_order")) for i, text in
@@ -2334,17 +2423,20 @@ class PagePipeline:
         # A field outside every entry row applies to every record only if it is a page-header key: a value of
         # a row the detector missed, or a footer signature, must not be copied into every record of the page.
         header = self.header_fields(page_fields, book_key)
-        header_read = {f.key: relabelled[id(f)] for f in header if id(f) in relabelled}
         filled = [(number, entry, members, [f for f in members if f.key in book_obj and f.text])
                   for number, (entry, members) in enumerate(grouped, start=1)]
         filled = [row for row in filled if row[3]]  # blank rows make no record
         owns = [own for *_, own in filled]
+        wards, provinces = self._page_places(owns, book_key)
+        relabelled.update((i, (text, "office_read_from_gazetteer")) for i, text in
+                          self.read_office_again(work, header, wards, provinces).items())
+        header_read = {f.key: relabelled[id(f)] for f in header if id(f) in relabelled}
         dates = [[f for f in own if f.key == "ngayDangKy"] for own in owns]
         years = [_registration_year(fs) for fs in dates]
         numbers = self._entry_numbers(owns, dates, years)
         registered = self._registration_dates(dates, years)
         fixes = {fix.key: fix for fix in (self._volume_from_dates(header, owns),
-                                          self._office_from_places(header, owns, book_key)) if fix is not None}
+                                          self._office_from_places(header, wards)) if fix is not None}
         for (number, entry, members, own), (so_text, so_confidence, so_flag), (date_text, date_confidence) in zip(
                 filled, numbers, registered):
             items = [(f.key, f.text, _shared_confidence(f.confidence, len(filled)), list(f.bbox)) for f in header
@@ -2355,7 +2447,7 @@ class PagePipeline:
                       if not (f.key == "so" and so_text is not None or f.key == "ngayDangKy" and date_text is not None)]
             if so_text is not None:
                 so = [f for f in own if f.key == "so"]
-                items.append(("so", so_text, so_confidence, list(_union(f.bbox for f in so))))
+                items.append(("so", so_text, so_confidence, list(_union(f.bbox for f in so)) if so else None))
             if date_text is not None:
                 registration = next(f for f in own if f.key == "ngayDangKy")
                 items.append(("ngayDangKy", date_text, date_confidence, list(registration.bbox)))
@@ -2377,7 +2469,8 @@ class PagePipeline:
                     f["read_text"], flag = read_as[f["key"]]
                     f["flags"].append(flag)
                 if f["key"] == "so" and so_text is not None:
-                    f["read_text"] = " ".join(g.text for g in so)
+                    if so:
+                        f["read_text"] = " ".join(g.text for g in so)
                     f["flags"].append(so_flag)
                 if f["key"] == "ngayDangKy" and date_text is not None:
                     f["read_text"] = registration.text

@@ -172,3 +172,28 @@ def ls_client(labelstudio):
 
     with LabelStudio(labelstudio.url, labelstudio.credentials.token) as client:
         yield client
+
+
+class ScoringReader:
+    """A recognizer that scores readings only through ``inference.pages.reading_log_probs``, which
+    :func:`scored_by` replaces (the page pipeline's steps that read a value again ask it)."""
+
+    def score_batch(self, *args):
+        raise AssertionError("scored through reading_log_probs")
+
+
+def scored_by(monkeypatch, line_scores: dict[str, float]) -> list[str]:
+    """Readings the page pipeline reads again score ``line_scores[text]`` on their crops (every other reading far
+    worse). Returns the list the texts asked are appended to, in the order asked."""
+    import numpy as np
+
+    import inference.pages as pages
+
+    asked: list[str] = []
+
+    def scored(reader, images, readings):
+        asked.extend(text for _, text in readings)
+        return np.asarray([line_scores.get(text, -30.0) for _, text in readings])
+
+    monkeypatch.setattr(pages, "reading_log_probs", scored)
+    return asked

@@ -66,8 +66,29 @@ def test_hypotheses_of_one_line_share_its_image_and_do_not_touch_each_other(memb
         first.score_batch(pixels, [[10] * (first.token_limit + 1)], rows=[0])
 
 
+def test_mixed_readings_take_each_run_of_differing_words_from_either_reading():
+    from inference.ensemble import mixed_readings
+    from models.recognition.tokenizer import CharTokenizer
+
+    tokenizer = CharTokenizer()
+    space = tokenizer.vocab[" "]
+
+    def mixed(a, b, runs=3):
+        ids = mixed_readings(tuple(tokenizer.encode(a, False)), tuple(tokenizer.encode(b, False)), space, runs)
+        return sorted(tokenizer.decode(i) for i in ids)
+
+    assert mixed("Xã Đông Phú, Huyện Quế Sơn", "Xã Đông Phù, Huyện Quê Sơn") == sorted([
+        "Xã Đông Phú, Huyện Quê Sơn", "Xã Đông Phù, Huyện Quế Sơn"])
+    # Runs of words inserted or left out are taken or left as wholes.
+    assert mixed("A B C D", "A X C") == ["A B C", "A X C D"]
+    # One run only (nothing to mix), more runs than allowed, the same reading: none.
+    assert mixed("Nguyễn Ngọc Hoa", "Nguyễn Ngọc Hòa") == []
+    assert mixed("a b c d e", "a x c y e", runs=1) == [] and mixed("a b", "a b") == []
+    assert len(mixed("a b c d e f g", "x b y d z f w", runs=4)) == 2 ** 4 - 2
+
+
 def test_the_ensemble_takes_the_reading_both_members_find_likeliest(members):
-    from inference.ensemble import EnsembleRecognizer
+    from inference.ensemble import EnsembleRecognizer, mixed_readings
 
     first, second = members
     images = _lines()
@@ -75,9 +96,15 @@ def test_the_ensemble_takes_the_reading_both_members_find_likeliest(members):
     ensemble = EnsembleRecognizer([first, second])
     ids, probs = ensemble.decode_batch(pixels)
     proposals = [first.decode_batch(pixels), second.decode_batch(pixels)]
+    alone = EnsembleRecognizer([first, second], mixed_runs=0).decode_batch(pixels)[0]
+    space = first.tokenizer.vocab[" "]
     for row in range(len(images)):
         # (reading, whether it ended with </s>: a reading cut at the token limit is scored without one)
         candidates = {tuple(ids_[row]): len(probs_[row]) > len(ids_[row]) for ids_, probs_ in proposals}
+        assert tuple(alone[row]) in candidates
+        if all(candidates.values()) and len(candidates) == 2:
+            candidates.update((m, True) for m in mixed_readings(*candidates, space, ensemble.mixed_runs)
+                              if len(m) < ensemble.token_limit)
         assert tuple(ids[row]) in candidates
 
         def member_probs(m, seq):

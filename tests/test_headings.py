@@ -12,6 +12,8 @@ from data.pages.lines import heading_line_boxes, split_by_widths
 from data.pages.truth import HEADING_CELL_LEVELS
 from data.pages.templates import templates
 from data.schema import BOOKS, get_book
+
+from conftest import ScoringReader, scored_by
 from inference.headings import book_of_title, is_title, parse_heading
 from models.detection import LayoutDetector, LayoutDetectorConfig, Region, decode_maps, paint_targets
 
@@ -347,6 +349,34 @@ def test_an_ordered_heading_names_stacked_lines_in_reading_order_and_a_group_hea
     assert named[(210, 100)] == ("x", 0.2, "detector-unconfirmed") and len(named) == 2
     named = _named(pipeline, [years], [parents], "khai_sinh")
     assert named == {(210, 100): ("meNgaySinh", 0.97, "heading"), (210, 125): ("chaNgaySinh", 0.97, "heading")}
+
+
+def test_a_stacked_value_a_line_reads_as_none_of_may_be_unwritten_and_the_line_the_value_above_wrapped():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    heading = _heading((0, 20, 200, 60), "Họ và tên, giới tính", 0.95)
+
+    def named(*texts):
+        cell = _field("nksHoTen", (10, 100, 190, 100 + 25 * len(texts)),
+                      *[(10, 100 + 25 * i, 190, 120 + 25 * i) for i in range(len(texts))])
+        for line, text in zip(cell.lines, texts):
+            line.text = text
+        entry = (None, [cell])
+        pipeline.name_fields([entry], [heading], "khai_sinh")
+        return {f.key: f.text for f in entry[1]}
+
+    # A name and a gender stacked: two values, as the heading names them.
+    assert named("Nguyễn Thị Phương", "Nữ") == {"nksHoTen": "Nguyễn Thị Phương", "nksGioiTinh": "Nữ"}
+    # "Phương" is no gender: the name wrapped onto a second line, the gender's line unseen.
+    assert named("Phạm Khánh", "Phương") == {"nksHoTen": "Phạm Khánh Phương"}
+    # A wrapped name above its gender stays three lines, two values.
+    assert named("Phạm Khánh", "Phương", "Nữ") == {"nksHoTen": "Phạm Khánh Phương", "nksGioiTinh": "Nữ"}
+    # A date misread as no date above a place stays a date: a place reads anything as itself, so it cannot
+    # say whether the line belongs to it.
+    heading = _heading((0, 20, 200, 60), "Ngày, tháng, năm sinh; nơi sinh", 0.95)
+    assert named("Số 96", "Bệnh viện Phụ sản Hải Dương") == {"nksNgaySinh": "Số 96",
+                                                            "nksNoiSinh": "Bệnh viện Phụ sản Hải Dương"}
 
 
 def test_a_one_key_heading_joins_a_value_wrapped_over_several_detected_fields():
@@ -911,6 +941,38 @@ def test_the_page_keeps_the_entry_number_its_neighbours_say_and_flags_it():
     assert "read_text" not in numbers[0] and "entry_number_from_sequence" not in numbers[0]["flags"]
 
 
+def test_an_entry_whose_number_was_not_found_takes_the_one_its_neighbours_count_to_for_review():
+    from inference.pages import PagePipeline
+
+    def numbers(found_rows, texts):
+        pipeline = PagePipeline(None, None, deskew=False)
+        rows = [(100 * i, 100 * i + 90) for i in range(1, 5)]
+        regions = {"entry": [Region("entry", (0, y0, 600, y1), 1.0) for y0, y1 in rows],
+                   "field": [Region("field", (10, y0 + 10, 90, y0 + 30), 1.0, "so", 0.9)
+                             for i, (y0, _) in enumerate(rows) if i in found_rows]
+                   + [Region("field", (100, y0 + 10, 300, y0 + 30), 1.0, "nksHoTen", 0.9) for y0, _ in rows],
+                   "line": []}
+        pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+        pipeline.heading_cells = lambda work, found: []
+
+        def read(work, lines, **options):
+            for line in lines:
+                line.text, line.confidence = texts.get(int(line.bbox[1]) - 10, "Nguyễn Văn An"), 0.97
+
+        pipeline.recognize_lines = read
+        records = pipeline(Image.new("RGB", (600, 500), "white"), book="khai_sinh")["records"]
+        return [next((f for f in r["fields"] if f["key"] == "so"), None) for r in records]
+
+    # The third row's "3" is a speck the detector missed; "2" above and "4" below count to it.
+    got = numbers({0, 1, 3}, {100: "1", 200: "2", 400: "4"})
+    assert [f["value"] if f else None for f in got] == ["1", "2", "3", "4"]
+    assert "entry_number_unseen" in got[2]["flags"] and got[2]["confidence"] == 0.0
+    assert got[2]["bbox"] is None and "read_text" not in got[2] and not got[1]["flags"]
+    # Neighbours that do not run on by one say nothing: the entry stays without a number.
+    got = numbers({0, 1, 3}, {100: "1", 200: "2", 400: "9"})
+    assert got[2] is None
+
+
 def test_an_entry_number_read_with_another_year_than_the_pages_dates_takes_theirs_and_vouches_for_its_neighbours():
     pipeline = _header_and_rows_page(4, "so", "quyenSo", {})
     numbers = {110: "245/21", 210: "246/2011", 310: "24/21", 410: "248/2021"}
@@ -1048,6 +1110,39 @@ def test_a_registering_office_misread_near_a_commune_of_the_pages_places_is_spel
         (office,) = [f for f in record["fields"] if f["key"] == "noiDangKy"]
         assert office["value"] == "UBND thị trấn Ninh Giang" and office["read_text"] == "UBND thị trấn Kinh Giang"
         assert "office_name_from_places" in office["flags"]
+
+
+def test_a_registering_office_is_read_again_against_the_communes_of_the_provinces_of_the_pages_places(monkeypatch):
+    # "Điền Mỹ" (a commune of Hà Tĩnh, where the page's people live) read "Hiền Mỹ": on the crop "Hiền Mỹ"
+    # scores best, "Điền Mỹ" 1.5 nats less, every other commune far worse.
+    asked = scored_by(monkeypatch, {"UBND xã Hiền Mỹ": -0.5, "UBND xã Điền Mỹ": -2.0})
+
+    def office(prior, residence="xã Gia Phố, huyện Hương Khê, tỉnh Hà Tĩnh"):
+        asked.clear()
+        texts = {20: "UBND xã Hiền Mỹ", 110: residence, 210: residence}
+        pipeline = _header_and_rows_page(2, "meNoiCuTru", "noiDangKy", texts)
+        pipeline.recognizer, pipeline.place_prior = ScoringReader(), prior
+
+        def read(work, lines, **options):
+            for line in lines:
+                line.text, line.confidence = texts.get(int(line.bbox[1]), "Nguyễn Văn An"), 0.5
+
+        pipeline.recognize_lines = read
+        records = pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")["records"]
+        return [next(f for f in r["fields"] if f["key"] == "noiDangKy") for r in records]
+
+    # Worth 4 nats a commune of Hà Tĩnh: "Điền Mỹ" wins, in every record of the page.
+    for got in office(4.0):
+        assert (got["text"], got["read_text"]) == ("UBND xã Điền Mỹ", "UBND xã Hiền Mỹ")
+        assert "office_read_from_gazetteer" in got["flags"]
+    assert "UBND xã Điền Mỹ" in asked
+    # Worth less than the crop's 1.5 nats: read as the recognizer read it.
+    for got in office(1.0):
+        assert got["text"] == "UBND xã Hiền Mỹ" and "read_text" not in got
+    # Places of another province: its communes only are offered ("Điền Mỹ" is none of Hải Dương's).
+    for got in office(4.0, "xã Hồng Hưng, huyện Gia Lộc, tỉnh Hải Dương"):
+        assert got["text"] == "UBND xã Hiền Mỹ"
+    assert asked and "UBND xã Điền Mỹ" not in asked
 
 
 def test_page_header_fields_are_keyed_by_what_their_text_reads_as():

@@ -39,6 +39,8 @@ from data.pages.layout import Box
 from data.pages.templates import draw_template, load_template_file
 from data.schema import BOOKS
 
+from conftest import ScoringReader, scored_by
+
 LONG_SIDE = 800
 
 
@@ -402,30 +404,12 @@ def test_real_handwriting_sources_are_used_when_shared_data_is_present(tmp_path)
         os.environ.update({k: v for k, v in saved.items() if v is not None})
 
 
-class _ScoringReader:
-    """A recognizer that recognizes nothing itself (lines are read by the stub of :func:`_one_record`) and
-    scores readings through ``reading_log_probs``, which the tests replace."""
-
-    def score_batch(self, *args):
-        raise AssertionError("scored through reading_log_probs")
-
-
-def _scored_by(monkeypatch, line_scores: dict[str, float]) -> None:
-    """Readings score ``line_scores[text]`` on their crops (every other reading far worse)."""
-    import inference.pages as pages
-
-    def scored(reader, images, readings):
-        return np.asarray([line_scores.get(text, -30.0) for _, text in readings])
-
-    monkeypatch.setattr(pages, "reading_log_probs", scored)
-
-
 def _page_records(regions, text_of, confidence=0.5, size=(600, 300), **options) -> list[dict]:
     """The birth records a pipeline makes of a page of ``size`` whose detector answers ``regions``, each line
     read as ``text_of(line)`` with ``confidence``; ``options`` go to the pipeline."""
     from inference.pages import PagePipeline
 
-    pipeline = PagePipeline(None, _ScoringReader(), deskew=False, review_threshold=0.0, **options)
+    pipeline = PagePipeline(None, ScoringReader(), deskew=False, review_threshold=0.0, **options)
     pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
     pipeline.heading_cells = lambda work, found: []
 
@@ -456,7 +440,7 @@ def test_a_place_misread_is_read_again_against_the_gazetteer(monkeypatch):
 
     # The recognizer's own reading scores a little better on its crop than the gazetteer's name; every other
     # reading far worse.
-    _scored_by(monkeypatch, {"Xã Quỳnh Thọ, Huyện": -0.2, "Quỳnh Lương, Nghệ An": -0.5,
+    scored_by(monkeypatch, {"Xã Quỳnh Thọ, Huyện": -0.2, "Quỳnh Lương, Nghệ An": -0.5,
                              "Quỳnh Lưu, Nghệ An": -1.0, "Thạm Thị Hoa": -0.5, "Phạm Thị Hoa": -1.0})
 
     regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
@@ -488,28 +472,17 @@ def test_a_place_misread_is_read_again_against_the_gazetteer(monkeypatch):
     got = extract(2.0, confidence=REREAD_BELOW)
     assert got["meNoiCuTru"]["text"] == "Xã Quỳnh Thọ, Huyện Quỳnh Lương, Nghệ An" and got["meHoTen"]["text"] == "Thạm Thị Hoa"
     with pytest.raises(ValueError, match="place_prior"):
-        PagePipeline(None, _ScoringReader(), place_prior=-1.0)
+        PagePipeline(None, ScoringReader(), place_prior=-1.0)
 
 
 def test_a_volume_number_read_as_no_number_is_read_again_as_the_likeliest_number(monkeypatch):
-    import inference.pages as pages
     from inference.pages import HEADER_NUMBERS, PagePipeline
     from models.detection.layout import Region
 
     assert {"1", "01", "99"} <= set(HEADER_NUMBERS) and "0" not in HEADER_NUMBERS
     # A faint "1" read "ba": on its crop "ba" scores best, "1" 1.5 nats less, every other number far worse.
-    line_scores = {"ba": -0.5, "1": -2.0}
-    asked = []
-
-    def scored(reader, images, readings):
-        asked.extend(text for _, text in readings)
-        return np.asarray([line_scores.get(text, -30.0) for _, text in readings])
-
-    monkeypatch.setattr(pages, "reading_log_probs", scored)
-
-    class Reader:
-        def score_batch(self, *args):
-            raise AssertionError("scored through reading_log_probs")
+    asked = scored_by(monkeypatch, {"ba": -0.5, "1": -2.0})
+    Reader = ScoringReader
 
     regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
                "field": [Region("field", (20, 20, 60, 50), 1.0, "quyenSo", 0.9),
@@ -595,7 +568,7 @@ def test_a_date_the_entrys_other_dates_contradict_is_read_again_with_the_year_th
     assert date_contradictions("khai_sinh", [entry[0], ("meNgaySinh", "12/3/1960"), entry[2]]) == 0
 
     # On its crop "1960" reads 1.5 nats less likely than "1980"; every other reading far worse.
-    _scored_by(monkeypatch, {"12/3/1980": -0.5, "12/3/1960": -2.0})
+    scored_by(monkeypatch, {"12/3/1980": -0.5, "12/3/1960": -2.0})
 
     keys = ["nksNgaySinh", "meNgaySinh", "ngayDangKy"]
     regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
@@ -618,7 +591,7 @@ def test_a_date_the_entrys_other_dates_contradict_is_read_again_with_the_year_th
         assert mother["value"] == "1980-03-12" and "read_text" not in mother
         assert "parent_age_implausible" in record["flags"]
     with pytest.raises(ValueError, match="date_prior"):
-        PagePipeline(None, _ScoringReader(), date_prior=-1.0)
+        PagePipeline(None, ScoringReader(), date_prior=-1.0)
 
 
 def test_a_registration_date_out_of_the_pages_order_is_read_again_between_its_neighbours(monkeypatch):
@@ -639,7 +612,7 @@ def test_a_registration_date_out_of_the_pages_order_is_read_again_between_its_ne
     assert "28/06/2003" in date_readings_between("38/06/2003", "2003-05-21", "2003-09-04")
     assert date_readings_between("22/1/2019", "1999-12-02", "1999-12-26") == []  # two digits off
 
-    _scored_by(monkeypatch, {"17/9/2004": -0.5, "17/4/2004": -1.5, "17/3/2004": -4.0})
+    scored_by(monkeypatch, {"17/9/2004": -0.5, "17/4/2004": -1.5, "17/3/2004": -4.0})
     dates = ["10/1/2004", "15/3/2004", "17/9/2004", "29/4/2004", "2/5/2004"]
     regions = {"entry": [Region("entry", (0, 100 + 50 * i, 600, 145 + 50 * i), 1.0) for i in range(5)],
                "field": [Region("field", (400, 110 + 50 * i, 540, 130 + 50 * i), 1.0, "ngayDangKy", 0.9)
@@ -661,13 +634,48 @@ def test_a_registration_date_out_of_the_pages_order_is_read_again_between_its_ne
         assert got[2]["value"] == "2004-09-17" and "read_text" not in got[2]
 
 
+def test_a_date_read_as_no_date_is_read_again_as_the_likeliest_date_one_stroke_away(monkeypatch):
+    """"19/6/193" (a stroke of the year missed) reads as no date: read again with one digit changed, dropped or
+    added, or its digits cut by a separator, among the readings that are dates; "19/6/1938" (1 nat less likely
+    on the crop, worth 3 as a date) wins. A date read as one, or text without digits, is not read again."""
+    from inference.records.date_readings import date_readings_readable, readable_date
+    from models.detection.layout import Region
+
+    assert readable_date("19/6/1938") and readable_date("1936") and readable_date("3.9.70")
+    assert not any(map(readable_date, ("19/6/193", "21.18.1997", "39.70", "196", "19/6/2093", "Kinh")))
+    assert "19/6/1938" in date_readings_readable("19/6/193") and "21.8.1997" in date_readings_readable("21.18.1997")
+    assert "3.9.70" in date_readings_readable("39.70") and "1936" in date_readings_readable("196")
+    assert all(map(readable_date, date_readings_readable("19/6/193")))
+    assert date_readings_readable("19/6/1938") == [] and date_readings_readable("Nguyễn Văn An") == []
+    assert date_readings_readable("3357") == []  # two strokes away: left as read
+
+    scored_by(monkeypatch, {"19/6/193": -0.5, "19/6/1938": -1.5, "19/6/1933": -4.0})
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (100, 110, 240, 130), 1.0, "meNgaySinh", 0.9),
+                         Region("field", (300, 110, 440, 130), 1.0, "nksNgaySinh", 0.9)],
+               "line": []}
+    texts = {100: "19/6/193", 300: "2/4/1984"}
+
+    def extract(prior, confidence=0.5):
+        (record,) = _page_records(regions, lambda line: texts[int(line.bbox[0])], confidence, date_prior=prior)
+        return {f["key"]: f for f in record["fields"]}
+
+    got = extract(3.0)
+    assert (got["meNgaySinh"]["value"], got["meNgaySinh"]["read_text"]) == ("1938-06-19", "19/6/193")
+    assert "date_read_as_a_date" in got["meNgaySinh"]["flags"] and "read_text" not in got["nksNgaySinh"]
+    # Worth less than the crop's nat, turned off, or read surely: the date stands as read, unreadable.
+    for prior, confidence in ((0.5, 0.5), (0.0, 0.5), (3.0, 0.95)):
+        got = extract(prior, confidence)
+        assert got["meNgaySinh"]["text"] == "19/6/193" and "read_text" not in got["meNgaySinh"]
+
+
 def test_a_relationship_misread_alone_under_the_declarants_name_is_read_again(monkeypatch):
     """"Mẹ" alone under the declarant's name, read "Nữ": read again as each relationship the books write, the
     relationship (1 nat less likely on the crop, worth 2) wins and becomes the relationship field."""
     from inference.pages import PagePipeline
     from models.detection.layout import Region
 
-    _scored_by(monkeypatch, {"Nữ": -0.5, "Mẹ": -1.5, "Lê Thị Hoa": -0.2})
+    scored_by(monkeypatch, {"Nữ": -0.5, "Mẹ": -1.5, "Lê Thị Hoa": -0.2})
     regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
                "field": [Region("field", (100, 110, 300, 175), 1.0, "nycHoTen", 0.9)],
                "line": [Region("line", (100, 110, 300, 130), 1.0), Region("line", (100, 150, 140, 170), 1.0)]}
@@ -685,7 +693,7 @@ def test_a_relationship_misread_alone_under_the_declarants_name_is_read_again(mo
         got = extract(prior)
         assert got["nycHoTen"]["text"] == "Lê Thị Hoa Nữ" and "nycQuanHe" not in got
     with pytest.raises(ValueError, match="relationship_prior"):
-        PagePipeline(None, _ScoringReader(), relationship_prior=-1.0)
+        PagePipeline(None, ScoringReader(), relationship_prior=-1.0)
 
 
 def test_a_relationship_a_heading_names_is_looked_for_at_the_end_of_a_name_without_one(monkeypatch):
@@ -696,10 +704,10 @@ def test_a_relationship_a_heading_names_is_looked_for_at_the_end_of_a_name_witho
     from inference.pages import EXPECTED_RELATIONSHIP_WEIGHT, FieldResult, LineResult, PagePipeline
 
     assert EXPECTED_RELATIONSHIP_WEIGHT * 2.0 > 3.0 > 2.0
-    _scored_by(monkeypatch, {"Dương Đình Đức Chi": -0.5, "Dương Đình Đức Cha": -3.5, "trai": -3.0, "Anh": -2.5,
+    scored_by(monkeypatch, {"Dương Đình Đức Chi": -0.5, "Dương Đình Đức Cha": -3.5, "trai": -3.0, "Anh": -2.5,
                              "Phạm Hữu Tâm Chết nơi": -0.5, "Phạm Hữu Tâm Cháu nội": -3.0,
                              "Dương Đình Đức": -0.5, "Dương Đình Cha": -1.0})
-    pipeline = PagePipeline(None, _ScoringReader(), deskew=False, review_threshold=0.0, relationship_prior=2.0)
+    pipeline = PagePipeline(None, ScoringReader(), deskew=False, review_threshold=0.0, relationship_prior=2.0)
     work = Image.new("RGB", (600, 300), "white")
 
     def read(text, expected):
@@ -726,7 +734,7 @@ def test_a_relationship_misread_after_a_separator_on_the_names_line_is_read_agai
     relationship wins and takes its own field; a last word that only continues the name is not read again."""
     from models.detection.layout import Region
 
-    _scored_by(monkeypatch, {"Nguyễn Văn Dũng, Châu": -0.5, "Nguyễn Văn Dũng, Cha": -1.5,
+    scored_by(monkeypatch, {"Nguyễn Văn Dũng, Châu": -0.5, "Nguyễn Văn Dũng, Cha": -1.5,
                              "Nguyễn Văn Đức Chi": -0.5, "Nguyễn Văn Đức Cha": -0.6})
     regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
                "field": [Region("field", (100, 110, 300, 175), 1.0, "nycHoTen", 0.9)],
@@ -743,7 +751,7 @@ def test_a_relationships_first_word_misread_before_its_second_is_read_again(monk
     "nội" only ends a relationship, so the word before it is read again as each first word that goes with it."""
     from models.detection.layout import Region
 
-    _scored_by(monkeypatch, {"Lê Văn Quý Giang": -0.5, "Lê Văn Quý Ông": -1.5, "Lê Văn Quý Bà": -2.0})
+    scored_by(monkeypatch, {"Lê Văn Quý Giang": -0.5, "Lê Văn Quý Ông": -1.5, "Lê Văn Quý Bà": -2.0})
     regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
                "field": [Region("field", (100, 110, 300, 175), 1.0, "nycHoTen", 0.9)],
                "line": [Region("line", (100, 110, 300, 130), 1.0), Region("line", (100, 150, 140, 170), 1.0)]}
@@ -928,7 +936,7 @@ def test_a_nationality_read_as_none_is_read_again_as_the_likeliest_nationality(m
     from models.detection.layout import Region
 
     # "Việt Nam" over two lines, the first misread "Con": on its crop "Con" scores a little better than "Việt".
-    _scored_by(monkeypatch, {"Con": -0.5, "Việt": -1.2, "Nam": -0.1})
+    scored_by(monkeypatch, {"Con": -0.5, "Việt": -1.2, "Nam": -0.1})
     regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
                "field": [Region("field", (100, 110, 200, 175), 1.0, "nksQuocTich", 0.9)],
                "line": [Region("line", (100, 110, 160, 130), 1.0), Region("line", (100, 150, 160, 170), 1.0)]}
@@ -941,8 +949,8 @@ def test_a_nationality_read_as_none_is_read_again_as_the_likeliest_nationality(m
         got = _one_record(regions, texts, confidence, **options)["nksQuocTich"]
         assert got["text"] == "Con Nam" and "read_text" not in got and "nationality_unknown" in got["flags"]
     # A nationality read as one stays as read, even where another scores better on the crop.
-    _scored_by(monkeypatch, {"Lào": -0.5, "Việt Nam": -0.1})
+    scored_by(monkeypatch, {"Lào": -0.5, "Việt Nam": -0.1})
     one_line = {**regions, "line": [Region("line", (100, 110, 160, 130), 1.0)]}
     assert _one_record(one_line, {(100, 110): "Lào"})["nksQuocTich"]["text"] == "Lào"
     with pytest.raises(ValueError, match="nationality_prior"):
-        PagePipeline(None, _ScoringReader(), nationality_prior=-1.0)
+        PagePipeline(None, ScoringReader(), nationality_prior=-1.0)

@@ -888,6 +888,35 @@ def test_place_readings_offer_gazetteer_names_near_a_unit_misread():
     assert any("huyện Gia Lộc" in r for r in place_readings("xã Trường Ninh, huyện Gia Khê, tỉnh Hải Dương"))
     # Nothing matched, nothing offered.
     assert place_readings("Tại nhà") == [] and place_readings("Seoul, Hàn Quốc") == []
+    # A last unit without a unit word that matches nothing, where the district before it placed the province
+    # elsewhere: that province's name misread ("Quảng Ninh" has no Thăng Bình; Quảng Nam has).
+    readings = place_readings("Bình Chánh, Huyện Thăng Bình, Quảng Ninh")
+    assert "Bình Chánh, Huyện Thăng Bình, Quảng Nam" in readings
+    assert gazetteer_names_read("Bình Chánh, Huyện Thăng Bình, Quảng Nam") > gazetteer_names_read(
+        "Bình Chánh, Huyện Thăng Bình, Quảng Ninh")
+    # Its province matched as read, or a place of one unit: no other province offered.
+    assert not any(r.endswith("Quảng Ninh") for r in place_readings("Bình Chánh, Huyện Thăng Bình, Quảng Nam"))
+    assert not any("Quảng Ninh" in r for r in place_readings("Quảng Nam"))
+
+
+def test_office_readings_offer_communes_of_the_pages_provinces_near_the_name_read():
+    from data.text.places import gazetteer
+    from inference.records.places import office_in_gazetteer, office_readings
+
+    code = {p.bare: p.code for p in gazetteer().provinces}
+    ha_tinh = frozenset({code["Hà Tĩnh"]})
+    readings = office_readings("UBND xã Hiền Mỹ", ha_tinh)
+    assert "UBND xã Điền Mỹ" in readings and len(readings) == len(set(readings)) <= 8
+    assert all(r.startswith("UBND xã ") for r in readings) and "UBND xã Hiền Mỹ" not in readings
+    assert office_in_gazetteer("UBND xã Điền Mỹ", ha_tinh) == 1 > office_in_gazetteer("UBND xã Hiền Mỹ", ha_tinh)
+    # Only communes of the kind the office names, of those provinces; capitals stay capitals.
+    assert not any("Điền Mỹ" in r for r in office_readings("UBND phường Hiền Mỹ", ha_tinh))
+    assert not any("Điền Mỹ" in r for r in office_readings("UBND xã Hiền Mỹ", frozenset({code["Nghệ An"]})))
+    assert "UBND XÃ ĐIỀN MỸ" in office_readings("UBND XÃ HIỀN MỸ", ha_tinh)
+    # A commune of those provinces read already, no unit word, no provinces: nothing offered.
+    for office, scope in (("UBND xã Điền Mỹ", ha_tinh), ("Ủy ban nhân dân", ha_tinh), ("UBND xã Hiền Mỹ", frozenset())):
+        assert office_readings(office, scope) == [], office
+    assert office_in_gazetteer("Ủy ban nhân dân", ha_tinh) == 0
 
 
 def test_surname_readings_offer_listed_surnames_for_a_first_word_that_is_none():

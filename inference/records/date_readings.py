@@ -115,12 +115,7 @@ def date_readings_between(text: str, low: str, high: str) -> list[str]:
     (two digits off)."""
     out: list[str] = []
     for m in _DIGITS.finditer(text or ""):
-        run = m[0]
-        changed = {run[:k] + d + run[k:] for k in range(len(run) + 1) for d in "0123456789"}
-        changed |= {run[:k] + d + run[k + 1:] for k in range(len(run)) for d in "0123456789"}
-        if len(run) > 1:
-            changed |= {run[:k] + run[k + 1:] for k in range(len(run))}
-        for new in sorted(changed - {run}):
+        for new in _one_digit_off(m[0]):
             reading = text[:m.start()] + new + text[m.end():]
             value = full_date(reading)
             if value is not None and low <= value <= high and reading not in out:
@@ -128,5 +123,45 @@ def date_readings_between(text: str, low: str, high: str) -> list[str]:
     return out
 
 
+def _one_digit_off(run: str, separator: str | None = None) -> list[str]:
+    """The run of digits ``run`` with one digit changed, added or dropped (never to nothing), or, given a
+    ``separator``, cut in two by it; sorted, ``run`` itself not among them."""
+    changed = {run[:k] + d + run[k:] for k in range(len(run) + 1) for d in "0123456789"}
+    changed |= {run[:k] + d + run[k + 1:] for k in range(len(run)) for d in "0123456789"}
+    if len(run) > 1:
+        changed |= {run[:k] + run[k + 1:] for k in range(len(run))}
+    if separator:
+        changed |= {run[:k] + separator + run[k:] for k in range(1, len(run))}
+    return sorted(changed - {run})
+
+
+def readable_date(text: str) -> bool:
+    """Whether ``text`` reads as a date (whole, or a year alone) without an error, its year between
+    ``OLDEST_PLAUSIBLE_YEAR`` and :data:`LATEST_YEAR`."""
+    result = normalize_value(ValueKind.DATE, text)
+    value = result.value
+    return (isinstance(value, str) and len(value) in (4, 10)
+            and not {"date_invalid", "date_unreadable"} & set(result.flags)
+            and OLDEST_PLAUSIBLE_YEAR <= int(value[:4]) <= LATEST_YEAR)
+
+
+def date_readings_readable(text: str) -> list[str]:
+    """``text`` (a date read as none: "19/6/193", "21.18.1997", "39.70", "196") with one digit changed, dropped
+    or added in one of its runs of digits, or one run cut in two by the separator it writes (a full stop where it
+    writes none), each reading that reads as a date (:func:`readable_date`): "19/6/1938", "21.8.1997",
+    "3.9.70", "1936". None for text with no digits or that reads as a date already."""
+    if not text or not any(c.isdigit() for c in text) or readable_date(text):
+        return []
+    separator = next((c for c in text if c in "./-"), ".")
+    out: list[str] = []
+    for m in _DIGITS.finditer(text):
+        for new in _one_digit_off(m[0], separator):
+            reading = text[:m.start()] + new + text[m.end():]
+            if reading not in out and readable_date(reading):
+                out.append(reading)
+    return out
+
+
 __all__ = ["DATE_CONTRADICTIONS", "IN_ORDER_AT_LEAST", "ONE_SIDED_WINDOW", "date_contradictions",
-           "date_readings_between", "dates_out_of_order", "full_date", "year_readings"]
+           "date_readings_between", "date_readings_readable", "dates_out_of_order", "full_date",
+           "readable_date", "year_readings"]

@@ -111,6 +111,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
                                  "a date column read in its place"),
     Flag("entry_number_from_sequence", _W, "the entry number read contradicts the entries around it on the page, "
                                           "which number on by one; theirs is kept (the text read is in read_text)"),
+    Flag("entry_number_unseen", _W, "no entry number was found in the entry; the number the entries just around "
+                                   "it count to is given, unseen (confidence 0)"),
     Flag("entry_number_year_from_dates", _W, "the year in the entry number read (\"246/2011\") is not the year "
          "of the page's registration dates nor of the entry's own; the number takes the page's year (the text "
          "read is in read_text)"),
@@ -120,6 +122,12 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("header_value_read_with_label", _W, "the page-header value as read in one line with its printed label "
          "(\"Quyển 01\"), where the value's own box read no such value (\"La\") or read another less surely "
          "(the text read in the value's box is kept in read_text)"),
+    Flag("date_read_as_a_date", _W, "the date was read as no date (\"19/6/193\", \"21.18.1997\"); read again with one "
+         "digit changed, dropped or added, or its digits cut by a separator, with a date counted in its favour, this "
+         "one was the likelier (the text read is kept in read_text)"),
+    Flag("office_read_from_gazetteer", _W, "the registering office's commune was read again against the communes "
+         "of the provinces the page's places matched (\"UBND xã Hiền Mỹ\" → \"UBND xã Điền Mỹ\"), with a commune "
+         "there counted in its favour; this one was the likelier (the text read is kept in read_text)"),
     Flag("header_number_read_again", _W, "the volume or page number was read as no number (\"ba\" for a faint "
          "\"1\"); read again as each number up to 99 on its crop, with a number counted in its favour, this one "
          "was the likelier (the text read is kept in read_text)"),

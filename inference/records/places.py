@@ -573,15 +573,10 @@ def office_from_wards(office: str, wards: list[str]) -> tuple[str, str] | None:
     name read is none of them but near one of the same kind of unit (mark-less letters at least
     ``OFFICE_NAME_RATIO`` alike) and nearer than any other: the people a commune registers mostly live in it.
     Returns ``(the office as corrected, the ward it follows)``, or ``None`` where nothing is to change."""
-    m = None
-    for m in _OFFICE_UNIT.finditer(office):
-        pass  # the last unit word: "UBND xã ..." (an office names one commune)
-    if m is None:
+    found = _office_name(office)
+    if found is None:
         return None
-    kind = _KIND_OF_UNIT.get(strip_marks(fold(m.group(1))).replace(" ", ""))
-    read = office[m.end():].strip(" ,.-")
-    if not read or kind is None:
-        return None
+    m, kind, read = found
     names = {}
     for ward in wards:
         unit = _OFFICE_UNIT.match(ward)
@@ -594,6 +589,60 @@ def office_from_wards(office: str, wards: list[str]) -> tuple[str, str] | None:
     if best < OFFICE_NAME_RATIO or len(scored) > 1 and scored[1][0] >= best - 0.05:
         return None
     return office[:m.end()] + name, names[name]
+
+
+def _office_name(office: str) -> tuple[re.Match, str, str] | None:
+    """The last unit word of ``office`` ("UBND xã ..."), the kind of unit it names and the name read after it."""
+    m = None
+    for m in _OFFICE_UNIT.finditer(office):
+        pass  # the last unit word: "UBND xã ..." (an office names one commune)
+    if m is None:
+        return None
+    kind = _KIND_OF_UNIT.get(strip_marks(fold(m.group(1))).replace(" ", ""))
+    read = office[m.end():].strip(" ,.-")
+    return (m, kind, read) if read and kind is not None else None
+
+
+@lru_cache(maxsize=256)
+def _wards_of_kind(provinces: frozenset[int], kind: str) -> dict[str, str]:
+    """The folded bare names (``_key``) of the communes of ``kind`` in ``provinces`` → their names."""
+    idx = _index()
+    out: dict[str, str] = {}
+    for code in sorted(provinces):
+        for key, entries in idx.by_scope.get((WARD, "province", code), {}).items():
+            for e in entries:
+                if _KIND_OF_UNIT.get(strip_marks(fold(e.unit.unit)).replace(" ", "")) == kind:
+                    out.setdefault(key, e.unit.bare)
+    return out
+
+
+def office_readings(office: str, provinces: frozenset[int]) -> list[str]:
+    """Other readings of the registering office ``office`` ("UBND xã Hiền Mỹ"), each with its commune's name
+    replaced by the name of a commune of the same kind in ``provinces`` (the gazetteer codes of the provinces
+    the page's places matched: a commune registers mostly its own people) near the name read (at most
+    ``READINGS_PER_UNIT``, ``READING_NAME_RATIO`` alike): "UBND xã Điền Mỹ". None where the name read is one
+    of them already, or no unit word is read."""
+    found = _office_name(office)
+    if found is None or not provinces:
+        return []
+    m, kind, read = found
+    names = _wards_of_kind(provinces, kind)
+    if not names or _key(read) in names:
+        return []
+    out = []
+    for key, _, _ in process.extract(_key(read), list(names), scorer=fuzz.ratio, limit=READINGS_PER_UNIT,
+                                     score_cutoff=READING_NAME_RATIO):
+        name = names[key]
+        reading = office[:m.end()] + (name.upper() if read.isupper() else name)
+        if reading != office and reading not in out:
+            out.append(reading)
+    return out
+
+
+def office_in_gazetteer(office: str, provinces: frozenset[int]) -> int:
+    """1 where the commune ``office`` names is a commune of its kind in ``provinces``, else 0."""
+    found = _office_name(office)
+    return int(found is not None and _key(found[2]) in _wards_of_kind(provinces, found[1]))
 
 
 _KIND_OF_UNIT = {"xa": "xa", "x.": "xa", "x": "xa", "phuong": "phuong", "p.": "phuong", "p": "phuong",
@@ -746,8 +795,8 @@ def _bare_unit_word(words: tuple[str, ...], dotted: frozenset[str]) -> bool:
 
 #: The gazetteer names :func:`place_readings` offers in place of one unit name read: at most this many per
 #: unit, each at least this alike to the words read (rapidfuzz ratio of the folded names, 0–100).
-READINGS_PER_UNIT = 4
-READING_NAME_RATIO = 50
+READINGS_PER_UNIT = 8
+READING_NAME_RATIO = 40
 
 
 def gazetteer_names_read(text: str) -> int:
@@ -763,8 +812,10 @@ def place_readings(text: str) -> list[str]:
     province; a commune's in the matched district, or in the province where no district matched) whose name is
     near the words read ("Huyện Quỳnh Lương, Nghệ An" → "Huyện Quỳnh Lưu, Nghệ An"). A unit name read exactly
     is left as it is; so is a written unit the match left out ("Huyện Gia Khê" where no district fits), which
-    is searched for under the matched units. Names keep the case of the words read (capitals stay capitals).
-    ``text`` itself is not among them; none where nothing matched."""
+    is searched for under the matched units; so is a last unit with no unit word that matches nothing where the
+    units before it placed the province, among the provinces near it ("…, Huyện Thăng Bình, Quảng Ninh" →
+    "…, Quảng Nam"). Names keep the case of the words read (capitals stay capitals). ``text`` itself is not
+    among them; none where nothing matched."""
     match, chunks = match_place(text)
     if match is None or match.province is None:
         return []
@@ -776,10 +827,17 @@ def place_readings(text: str) -> list[str]:
         if level is not None and score < 1.0 and not unit.numbered:
             queries.append((query, level))
     read = {query for query, _, _ in match.names_read}
+    admin = [chunk for chunk in chunks if chunk.kind == "admin"]
     for chunk in chunks:
         query = " ".join(chunk.words)
-        if chunk.kind == "admin" and chunk.hint and query not in read and not any(w.isdigit() for w in chunk.words):
+        if chunk.kind != "admin" or query in read or any(w.isdigit() for w in chunk.words):
+            continue
+        if chunk.hint:
             queries.append((query, _UNIT_LEVEL[chunk.hint]))
+        elif chunk is admin[-1] and len(admin) > 1 and not any(unit is match.province for _, unit, _ in match.names_read):
+            # The last unit, unnamed and matching nothing, where the units before it placed the province
+            # ("Bình Chánh, Huyện Thăng Bình, Quảng Ninh"): that province's name misread.
+            queries.append((query, PROVINCE))
     out: list[str] = []
     for query, level in queries:
         if level == WARD:

@@ -52,7 +52,7 @@ def entry_numbers_from_sequence(values: Sequence[object]) -> list[tuple[str, tup
     parsed = [_parse(v) for v in values]
     out: list[tuple[str, tuple[int, int]] | None] = []
     for i, own in enumerate(parsed):
-        pair = _vouching_pair(i, len(parsed))
+        pair = vouching_pair(i, len(parsed))
         pa, pb = (parsed[pair[0]], parsed[pair[1]]) if pair else (None, None)
         if pa is None or pb is None or pb[0] - pa[0] != pair[1] - pair[0] or pa[1] != pb[1]:
             pair = _counting_pair(parsed, i) if own is None else None
@@ -102,7 +102,7 @@ def entry_number_years_from_dates(values: Sequence[object], years: Sequence[int 
     return out
 
 
-def _vouching_pair(i: int, n: int) -> tuple[int, int] | None:
+def vouching_pair(i: int, n: int) -> tuple[int, int] | None:
     """The two entries of a page of ``n`` that vouch for entry ``i``: the ones on either side of it; for the
     first and last entries, the two after, or before, them; ``None`` on a page too short for that."""
     if 0 < i < n - 1:
@@ -143,7 +143,7 @@ def registration_years_from_sequence(years: Sequence[int | None]) -> list[tuple[
     run over the new year, and a date read wholly wrong is the normalizer's to flag)."""
     out: list[tuple[int, tuple[int, int]] | None] = []
     for i, own in enumerate(years):
-        pair = _vouching_pair(i, len(years))
+        pair = vouching_pair(i, len(years))
         ya, yb = (years[pair[0]], years[pair[1]]) if pair else (None, None)
         if own is None or ya is None or ya != yb or own == ya or not _one_digit_off(own, ya):
             out.append(None)
@@ -167,4 +167,4 @@ def with_year(text: str, read: int, year: int) -> str | None:
 
 
 __all__ = ["entry_number_years_from_dates", "entry_numbers_from_sequence", "page_year",
-           "registration_years_from_sequence", "volume_year_from_dates", "with_year"]
+           "registration_years_from_sequence", "volume_year_from_dates", "vouching_pair", "with_year"]
