@@ -50,8 +50,9 @@ from inference.records.date_readings import (date_contradictions, date_readings_
 from inference.records.places import (gazetteer_names_read, office_from_wards, office_in_gazetteer, office_readings,
                                       place_breaks, place_readings)
 from inference.records.sequence import (entry_number_years_from_dates, entry_numbers_from_sequence, page_year,
-                                        registration_years_from_sequence, volume_year_from_dates, vouching_pair,
-                                        with_year)
+                                        registration_years_from_sequence, registration_years_from_volume,
+                                        sequence_reading, sequence_starts, sequence_suffix, volume_year_from_dates,
+                                        vouching_pair, with_year)
 from models.detection.layout import Region, box_inside
 
 log = logging.getLogger("hotich.pages")
@@ -550,6 +551,28 @@ def _one_person(keys: tuple[str, ...]) -> bool:
     """Whether ``keys`` are all one person's (the same role prefix: ``nycHoTen``, ``nycQuanHe``)."""
     roles = {_role(k) for k in keys}
     return len(roles) == 1 and len(keys) > 1
+
+
+def _parse_entry_number(text: str | None) -> int | None:
+    """The number of an entry number read as ``text`` ("146/94" → 146), else ``None``."""
+    value = normalize_value(ValueKind.ENTRY_NUMBER, text).value if text else None
+    m = re.match(r"\d+", value) if isinstance(value, str) else None
+    return int(m[0]) if m else None
+
+
+def _registration_evidence(entries: list[list[FieldResult]]) -> list[tuple[int, float]]:
+    """The years a page's entries say they were registered in, each with the confidence of its reading: each
+    registration date's, and each entry number's that is written with its year ("200/2005", "201/05"; a
+    register numbers its entries anew each year)."""
+    out = []
+    for fields in entries:
+        for f in fields:
+            kind = ValueKind.DATE if f.key == "ngayDangKy" else ValueKind.ENTRY_NUMBER if f.key == "so" else None
+            value = normalize_value(kind, f.text).value if kind is not None else None
+            year = (value[:4] if kind is ValueKind.DATE else value.rpartition("/")[2]) if isinstance(value, str) else ""
+            if kind is not None and len(year) == 4 and year.isdigit() and (kind is ValueKind.DATE or "/" in value):
+                out.append((int(year), f.confidence))
+    return out
 
 
 def _registration_year(dates: list[FieldResult]) -> int | None:
@@ -1081,8 +1104,9 @@ PLACE_ROUNDS = 2
 #: readings to score.
 REREAD_BELOW = 0.9
 #: The flags of the steps that read a value again, in the order they speak for a value two of them read.
-REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "surname_read_from_list", "date_read_as_a_date",
-                "date_read_against_entry", "date_read_in_order", "relationship_read_again", "nationality_read_again")
+REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "place_line_end_read_again", "surname_read_from_list",
+                "date_read_as_a_date", "date_read_against_entry", "date_read_in_order", "relationship_read_again",
+                "nationality_read_again", "entry_number_read_in_sequence")
 #: The log-probability a listed surname is worth in a name's reading (:meth:`PagePipeline.read_surnames_from_list`);
 #: 0 turns the step off.
 SURNAME_PRIOR = 2.0
@@ -1095,6 +1119,14 @@ EXPECTED_RELATIONSHIP_WEIGHT = 3.5
 #: The log-probability a nationality is worth in the reading of a nationality read as none ("Con Nam" for "Việt
 #: Nam" written over two lines; :meth:`PagePipeline.read_nationalities_again`); 0 turns the step off.
 NATIONALITY_PRIOR = 2.0
+#: The log-probability a comma is worth at the end of a place's line that another line goes on from ("Thanh
+#: Miện" over "Hải Dương"; :meth:`PagePipeline.read_place_line_ends_again`); 0 turns the step off.
+LINE_END_COMMA_PRIOR = 2.0
+#: The log-probability an entry number is worth where it runs on by one from the page's others
+#: (:meth:`PagePipeline.read_entry_numbers_in_sequence`); 0 turns the step off.
+SEQUENCE_PRIOR = 3.0
+#: At most this many first numbers of a page's run of entry numbers are tried.
+SEQUENCE_STARTS = 8
 #: Heading lines the first recognizer reads with less confidence than this are read again by both
 #: (:meth:`PagePipeline.read_doubtful_headings_again`).
 HEADING_REREAD_BELOW = 0.5
@@ -1166,7 +1198,8 @@ class PagePipeline:
                  surname_prior: float = SURNAME_PRIOR, fused_entry_rows: float = FUSED_ENTRY_ROWS,
                  date_prior: float = DATE_PRIOR, header_number_prior: float = HEADER_NUMBER_PRIOR,
                  field_line_pad: float = FIELD_LINE_PAD, heading_recognizer=None,
-                 relationship_prior: float = RELATIONSHIP_PRIOR, nationality_prior: float = NATIONALITY_PRIOR):
+                 relationship_prior: float = RELATIONSHIP_PRIOR, nationality_prior: float = NATIONALITY_PRIOR,
+                 line_end_comma_prior: float = LINE_END_COMMA_PRIOR, sequence_prior: float = SEQUENCE_PRIOR):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
@@ -1184,6 +1217,8 @@ class PagePipeline:
         self.header_number_prior = _prior("header_number_prior", header_number_prior, "header numbers")
         self.relationship_prior = _prior("relationship_prior", relationship_prior, "relationships")
         self.nationality_prior = _prior("nationality_prior", nationality_prior, "nationalities")
+        self.line_end_comma_prior = _prior("line_end_comma_prior", line_end_comma_prior, "places' line ends")
+        self.sequence_prior = _prior("sequence_prior", sequence_prior, "entry numbers")
         if not 0 <= field_line_pad <= 1:
             raise ValueError(f"field_line_pad must be in [0, 1] (of a line's height), got {field_line_pad}")
         self.field_line_pad = field_line_pad
@@ -1891,6 +1926,76 @@ class PagePipeline:
                 out.append((None, 0.0, None))
         return out
 
+    def read_entry_numbers_in_sequence(self, work: Image.Image, entries: list[list[FieldResult]]) -> dict[int, str]:
+        """The page's entry numbers read again as one run, where those read do not run on by one: for each first
+        number worth trying (:func:`inference.records.sequence.sequence_starts`), every entry whose number field
+        holds one line is read as the number the run gives it (:func:`~inference.records.sequence.sequence_reading`,
+        the page's way of writing its numbers), by teacher forcing on its crop; the run whose readings are
+        likeliest over the page stands, and each entry takes its number there where that, with
+        ``sequence_prior`` in its favour, beats its reading as it stands. A number misread the same way down a
+        page ("12", "42", "13", "16", "17" for 71, 72, 73, 76, 77) leaves no two neighbours to vouch for the
+        others (:func:`~inference.records.sequence.entry_numbers_from_sequence`), but the crops, read together,
+        may. Two neighbours read running on by one stay as read and give the run's start (their crops read
+        "113", "114": the run from 112 only, whatever a third crop's "182" reads likelier as). ``entries``: the
+        filled entries' fields, top to bottom. Returns ``{id(field): the text it read}`` for every number field
+        it changed (the pipeline's own recognizer scores, as in :meth:`read_again`)."""
+        reader = self.recognizer if hasattr(self.recognizer, "score_batch") else self.field_recognizer
+        if not self.sequence_prior or not hasattr(reader, "score_batch"):
+            return {}
+        rows: list[tuple[int, FieldResult, LineResult]] = []
+        for i, fields in enumerate(entries):
+            so = [f for f in fields if f.key == "so"]
+            lines = [line for f in so for line in f.lines if line.text]
+            if len(so) == 1 and len(lines) == 1:
+                rows.append((i, so[0], lines[0]))
+        texts = [None] * len(entries)
+        for i, _, line in rows:
+            texts[i] = line.text
+        numbers = [_parse_entry_number(t) for t in texts]
+        read = [(i, n) for i, n in enumerate(numbers) if n is not None]
+        if len(rows) < 3 or (len(read) == len(entries) and len({n - i for i, n in read}) == 1):
+            return {}  # too few to count on, or already in sequence
+        # Two neighbours read running on by one vouch for each other: they stay as read, and fix the run's start.
+        anchored = {i for i, n in read if any(0 <= j < len(numbers) and numbers[j] is not None
+                                              and numbers[j] - j == n - i for j in (i - 1, i + 1))}
+        starts = sorted({numbers[i] - i for i in anchored}) or sequence_starts(texts, SEQUENCE_STARTS)
+        rows = [row for row in rows if row[0] not in anchored]
+        suffix = sequence_suffix(texts)
+        limit = getattr(reader, "token_limit", None)
+        options: list[tuple[int, int, str]] = []  # (start, row, reading)
+        for start in starts:
+            for r, (i, _, line) in enumerate(rows):
+                options += [(start, r, t) for t in sequence_reading(line.text, start + i, suffix)
+                            if limit is None or len(reader.tokenizer.encode(t, add_special_tokens=False)) <= limit]
+        if not options:
+            return {}
+        crops = [np.asarray(crop_line(work, line.bbox, self.field_line_pad).convert("RGB")) for _, _, line in rows]
+        logs = reading_log_probs(reader, crops, [(r, line.text) for r, (_, _, line) in enumerate(rows)]
+                                 + [(r, t) for _, r, t in options])
+        as_read, scored = logs[:len(rows)], logs[len(rows):]
+        best: dict[tuple[int, int], tuple[float, str]] = {}  # (start, row) -> its likeliest reading there
+        for (start, r, t), score in zip(options, scored):
+            if (start, r) not in best or score > best[(start, r)][0]:
+                best[(start, r)] = (float(score), t)
+
+        def in_run(start: int, r: int) -> tuple[float, str]:
+            """Row ``r``'s reading in the run from ``start`` and its log-probability: as read, where it reads so."""
+            i, _, line = rows[r]
+            if numbers[i] == start + i:
+                return float(as_read[r]), line.text
+            return best.get((start, r), (-np.inf, line.text))
+
+        starts = {start for start, _, _ in options}
+        chosen = max(sorted(starts), key=lambda start: sum(max(in_run(start, r)[0], as_read[r] - self.sequence_prior)
+                                                           for r in range(len(rows))))
+        changed = {}
+        for r, (i, f, line) in enumerate(rows):
+            score, text = in_run(chosen, r)
+            if text != line.text and score + self.sequence_prior > as_read[r]:
+                changed[id(f)] = f.text
+                line.text, line.confidence = text, float(np.exp(score))
+        return changed
+
     def read_names_jointly(self, work: Image.Image, entries: list[list[FieldResult]], book: str) -> dict[int, str]:
         """Where an entry's relationship makes the declarant one of the persons named in the entry (the declarant
         "is the father") and the two names are read differently by a letter or two, both cells take the reading
@@ -1943,6 +2048,45 @@ class PagePipeline:
         register = get_book(book)
         places = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.PLACE]
         return self.read_again(work, places, place_readings, gazetteer_names_read, self.place_prior, PLACE_ROUNDS)
+
+    def read_place_line_ends_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
+        """Each line of a place but its last that ends in a letter or digit where the next line starts with one
+        ("Thanh Miện" over "Hải Dương") is read again with a comma after it (a dash where the place separates its
+        units with dashes and no comma), by teacher forcing on its crop, the mark worth ``line_end_comma_prior``.
+        A comma ending a line lies at the crop's very edge, where the detector's box may stop a few pixels short
+        of the ink (on one held-out page, the three lines read without their comma had boxes ending 3–4 px short
+        of the true ones; the thirteen read with it, from 2 px short to 3 px past), and the greedy reading then
+        ends without it; where the writer wrote none, the crop gives a comma little probability. Without the
+        comma between two of its units a place reads as another text, and the gazetteer match splits places at
+        commas. Returns ``{id(field): the text it read}`` for every field it changed (the pipeline's own
+        recognizer scores, as in :meth:`read_again`)."""
+        reader = self.recognizer if hasattr(self.recognizer, "score_batch") else self.field_recognizer
+        if not self.line_end_comma_prior or not hasattr(reader, "score_batch"):
+            return {}
+        register = get_book(book)
+        ends: list[tuple[FieldResult, LineResult]] = []
+        for f in fields:
+            if f.key not in register or register.field(f.key).kind is not ValueKind.PLACE:
+                continue
+            lines = [line for line in f.lines if line.text]
+            ends += [(f, line) for line, after in zip(lines, lines[1:])
+                     if line.text[-1].isalnum() and after.text[0].isalnum()]
+        limit = getattr(reader, "token_limit", None)
+        if limit is not None:  # a reading longer than the decoder reads cannot be scored
+            ends = [(f, line) for f, line in ends
+                    if len(reader.tokenizer.encode(line.text + " -", add_special_tokens=False)) <= limit]
+        if not ends:
+            return {}
+        read = {id(f): f.text for f, _ in ends}
+        # A place written with dashes between its units ("Phường Phạm Thái - Kinh Môn -") ends its lines with one.
+        marks = [" -" if " - " in f.text and "," not in f.text else "," for f, _ in ends]
+        crops = [np.asarray(crop_line(work, line.bbox, self.field_line_pad).convert("RGB")) for _, line in ends]
+        logs = reading_log_probs(reader, crops, [(i, line.text) for i, (_, line) in enumerate(ends)]
+                                 + [(i, line.text + mark) for i, ((_, line), mark) in enumerate(zip(ends, marks))])
+        for (f, line), mark, old, new in zip(ends, marks, logs[:len(ends)], logs[len(ends):]):
+            if new - old + self.line_end_comma_prior > 0:
+                line.text, line.confidence = line.text + mark, float(np.exp(new))
+        return {id(f): read[id(f)] for f, _ in ends if f.text != read[id(f)]}
 
     def read_surnames_from_list(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """Each person's name whose first word is no surname on the list (:data:`data.text.names.SURNAMES`,
@@ -2223,39 +2367,56 @@ class PagePipeline:
         return {id(f): read[id(f)] for f in fields if f.text != read[id(f)]}
 
     @staticmethod
-    def _registration_dates(dates: list[list[FieldResult]], years: list[int | None]) -> list[tuple[str | None, float]]:
+    def _registration_dates(dates: list[list[FieldResult]], years: list[int | None], header: list[FieldResult],
+                            evidence: list[int] | None = None) -> list[tuple[str | None, float, str | None]]:
         """Per filled entry (its registration-date fields and their year, :func:`_registration_year`), top to
-        bottom: its registration date written with the year its
-        neighbours give (:func:`inference.records.sequence.registration_years_from_sequence`), its confidence
-        the weakest of its own and the neighbours' dates, or ``(None, 0.0)`` to keep the date read. An entry
+        bottom: its registration date written with the year the page's volume and most of its dates give (or of
+        ``evidence``, the years its dates and entry numbers give: :func:`_registration_evidence`)
+        (:func:`inference.records.sequence.registration_years_from_volume`; its confidence the weakest of its own,
+        the volume's and those dates'), or, where they do not vouch for one, the year its neighbours give
+        (:func:`inference.records.sequence.registration_years_from_sequence`; the weakest of its own and the
+        neighbours' dates), with the flag that says which; ``(None, 0.0, None)`` to keep the date read. An entry
         with more than one registration-date field is left as read."""
-        out = []
+        volume = [f for f in header if f.key == "quyenSo"]
+        by_volume = registration_years_from_volume(
+            normalize_value(ValueKind.VOLUME_NUMBER, " ".join(f.text for f in volume)).value, years,
+            evidence) if volume else None
+        out: list[tuple[str | None, float, str | None]] = []
+        if by_volume is not None:
+            for fs, own, fixed in zip(dates, years, by_volume):
+                text = with_year(fs[0].text, own, fixed) if fixed is not None else None
+                if text is None:
+                    out.append((None, 0.0, None))
+                    continue
+                vouching = [f for other, year in zip(dates, years) if year == fixed for f in other]
+                out.append((text, min(f.confidence for f in fs + volume + vouching), "registration_year_from_volume"))
+            return out
         for fs, own, fixed in zip(dates, years, registration_years_from_sequence(years)):
             text = with_year(fs[0].text, own, fixed[0]) if fixed is not None else None
             if text is None:
-                out.append((None, 0.0))
+                out.append((None, 0.0, None))
             else:
                 a, b = fixed[1]
-                out.append((text, min(f.confidence for f in fs + dates[a] + dates[b])))
+                out.append((text, min(f.confidence for f in fs + dates[a] + dates[b]),
+                            "registration_year_from_sequence"))
         return out
 
     @staticmethod
     def _volume_from_dates(header: list[FieldResult], entries: list[list[FieldResult]]) -> HeaderFix | None:
-        """The page's volume number with the year its registration dates give, where they contradict the
-        year read by one digit (:func:`inference.records.sequence.volume_year_from_dates`), its confidence the
-        weaker of the volume's and the dates'."""
+        """The page's volume number with the year its registration dates and entry numbers give
+        (:func:`_registration_evidence`), where they contradict the year read by one digit
+        (:func:`inference.records.sequence.volume_year_from_dates`), its confidence the weaker of the volume's
+        and theirs."""
         volume = [f for f in header if f.key == "quyenSo"]
         if not volume:
             return None
         read = " ".join(f.text for f in volume)
-        dates = [(normalize_value(ValueKind.DATE, f.text).value, f.confidence)
-                 for fields in entries for f in fields if f.key == "ngayDangKy"]
-        dates = [(str(value)[:4], c) for value, c in dates if value and str(value)[:4].isdigit()]
+        evidence = _registration_evidence(entries)
         fixed = volume_year_from_dates(normalize_value(ValueKind.VOLUME_NUMBER, read).value,
-                                       [int(y) for y, _ in dates])
+                                       [y for y, _ in evidence])
         if fixed is None:
             return None
-        confidence = min([min(f.confidence for f in volume)] + [c for y, c in dates if y == fixed[-4:]])
+        confidence = min([min(f.confidence for f in volume)] + [c for y, c in evidence if y == int(fixed[-4:])])
         return HeaderFix("quyenSo", fixed, confidence, list(_union(f.bbox for f in volume)), read,
                          "volume_year_from_dates")
 
@@ -2372,7 +2533,10 @@ class PagePipeline:
         reread = {i: (text, "name_read_jointly") for i, text in
                   self.read_names_jointly(work, [members for _, members in grouped], book_key).items()}
         entry_fields = [f for _, members in grouped for f in members]
-        reread.update((i, (text, "place_read_from_gazetteer")) for i, text in
+        # A place read again at its line ends and then against the gazetteer keeps the text first read.
+        line_ends = self.read_place_line_ends_again(work, entry_fields, book_key)
+        reread.update((i, (text, "place_line_end_read_again")) for i, text in line_ends.items())
+        reread.update((i, (line_ends.get(i, text), "place_read_from_gazetteer")) for i, text in
                       self.read_places_from_gazetteer(work, entry_fields, book_key).items())
         # A name read jointly with another cell keeps the reading the two share.
         reread.update((i, (text, "surname_read_from_list")) for i, text in
@@ -2403,6 +2567,19 @@ class PagePipeline:
         reread.update((i, (text, "nationality_read_again")) for i, text in
                       self.read_nationalities_again(work, entry_fields, book_key).items())
         book_obj = get_book(book_key)
+        # A field outside every entry row applies to every record only if it is a page-header key: a value of
+        # a row the detector missed, or a footer signature, must not be copied into every record of the page.
+        header = self.header_fields(page_fields, book_key)
+        filled = [(number, entry, members, [f for f in members if f.key in book_obj and f.text])
+                  for number, (entry, members) in enumerate(grouped, start=1)]
+        filled = [row for row in filled if row[3]]  # blank rows make no record
+        owns = [own for *_, own in filled]
+        wards, provinces = self._page_places(owns, book_key)
+        # Read again on the deskewed page, while the boxes are still in its frame.
+        relabelled.update((i, (text, "office_read_from_gazetteer")) for i, text in
+                          self.read_office_again(work, header, wards, provinces).items())
+        reread.update((i, (text, "entry_number_read_in_sequence")) for i, text in
+                      self.read_entry_numbers_in_sequence(work, owns).items())
 
         def original(box):
             return map_box(box, back)
@@ -2420,25 +2597,15 @@ class PagePipeline:
             _field_boxes(fields)
 
         records, entries = [], []
-        # A field outside every entry row applies to every record only if it is a page-header key: a value of
-        # a row the detector missed, or a footer signature, must not be copied into every record of the page.
-        header = self.header_fields(page_fields, book_key)
-        filled = [(number, entry, members, [f for f in members if f.key in book_obj and f.text])
-                  for number, (entry, members) in enumerate(grouped, start=1)]
-        filled = [row for row in filled if row[3]]  # blank rows make no record
-        owns = [own for *_, own in filled]
-        wards, provinces = self._page_places(owns, book_key)
-        relabelled.update((i, (text, "office_read_from_gazetteer")) for i, text in
-                          self.read_office_again(work, header, wards, provinces).items())
         header_read = {f.key: relabelled[id(f)] for f in header if id(f) in relabelled}
         dates = [[f for f in own if f.key == "ngayDangKy"] for own in owns]
         years = [_registration_year(fs) for fs in dates]
         numbers = self._entry_numbers(owns, dates, years)
-        registered = self._registration_dates(dates, years)
+        registered = self._registration_dates(dates, years, header, [y for y, _ in _registration_evidence(owns)])
         fixes = {fix.key: fix for fix in (self._volume_from_dates(header, owns),
                                           self._office_from_places(header, wards)) if fix is not None}
-        for (number, entry, members, own), (so_text, so_confidence, so_flag), (date_text, date_confidence) in zip(
-                filled, numbers, registered):
+        for (number, entry, members, own), so_fix, date_fix in zip(filled, numbers, registered):
+            (so_text, so_confidence, so_flag), (date_text, date_confidence, date_flag) = so_fix, date_fix
             items = [(f.key, f.text, _shared_confidence(f.confidence, len(filled)), list(f.bbox)) for f in header
                      if f.key not in fixes]
             items += [(fix.key, fix.text, _shared_confidence(fix.confidence, len(filled)), fix.box)
@@ -2469,12 +2636,14 @@ class PagePipeline:
                     f["read_text"], flag = read_as[f["key"]]
                     f["flags"].append(flag)
                 if f["key"] == "so" and so_text is not None:
-                    if so:
+                    if "so" in read_as:  # read again in sequence first: the text first read
+                        f["read_text"] = read_as["so"][0]
+                    elif so:
                         f["read_text"] = " ".join(g.text for g in so)
                     f["flags"].append(so_flag)
                 if f["key"] == "ngayDangKy" and date_text is not None:
                     f["read_text"] = registration.text
-                    f["flags"].append("registration_year_from_sequence")
+                    f["flags"].append(date_flag)
                 if f["key"] in fixes:
                     f["read_text"] = fixes[f["key"]].read_text
                     f["flags"].append(fixes[f["key"]].flag)

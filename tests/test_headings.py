@@ -634,6 +634,21 @@ def test_a_nationality_read_on_two_lines_after_the_ethnicity_is_cut_off_it():
     assert [(f.key, f.text) for f in entry[1]] == [("nksDanToc", "Mường"), ("nksQuocTich", "Việt Nam")]
 
 
+def test_a_nationality_half_the_detector_joined_to_the_ethnicity_goes_back_to_the_nationality():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    heading = _heading((0, 30, 200, 60), "Dân tộc, quốc tịch", 0.9)
+    # "Kinh" over "Việt" over "Nam", the detector's fields "Kinh Việt" and "Nam": "Kinh (Việt)" is a fine
+    # ethnicity, but "Nam" alone is no nationality, so the lines are cut again.
+    ethnicity = _field("x", (10, 100, 190, 140), (10, 100, 80, 118), (10, 122, 80, 140))
+    for line, text in zip(ethnicity.lines, ("Kinh", "Việt")):
+        line.text = text
+    entry = (None, [ethnicity, _read("x", (10, 144, 80, 162), "Nam")])
+    pipeline.name_fields([entry], [heading], "khai_sinh")
+    assert [(f.key, f.text) for f in entry[1]] == [("nksDanToc", "Kinh"), ("nksQuocTich", "Việt Nam")]
+
+
 def test_a_line_holding_several_values_is_cut_where_its_text_says():
     from inference.pages import PagePipeline
 
@@ -1081,14 +1096,127 @@ def test_a_registration_year_its_neighbours_contradict_by_a_digit_takes_theirs()
     assert with_year("11/1/01", 2001, 2004) == "11/1/04"
     assert with_year("1984", 1984, 1994) == "1994" and with_year("tháng 4", 1984, 1994) is None
 
+    # A volume numbered without its year: the neighbours speak (with it, the volume does: the next test).
     pipeline = _header_and_rows_page(3, "ngayDangKy", "quyenSo",
-                                     {20: "01/1994", 110: "3/1/1994", 210: "9/2/1984", 310: "15/3/1994"})
+                                     {20: "01", 110: "3/1/1994", 210: "9/2/1984", 310: "15/3/1994"})
     records = pipeline(Image.new("RGB", (600, 400), "white"), book="khai_sinh")["records"]
     dates = [next(f for f in r["fields"] if f["key"] == "ngayDangKy") for r in records]
     assert [f["value"] for f in dates] == ["1994-01-03", "1994-02-09", "1994-03-15"]
     assert dates[1]["text"] == "9/2/1994" and dates[1]["read_text"] == "9/2/1984"
     assert "registration_year_from_sequence" in dates[1]["flags"]
     assert "read_text" not in dates[0] and "registration_year_from_sequence" not in dates[2]["flags"]
+
+
+def test_a_registration_year_one_digit_off_its_volumes_year_takes_it_where_most_dates_hold_that_year():
+    from inference.records.sequence import registration_years_from_volume
+
+    # Neighbours misread differently ("2001" above "2006") or alike ("2003" between two "2013"): the volume and
+    # most of the page's dates speak, and a date of the volume's year stays as read.
+    assert registration_years_from_volume("01/2004", [2001, 2006, 2004, 2004, 2004, 2004]) == [
+        2004, 2004, None, None, None, None]
+    assert registration_years_from_volume("02/2003", [2003, 2003, 2013, 2003, 2013, 2003, 2003]) == [
+        None, None, 2003, None, 2003, None, None]
+    # A volume misread by a digit still vouches (its own fix follows the dates); a year further off is left.
+    assert registration_years_from_volume("01/2014", [2004, 2004, 2004, 2004, 2006, 1994]) == [None] * 4 + [2004, None]
+    assert registration_years_from_volume("01/2004", [2004, 2004, 2004, 2017]) == [None] * 4
+    # No year in the volume, a volume of another year, dates of several years, or too few: the neighbours' rule.
+    for volume, years in (("01", [2004, 2004, 2006]), ("01/2017", [2004, 2004, 2004, 2006]),
+                          ("01/2004", [2003, 2004, 2005]), ("01/2004", [2006]), (None, [2004, 2004, 2006])):
+        assert registration_years_from_volume(volume, years) is None
+
+    pipeline = _header_and_rows_page(3, "ngayDangKy", "quyenSo",
+                                     {20: "01/2004", 110: "11/1/01", 210: "4/3/2006", 310: "15/3/2004"})
+    # Two dates of three misread: too few for the page's year, so nothing changes by the volume alone...
+    records = pipeline(Image.new("RGB", (600, 400), "white"), book="khai_sinh")["records"]
+    assert [next(f for f in r["fields"] if f["key"] == "ngayDangKy")["text"] for r in records] == [
+        "11/1/01", "4/3/2006", "15/3/2004"]
+    pipeline = _header_and_rows_page(3, "ngayDangKy", "quyenSo",
+                                     {20: "02/2003", 110: "3/4/2003", 210: "29-4-2003", 310: "16/5/2013"})
+    # ...while the last entry's neighbours disagree: the volume and the page's two dates of 2003 fix it.
+    records = pipeline(Image.new("RGB", (600, 400), "white"), book="khai_sinh")["records"]
+    dates = [next(f for f in r["fields"] if f["key"] == "ngayDangKy") for r in records]
+    assert [f["value"] for f in dates] == ["2003-04-03", "2003-04-29", "2003-05-16"]
+    assert dates[2]["text"] == "16/5/2003" and dates[2]["read_text"] == "16/5/2013"
+    assert "registration_year_from_volume" in dates[2]["flags"]
+    assert "entry_year_mismatch" not in dates[2]["flags"]
+    assert not any("registration_year_from_sequence" in f["flags"] or "read_text" in f for f in dates[:2])
+
+
+def test_the_years_entry_numbers_are_written_with_vouch_for_the_volumes_and_the_dates_year():
+    from collections import Counter
+
+    from inference.pages import PagePipeline, _registration_evidence
+    from inference.records.sequence import registration_years_from_volume
+
+    box = (0, 0, 50, 20)
+    numbers = ("200/2005", "201/05", "202/2005", "203")
+    dates = ("30/03/2005", "30-03-2001", "Ngày 22 đăng ký", "24-10-2006")
+    entries = [[_read("so", box, n), _read("ngayDangKy", box, d)] for n, d in zip(numbers, dates)]
+    # A number written without its year says none; a date read as none, neither.
+    assert Counter(y for y, _ in _registration_evidence(entries)) == Counter({2005: 4, 2001: 1, 2006: 1})
+    fix = PagePipeline._volume_from_dates([_read("quyenSo", box, "2/2002")], entries)
+    assert (fix.text, fix.read_text, fix.flag) == ("02/2005", "2/2002", "volume_year_from_dates")
+    # The dates alone hold no year twice; with the numbers' years the page's is 2005, and the volume's, one
+    # digit off, is taken for it.
+    years = [2005, 2001, None, 2006]
+    assert registration_years_from_volume("02/2002", years) is None
+    evidence = [y for y, _ in _registration_evidence(entries)]
+    assert registration_years_from_volume("02/2002", years, evidence) == [None, 2005, None, 2005]
+
+
+def test_entry_numbers_read_as_no_run_are_read_again_as_one(monkeypatch):
+    from inference.records.sequence import sequence_reading, sequence_starts, sequence_suffix
+
+    # Each number as read or one digit off, less its place on the page, votes for the page's first number.
+    assert sequence_starts(["145/94", "14/9/1944", "47/34", "14/2/14", "14.9.94"])[0] == 145
+    assert set(sequence_starts(["12/2002", "42/2002", "13/2002", "74/2002", "15/2002"])) >= {11, 71}
+    assert sequence_starts(["UBND", None, "7"]) == []
+    assert sequence_suffix(["145/94", "14/9/1944", "47/34", "UBND", None]) == "/94"
+    assert sequence_suffix(["12", "13", "14/9/1944"]) == "" and sequence_suffix([]) == ""
+    # Its first run of digits replaced, and the page's own form; never the text itself.
+    assert sequence_reading("14/9/1944", 146, "/94") == ["146/9/1944", "146/94"]
+    assert sequence_reading("UBND", 147, "/94") == ["147/94"] and sequence_reading("147/94", 147, "/94") == []
+
+    # 71 to 75 misread on a spread: no two neighbours vouch for a number, but the crops, read as one run, read 71
+    # to 75 within the sequence prior of what was read.
+    texts = {110: "17/2002", 210: "42/2002", 310: "13/2002", 410: "74/2002", 510: "15/2002"}
+    scores = {"17/2002": -1.0, "42/2002": -1.0, "13/2002": -0.5, "74/2002": -0.5, "15/2002": -0.5,
+              "71/2002": -2.0, "72/2002": -2.5, "73/2002": -1.5, "75/2002": -1.5, "14/2002": -4.0}
+
+    def numbers(**options):
+        pipeline = _header_and_rows_page(len(texts), "so", "quyenSo", {20: "01", **texts})
+        pipeline.recognizer = ScoringReader()
+        for name, value in options.items():
+            setattr(pipeline, name, value)
+        records = pipeline(Image.new("RGB", (600, 600), "white"), book="khai_sinh")["records"]
+        return [next(f for f in r["fields"] if f["key"] == "so") for r in records]
+
+    asked = scored_by(monkeypatch, scores)
+    got = numbers()
+    assert [f["value"] for f in got] == ["71/2002", "72/2002", "73/2002", "74/2002", "75/2002"]
+    assert [f.get("read_text") for f in got] == ["17/2002", "42/2002", "13/2002", None, "15/2002"]
+    assert all("entry_number_read_in_sequence" in f["flags"] for i, f in enumerate(got) if i != 3)
+    assert got[0]["confidence"] == pytest.approx(np.exp(-2.0), abs=1e-4)
+    # Worth less than what the run costs the crops, or turned off: read as the recognizer read them (then "74",
+    # between "13" and "15", is the neighbours' 14).
+    got = numbers(sequence_prior=1.2)
+    assert [f["text"] for f in got] == ["17/2002", "42/2002", "13/2002", "14/2002", "15/2002"]
+    assert not any("entry_number_read_in_sequence" in f["flags"] for f in got)
+    asked.clear()
+    assert [f["text"] for f in numbers(sequence_prior=0.0)] == [f["text"] for f in got] and not asked
+    # Two neighbours read running on by one stay as read and fix the run, however likely another run reads on the
+    # third crop ("172" for its "182"); the neighbours' rule then gives it 112.
+    texts = {110: "182/2017", 210: "113/2017", 310: "114/2017"}
+    scores.update({"182/2017": -0.5, "113/2017": -0.5, "114/2017": -0.5, "172/2017": -0.6, "173/2017": -0.6,
+                   "174/2017": -0.6, "112/2017": -6.0})
+    asked.clear()
+    assert [f["text"] for f in numbers()] == ["112/2017", "113/2017", "114/2017"]
+    assert "112/2017" in asked and "173/2017" not in asked and "172/2017" not in asked
+    # A page read in sequence is not read again.
+    texts = {110: "17/2002", 210: "42/2002", 310: "13/2002", 410: "74/2002", 510: "15/2002"}
+    texts.update({110: "71/2002", 210: "72/2002", 310: "73/2002", 510: "75/2002"})
+    asked.clear()
+    assert [f["text"] for f in numbers()] == list(texts.values()) and not asked
 
 
 def test_a_registering_office_misread_near_a_commune_of_the_pages_places_is_spelled_as_that_one():

@@ -1005,3 +1005,15 @@ def test_a_place_of_units_written_with_other_separators_or_unit_words_is_one_val
     assert units_written_alike("Xã Tân Xã Huyện Gia Lộc") == "Xã Tân Xã, Huyện Gia Lộc"
     facility = "Trung tâm Y tế thành phố Hải Dương"
     assert normalize_field("khai_tu", "nktNoiChet", facility).value["text"] == facility
+
+
+def test_half_of_viet_nam_or_a_gender_alone_reads_as_no_nationality():
+    from inference.records.normalize import NATIONALITY_FRAGMENT_SCORE
+
+    for text in ("Nam", "Việt", "Nữ", "NAM"):
+        got = normalize_value(ValueKind.NATIONALITY, text)
+        assert got.score == NATIONALITY_FRAGMENT_SCORE and "nationality_unknown" in got.flags
+    # A nationality the list lacks is kept as written, doubted less; the known ones read whole.
+    assert normalize_value(ValueKind.NATIONALITY, "Nữ Nam").score == 0.6
+    assert normalize_value(ValueKind.NATIONALITY, "Việt Nam").value == "Việt Nam"
+    assert normalize_value(ValueKind.NATIONALITY, "Việt Nam").score == 1.0

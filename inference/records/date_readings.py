@@ -115,7 +115,7 @@ def date_readings_between(text: str, low: str, high: str) -> list[str]:
     (two digits off)."""
     out: list[str] = []
     for m in _DIGITS.finditer(text or ""):
-        for new in _one_digit_off(m[0]):
+        for new in one_digit_off(m[0]):
             reading = text[:m.start()] + new + text[m.end():]
             value = full_date(reading)
             if value is not None and low <= value <= high and reading not in out:
@@ -123,7 +123,7 @@ def date_readings_between(text: str, low: str, high: str) -> list[str]:
     return out
 
 
-def _one_digit_off(run: str, separator: str | None = None) -> list[str]:
+def one_digit_off(run: str, separator: str | None = None) -> list[str]:
     """The run of digits ``run`` with one digit changed, added or dropped (never to nothing), or, given a
     ``separator``, cut in two by it; sorted, ``run`` itself not among them."""
     changed = {run[:k] + d + run[k:] for k in range(len(run) + 1) for d in "0123456789"}
@@ -155,7 +155,7 @@ def date_readings_readable(text: str) -> list[str]:
     separator = next((c for c in text if c in "./-"), ".")
     out: list[str] = []
     for m in _DIGITS.finditer(text):
-        for new in _one_digit_off(m[0], separator):
+        for new in one_digit_off(m[0], separator):
             reading = text[:m.start()] + new + text[m.end():]
             if reading not in out and readable_date(reading):
                 out.append(reading)
@@ -163,5 +163,5 @@ def date_readings_readable(text: str) -> list[str]:
 
 
 __all__ = ["DATE_CONTRADICTIONS", "IN_ORDER_AT_LEAST", "ONE_SIDED_WINDOW", "date_contradictions",
-           "date_readings_between", "date_readings_readable", "dates_out_of_order", "full_date",
+           "date_readings_between", "date_readings_readable", "dates_out_of_order", "full_date", "one_digit_off",
            "readable_date", "year_readings"]

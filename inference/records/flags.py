@@ -111,6 +111,9 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
                                  "a date column read in its place"),
     Flag("entry_number_from_sequence", _W, "the entry number read contradicts the entries around it on the page, "
                                           "which number on by one; theirs is kept (the text read is in read_text)"),
+    Flag("entry_number_read_in_sequence", _W, "the page's entry numbers, read as no run (\"12\", \"42\", \"13\" "
+         "for 71, 72, 73), were read again as one: this number, the run's, read nearly as likely on its crop as the "
+         "text read, which is kept in read_text"),
     Flag("entry_number_unseen", _W, "no entry number was found in the entry; the number the entries just around "
                                    "it count to is given, unseen (confidence 0)"),
     Flag("entry_number_year_from_dates", _W, "the year in the entry number read (\"246/2011\") is not the year "
@@ -145,6 +148,12 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("registration_year_from_sequence", _W, "the registration year read (\"1984\") is one digit off the "
          "year of the entries on either side, which agree; the date takes theirs (the text read is kept in "
          "read_text)"),
+    Flag("registration_year_from_volume", _W, "the registration year read (\"2006\") is one digit off the year "
+         "the page's volume is numbered by (\"01/2004\"), which most of the page's dates hold: a volume holds one "
+         "year's registrations, and the date takes its year (the text read is kept in read_text)"),
+    Flag("place_line_end_read_again", _W, "a line of the place ending in no punctuation (\"Thanh Miện\" over "
+         "\"Hải Dương\") was read again with a comma after it, and its crop read that as likely, or nearly: a comma "
+         "at a line's end is easily cut off (the text read is kept in read_text)"),
     Flag("place_read_from_gazetteer", _W, "a unit name in the place was read as a gazetteer unit's near it "
          "(\"Huyện Quỳnh Lương\" as \"Huyện Quỳnh Lưu\"): that reading, scored on the line's crop with the "
          "names the gazetteer holds counted in its favour, was the likelier (the text read is kept in read_text)"),

@@ -225,11 +225,19 @@ def _open_wordwise(name: str) -> Callable[[str, dict], Normalized]:
     return normalizer
 
 
+#: Words that alone name no nationality: a half of "Việt Nam" (written over two lines, or cut between an
+#: ethnicity and the nationality: "Kinh Việt" over "Nam") or a gender read into the nationality's cell.
+NATIONALITY_FRAGMENTS = frozenset({"việt", "nam", "nữ"})
+#: The score of such a word read as the nationality (an unknown one keeps 0.6: a nationality the list lacks).
+NATIONALITY_FRAGMENT_SCORE = 0.05
+
+
 def _nationality(text: str, ctx: dict) -> Normalized:
     result = _open("nationality", "nationality_unknown", 0.6)(text, ctx)
     if "nationality_unknown" in result.flags and result.value:
         words = str(result.value).split()
-        result = Normalized(" ".join(w[:1].upper() + w[1:] for w in words), result.score, result.flags)
+        score = NATIONALITY_FRAGMENT_SCORE if fold(str(result.value)) in NATIONALITY_FRAGMENTS else result.score
+        result = Normalized(" ".join(w[:1].upper() + w[1:] for w in words), score, result.flags)
     return result
 
 

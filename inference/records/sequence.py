@@ -17,13 +17,21 @@ a misreading, and :func:`entry_number_years_from_dates` writes it with theirs (f
 Entries are registered in order, so the registration year changes at most between two entries, never for one
 entry alone: a registration year one digit off the year of the entries on either side, which agree ("1984"
 between two of 1994), is a misreading; :func:`registration_years_from_sequence` says which, and
-:func:`with_year` writes the date read with that year (flag ``registration_year_from_sequence``).
+:func:`with_year` writes the date read with that year (flag ``registration_year_from_sequence``). Where the
+volume is numbered by its year and most of the page's dates hold it, that year outweighs the neighbours:
+:func:`registration_years_from_volume` (flag ``registration_year_from_volume``).
+Where too few numbers are read right for any to vouch ("12", "42", "13", "146", "16", "17", "18" for 71 to 78
+on a spread whose 7s read as 1s), the page's numbers are read again as one run: :func:`sequence_starts` says
+which first numbers are worth trying and :func:`sequence_reading` writes an entry's number in a run, and the
+page pipeline keeps the run its crops read likeliest (flag ``entry_number_read_in_sequence``).
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
 from collections.abc import Sequence
+
+from inference.records.date_readings import one_digit_off
 
 _NUMBER = re.compile(r"(\d{1,6})(?:/(\d{4}))?")
 
@@ -152,6 +160,64 @@ def registration_years_from_sequence(years: Sequence[int | None]) -> list[tuple[
     return out
 
 
+def registration_years_from_volume(volume: object, years: Sequence[int | None],
+                                   evidence: Sequence[int] | None = None) -> list[int | None] | None:
+    """For each entry of a page (top to bottom), given the normalized volume number (``"01/2004"``) and the
+    years of the entries' registration dates as read (``None`` where unread): where the volume is numbered by
+    a year that is, or is one digit off, the year of two thirds of the page's ``evidence`` (:func:`page_year`;
+    default: the dates' years; the page pipeline adds the years its entry numbers are written with), that year
+    for each date one digit off it, else ``None``; ``None`` for the whole page where the volume names no year
+    or the page does not vouch for it (the neighbours' rule, :func:`registration_years_from_sequence`, then
+    speaks). A volume holds one year's registrations, so a date of that year stays as read even where both its
+    neighbours were misread alike ("2003" between two "2013" in the volume "02/2003"), and a date whose
+    neighbours were misread differently ("2001" above "2006" in "01/2004") is still fixed."""
+    m = _VOLUME.fullmatch(volume) if isinstance(volume, str) else None
+    year = page_year(years if evidence is None else evidence) if m is not None else None
+    if year is None or len(str(year)) != 4 or not (int(m[2]) == year or _one_digit_off(year, m[2])):
+        return None
+    return [year if own is not None and own != year and _one_digit_off(own, year) else None for own in years]
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def sequence_starts(texts: Sequence[str | None], limit: int = 6) -> list[int]:
+    """The first numbers of a page's run of entry numbers worth reading the page again with, given the text read
+    in each filled entry's number field, top to bottom (``None`` where there is none): the first run of digits of
+    each, less its entry's place on the page, votes twice for a start, and once as read with one digit changed,
+    added or dropped (each entry once for each start); the starts that two entries vote for (three votes at
+    least), most votes first, at most ``limit``."""
+    votes: Counter = Counter()
+    for i, text in enumerate(texts):
+        m = _DIGITS.search(text or "")
+        if m is None:
+            continue
+        ballot = {int(run) - i: 1 for run in one_digit_off(m[0]) if len(run) <= 4}
+        ballot[int(m[0]) - i] = 2
+        votes.update({start: weight for start, weight in ballot.items() if start >= 1})
+    return [start for start, count in votes.most_common() if count >= 3][:limit]
+
+
+def sequence_reading(text: str | None, number: int, suffix: str) -> list[str]:
+    """The ways the entry number ``number`` may stand written in a field read as ``text``: its first run of
+    digits replaced by ``number`` ("12/2006" → "71/2006"), and ``number`` followed by ``suffix``, the page's
+    own way of writing its numbers ("/94" in "145/94"; for a field read as no number, "UBND", or as a date,
+    "14/9/1944"); each once, ``text`` itself not among them."""
+    out = []
+    m = _DIGITS.search(text or "")
+    if m is not None:
+        out.append(text[:m.start()] + str(number) + text[m.end():])
+    out.append(f"{number}{suffix}")
+    return [t for t in dict.fromkeys(out) if t != text]
+
+
+def sequence_suffix(texts: Sequence[str | None]) -> str:
+    """How a page writes what follows its entry numbers ("/94", "/2002", or nothing): the most common tail of
+    the texts read that are a number alone or a number and a year ("145/94"); none where no text is."""
+    tails = Counter(m[1] or "" for m in (re.fullmatch(r"\d+(/\d{2}|/\d{4})?", t.strip()) for t in texts if t) if m)
+    return tails.most_common(1)[0][0] if tails else ""
+
+
 def with_year(text: str, read: int, year: int) -> str | None:
     """``text``, a date read with the year ``read``, written with ``year`` instead: its last run of the read
     year's four digits, else a two-digit year ending it ("11/1/01" → "11/1/04"); ``None`` where the year is not
@@ -167,4 +233,5 @@ def with_year(text: str, read: int, year: int) -> str | None:
 
 
 __all__ = ["entry_number_years_from_dates", "entry_numbers_from_sequence", "page_year",
-           "registration_years_from_sequence", "volume_year_from_dates", "vouching_pair", "with_year"]
+           "registration_years_from_sequence", "registration_years_from_volume", "sequence_reading",
+           "sequence_starts", "sequence_suffix", "volume_year_from_dates", "vouching_pair", "with_year"]
