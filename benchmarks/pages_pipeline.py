@@ -46,8 +46,8 @@ from data.pages.lines import LINE_PAD  # noqa: E402
 from data.pages.render import render_page  # noqa: E402
 from data.schema import BOOKS  # noqa: E402
 from inference.pages import (DATE_PRIOR, FIELD_LINE_PAD, FUSED_ENTRY_ROWS, HEADER_NUMBER_PRIOR,  # noqa: E402
-                             MIN_HEADING_CONFIDENCE, PLACE_PRIOR, RELATIONSHIP_PRIOR, SURNAME_PRIOR,
-                             PagePipeline)
+                             LINE_END_COMMA_PRIOR, MIN_HEADING_CONFIDENCE, PLACE_PRIOR, RELATIONSHIP_PRIOR,
+                             SEQUENCE_PRIOR, SURNAME_PRIOR, PagePipeline)
 from inference.records import FLAGS, Severity, normalize_field  # noqa: E402
 from models.detection.layout import Region, box_iou, match_f1  # noqa: E402
 
@@ -176,6 +176,12 @@ def main() -> int:
     parser.add_argument("--header-number-prior", type=float, default=HEADER_NUMBER_PRIOR,
                         help="log-probability a volume or page number read as digits is worth where the number read "
                              "has none (0: off; default %(default)s)")
+    parser.add_argument("--line-end-comma-prior", type=float, default=LINE_END_COMMA_PRIOR,
+                        help="log-probability a comma is worth at the end of a place's line that another line goes "
+                             "on from (0: off; default %(default)s)")
+    parser.add_argument("--sequence-prior", type=float, default=SEQUENCE_PRIOR,
+                        help="log-probability an entry number is worth where it runs on by one from the page's "
+                             "others (0: off; default %(default)s)")
     parser.add_argument("--field-line-pad", type=float, default=FIELD_LINE_PAD,
                         help="share of a detected field line's height its crop is padded with (the true layout's "
                              "lines take the recognizer's training pad, 0.15; default %(default)s)")
@@ -187,7 +193,8 @@ def main() -> int:
 
     # The readings again, as every pipeline below makes them.
     priors = dict(place_prior=args.place_prior, surname_prior=args.surname_prior, date_prior=args.date_prior,
-                  header_number_prior=args.header_number_prior, relationship_prior=args.relationship_prior)
+                  header_number_prior=args.header_number_prior, relationship_prior=args.relationship_prior,
+                  line_end_comma_prior=args.line_end_comma_prior, sequence_prior=args.sequence_prior)
     pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads, second_recognizer=args.second_model,
                                       single_recognizer=args.single_model, heading_recognizer=args.heading_model,
                                       review_threshold=0.0,
@@ -275,7 +282,8 @@ def main() -> int:
            "heading_confidence": args.heading_confidence, "place_prior": args.place_prior,
            "surname_prior": args.surname_prior, "date_prior": args.date_prior,
            "header_number_prior": args.header_number_prior, "field_line_pad": args.field_line_pad,
-           "relationship_prior": args.relationship_prior,
+           "relationship_prior": args.relationship_prior, "line_end_comma_prior": args.line_end_comma_prior,
+           "sequence_prior": args.sequence_prior,
            "fused_entry_rows": args.fused_entry_rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
