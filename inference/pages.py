@@ -542,9 +542,46 @@ def _apart(a, b) -> bool:
     return a[2] <= b[0] or b[2] <= a[0]
 
 
+#: The persons whose keys say their sex (a mother, a wife; a father, a husband) and the middle names of the
+#: other sex: "Thị" names a woman, "Văn" a man, nearly without exception.
+_OTHER_SEX_MIDDLE_NAME = {"me": "văn", "vo": "văn", "cha": "thị", "chong": "thị"}
+#: How well a person's name reads as the name of a person of the other sex (``_reads_as``).
+OTHER_SEX_NAME = 0.1
+
+
+def _name_of_the_other_sex(key: str, text: str) -> bool:
+    """Whether ``text``, a name under ``key``, holds the middle name of the other sex than the person of
+    ``key`` is ("Dương Thị Trang" as ``chaHoTen``)."""
+    other = _OTHER_SEX_MIDDLE_NAME.get(_role(key))
+    return other is not None and other in (fold(w) for w in text.split()[1:-1])
+
+
 def _role(key: str) -> str:
     """The person a key belongs to, by its lower-case prefix (``nyc`` of ``nycHoTen``)."""
     return re.match(r"[a-z]+", key).group(0)
+
+
+#: Two persons of a book whose values share the cells under one heading ("Họ tên mẹ / họ tên cha", "Năm sinh
+#: mẹ / cha"), one of whom may be missing: a birth without a father leaves the father's values unwritten.
+_PARTNERS = (("me", "cha"), ("vo", "chong"))
+
+
+def _values_to_the_named_partner(fields: list[FieldResult], book: str) -> None:
+    """One entry's ``fields``, each value of one of two partnered persons (:data:`_PARTNERS`) who has no name in
+    the entry rekeyed, in place, as the other's where the other has a name but no such value: "1968" under
+    "Năm sinh mẹ / cha", taken for the father's year where the mother's name stands alone above it, is the
+    mother's."""
+    register = get_book(book)
+    for a, b in _PARTNERS:
+        for absent, named in ((a, b), (b, a)):
+            keys = {f.key for f in fields}
+            if absent + "HoTen" in keys or named + "HoTen" not in keys:
+                continue
+            for f in fields:
+                other = named + f.key[len(absent):] if _role(f.key) == absent else None
+                if other is not None and other in register and other not in keys:
+                    keys.add(other)
+                    f.key = other
 
 
 def _one_person(keys: tuple[str, ...]) -> bool:
@@ -1021,8 +1058,10 @@ def _reads_as(book: str, key: str, text: str) -> float:
     floor for text the normalizer finds an error in (a date that is no date, an office without a letter), for
     a person's name as a place (:func:`inference.records.names.reads_as_a_person`), and for text that holds
     another value of its cell: words or figures beside a date, a whole date in a place, office or cause, digits
-    in a death notice's type, a name's word beside a relationship, figures as the date in words; the floor once
-    for each place a place holds beyond one (:func:`inference.records.places.place_breaks`)."""
+    in a death notice's type, a document's number in its authority of issue, a name's word beside a
+    relationship, figures as the date in words; the floor once for each place a place holds beyond one
+    (:func:`inference.records.places.place_breaks`); ``OTHER_SEX_NAME`` for a name of the other sex than the
+    person of its key (:func:`_name_of_the_other_sex`)."""
     try:
         kind = get_book(book).field(key).kind
     except KeyError:
@@ -1053,6 +1092,13 @@ def _reads_as(book: str, key: str, text: str) -> float:
     if kind in _FREE_KINDS and kind is not ValueKind.FREE_TEXT and whole:
         # "15/12/2012 Công an tỉnh Hải Dương" as the issuing authority: the date of issue read into it. A place,
         # an office or a cause holds numbers ("Tổ 6", "số 12/3") but never a whole date; a note may.
+        return float(np.log(MIN_READS_AS))
+    if kind is ValueKind.PERSON_NAME and _name_of_the_other_sex(key, text):
+        # "Dương Thị Trang" as the father, "Nguyễn Văn Hùng" as the mother: stacked parents cut the wrong way
+        # round, or a lone mother's name taken for the father's.
+        return float(np.log(OTHER_SEX_NAME))
+    if kind is ValueKind.ISSUING_AUTHORITY and "authority_has_number" in result.flags:
+        # "CMND 059750302" as the authority of issue: the document's type and number, read as one value.
         return float(np.log(MIN_READS_AS))
     if kind is ValueKind.RELATIONSHIP and _relationship_with_more(text):
         # "Chính, Cháu", "Cha Trần Thị Nhi": a relationship with a word of the name beside it.
@@ -2525,6 +2571,7 @@ class PagePipeline:
             read_lines.update((tuple(line.bbox), relationships_read[id(line)]) for f in members for line in f.lines
                               if id(line) in relationships_read)
             members[:] = _join_pieces(_split_genders(_split_relationships(members, book_key), book_key))
+            _values_to_the_named_partner(members, book_key)
             if _snap_cuts(work, [line for f in members for line in f.lines]):
                 for f in members:
                     if any(line.cut_from is not None for line in f.lines):

@@ -649,6 +649,71 @@ def test_a_nationality_half_the_detector_joined_to_the_ethnicity_goes_back_to_th
     assert [(f.key, f.text) for f in entry[1]] == [("nksDanToc", "Kinh"), ("nksQuocTich", "Việt Nam")]
 
 
+def test_a_document_number_read_into_the_authority_of_issue_reads_as_no_authority():
+    import math
+    from types import SimpleNamespace
+
+    from inference.pages import MIN_READS_AS, PagePipeline, _reads_as
+
+    assert _reads_as("khai_tu", "nktNoiCapGiayToTuyThan", "CMND 059750302") == pytest.approx(math.log(MIN_READS_AS))
+    assert _reads_as("khai_tu", "nktNoiCapGiayToTuyThan", "Công an tỉnh Hải Dương") == 0.0
+    keys = ["nktLoaiGiayToTuyThan", "nktSoGiayToTuyThan", "nktNgayCapGiayToTuyThan", "nktNoiCapGiayToTuyThan"]
+    pipeline = PagePipeline(SimpleNamespace(config=SimpleNamespace(field_keys=keys)), None, deskew=False)
+    heading = _heading((0, 30, 200, 60), "Giấy tờ tùy thân người chết", 0.9)
+    # One detected field over the document's type and number, the detector taking it for the authority of issue
+    # (on a layout it never saw), which reads anything as itself but a document's number.
+    document = _field("nktNoiCapGiayToTuyThan", (10, 100, 190, 140), (10, 100, 80, 118), (10, 122, 120, 140))
+    document.key_probs = np.array([0.15, 0.15, 0.05, 0.65])
+    for line, text in zip(document.lines, ("CMND", "059750302")):
+        line.text = text
+    entry = (None, [document])
+    pipeline.name_fields([entry], [heading], "khai_tu")
+    assert [(f.key, f.text) for f in entry[1]] == [("nktLoaiGiayToTuyThan", "CMND"),
+                                                   ("nktSoGiayToTuyThan", "059750302")]
+
+
+def test_a_lone_parents_name_goes_to_the_parent_its_middle_name_says():
+    from types import SimpleNamespace
+
+    from inference.pages import OTHER_SEX_NAME, PagePipeline, _name_of_the_other_sex
+
+    assert _name_of_the_other_sex("chaHoTen", "Dương Thị Trang") and _name_of_the_other_sex("voHoTen", "Lê Văn An")
+    assert not _name_of_the_other_sex("meHoTen", "Dương Thị Trang") and not _name_of_the_other_sex("nycHoTen", "Lê Văn An")
+    assert not _name_of_the_other_sex("chaHoTen", "Thị Văn")  # a surname or given name says nothing
+    assert OTHER_SEX_NAME < 1
+    keys = ["meHoTen", "chaHoTen"]
+    pipeline = PagePipeline(SimpleNamespace(config=SimpleNamespace(field_keys=keys)), None, deskew=False)
+    heading = _heading((0, 30, 200, 60), "Họ tên mẹ / họ tên cha", 0.9)
+    # A birth without a father: the mother's name alone in the parents' cell, the detector leaning to the father.
+    for text, probs, key in (("Nguyễn Thị Hồng", [0.3, 0.7], "meHoTen"), ("Trần Văn Hùng", [0.7, 0.3], "chaHoTen"),
+                             ("Nguyễn Hồng", [0.3, 0.7], "chaHoTen")):
+        name = _read("x", (10, 100, 190, 118), text)
+        name.key_probs = np.array(probs)
+        entry = (None, [name])
+        pipeline.name_fields([entry], [heading], "khai_sinh")
+        assert [(f.key, f.text) for f in entry[1]] == [(key, text)]
+
+
+def test_a_value_of_a_parent_with_no_name_goes_to_the_named_parent_without_one():
+    from inference.pages import _values_to_the_named_partner
+
+    box = (0, 0, 50, 20)
+    # A birth without a father: the mother's year under "Năm sinh mẹ / cha" taken for the father's.
+    fields = [_read("meHoTen", box, "Nguyễn Thị Hồng"), _read("chaNgaySinh", box, "1968"),
+              _read("nksHoTen", box, "Nguyễn Thị Thủy")]
+    _values_to_the_named_partner(fields, "khai_sinh")
+    assert [f.key for f in fields] == ["meHoTen", "meNgaySinh", "nksHoTen"]
+    fields = [_read("chongHoTen", box, "Lê Văn An"), _read("voDanToc", box, "Kinh")]
+    _values_to_the_named_partner(fields, "ket_hon")
+    assert [f.key for f in fields] == ["chongHoTen", "chongDanToc"]
+    # Both named, the named one's value already read, or neither named: as keyed.
+    for keys in (["meHoTen", "chaHoTen", "chaNgaySinh"], ["meHoTen", "meNgaySinh", "chaNgaySinh"],
+                 ["chaNgaySinh", "meNgaySinh"]):
+        fields = [_read(k, box, "x") for k in keys]
+        _values_to_the_named_partner(fields, "khai_sinh")
+        assert [f.key for f in fields] == keys
+
+
 def test_a_line_holding_several_values_is_cut_where_its_text_says():
     from inference.pages import PagePipeline
 
