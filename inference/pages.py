@@ -1978,10 +1978,11 @@ class PagePipeline:
         holds one line is read as the number the run gives it (:func:`~inference.records.sequence.sequence_reading`,
         the page's way of writing its numbers), by teacher forcing on its crop; the run whose readings are
         likeliest over the page stands, and each entry takes its number there where that, with
-        ``sequence_prior`` in its favour, beats its reading as it stands. A number misread the same way down a
-        page ("12", "42", "13", "16", "17" for 71, 72, 73, 76, 77) leaves no two neighbours to vouch for the
+        ``sequence_prior`` in its favour, beats its reading as it stands. Numbers misread down a page ("45/1988",
+        "năm", "4/2005", "14/2005", "19/2005" for 43 and 45 to 48) leave no two neighbours to vouch for the
         others (:func:`~inference.records.sequence.entry_numbers_from_sequence`), but the crops, read together,
-        may. Two neighbours read running on by one stay as read and give the run's start (their crops read
+        may; a misreading the crops share ("12", "42", "13", "16" for 71, 72, 73, 76, a hand's 7 read as 1) they
+        cannot undo. Two neighbours read running on by one stay as read and give the run's start (their crops read
         "113", "114": the run from 112 only, whatever a third crop's "182" reads likelier as). ``entries``: the
         filled entries' fields, top to bottom. Returns ``{id(field): the text it read}`` for every number field
         it changed (the pipeline's own recognizer scores, as in :meth:`read_again`)."""

@@ -111,9 +111,9 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
                                  "a date column read in its place"),
     Flag("entry_number_from_sequence", _W, "the entry number read contradicts the entries around it on the page, "
                                           "which number on by one; theirs is kept (the text read is in read_text)"),
-    Flag("entry_number_read_in_sequence", _W, "the page's entry numbers, read as no run (\"12\", \"42\", \"13\" "
-         "for 71, 72, 73), were read again as one: this number, the run's, read nearly as likely on its crop as the "
-         "text read, which is kept in read_text"),
+    Flag("entry_number_read_in_sequence", _W, "the page's entry numbers, read as no run (\"45/1988\", \"năm\", "
+         "\"4/2005\" for 43, 45, 46), were read again as one: this number, the run's, read nearly as likely on its "
+         "crop as the text read, which is kept in read_text"),
     Flag("entry_number_unseen", _W, "no entry number was found in the entry; the number the entries just around "
                                    "it count to is given, unseen (confidence 0)"),
     Flag("entry_number_year_from_dates", _W, "the year in the entry number read (\"246/2011\") is not the year "

@@ -20,10 +20,10 @@ between two of 1994), is a misreading; :func:`registration_years_from_sequence` 
 :func:`with_year` writes the date read with that year (flag ``registration_year_from_sequence``). Where the
 volume is numbered by its year and most of the page's dates hold it, that year outweighs the neighbours:
 :func:`registration_years_from_volume` (flag ``registration_year_from_volume``).
-Where too few numbers are read right for any to vouch ("12", "42", "13", "146", "16", "17", "18" for 71 to 78
-on a spread whose 7s read as 1s), the page's numbers are read again as one run: :func:`sequence_starts` says
-which first numbers are worth trying and :func:`sequence_reading` writes an entry's number in a run, and the
-page pipeline keeps the run its crops read likeliest (flag ``entry_number_read_in_sequence``).
+Where too few numbers are read right for any to vouch ("45/1988", "năm", "4/2005", "14/2005", "19/2005" for 43
+and 45 to 48), the page's numbers are read again as one run: :func:`sequence_starts` says which first numbers
+are worth trying and :func:`sequence_reading` writes an entry's number in a run, and the page pipeline keeps
+the run its crops read likeliest (flag ``entry_number_read_in_sequence``).
 """
 from __future__ import annotations
 
