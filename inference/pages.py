@@ -1203,6 +1203,12 @@ def _prior(name: str, value: float, read: str) -> float:
     return value
 
 
+def _scorable(reader, text: str) -> bool:
+    """Whether ``reader`` can score ``text`` by teacher forcing: no longer than its decoder reads."""
+    limit = getattr(reader, "token_limit", None)
+    return limit is None or len(reader.tokenizer.encode(text, add_special_tokens=False)) <= limit
+
+
 def _changed_line(lines: list[str], reading: str) -> tuple[int, str] | None:
     """Where ``reading`` (the lines' texts joined by spaces, changed in one place) differs from ``lines``: the
     index of the one line the change falls in and that line's new text; ``None`` where the change spans two."""
@@ -1309,6 +1315,13 @@ class PagePipeline:
     def field_keys(self) -> list[str]:
         """The detector's field keys, in the order of its key probabilities (none for a layout without them)."""
         return list(getattr(getattr(self.layout, "config", None), "field_keys", None) or [])
+
+    @property
+    def scorer(self):
+        """The recognizer that scores readings by teacher forcing for the steps that read values again: the
+        pipeline's own, else the field lines' reader; ``None`` where neither can (the server's micro-batcher)."""
+        reader = self.recognizer if hasattr(self.recognizer, "score_batch") else self.field_recognizer
+        return reader if hasattr(reader, "score_batch") else None
 
     # -- steps ---------------------------------------------------------------------------------------------
     def detect(self, image: Image.Image) -> tuple[dict[str, list[Region]], Image.Image, np.ndarray, float]:
@@ -1986,8 +1999,8 @@ class PagePipeline:
         "113", "114": the run from 112 only, whatever a third crop's "182" reads likelier as). ``entries``: the
         filled entries' fields, top to bottom. Returns ``{id(field): the text it read}`` for every number field
         it changed (the pipeline's own recognizer scores, as in :meth:`read_again`)."""
-        reader = self.recognizer if hasattr(self.recognizer, "score_batch") else self.field_recognizer
-        if not self.sequence_prior or not hasattr(reader, "score_batch"):
+        reader = self.scorer
+        if not self.sequence_prior or reader is None:
             return {}
         rows: list[tuple[int, FieldResult, LineResult]] = []
         for i, fields in enumerate(entries):
@@ -2008,12 +2021,11 @@ class PagePipeline:
         starts = sorted({numbers[i] - i for i in anchored}) or sequence_starts(texts, SEQUENCE_STARTS)
         rows = [row for row in rows if row[0] not in anchored]
         suffix = sequence_suffix(texts)
-        limit = getattr(reader, "token_limit", None)
         options: list[tuple[int, int, str]] = []  # (start, row, reading)
         for start in starts:
             for r, (i, _, line) in enumerate(rows):
                 options += [(start, r, t) for t in sequence_reading(line.text, start + i, suffix)
-                            if limit is None or len(reader.tokenizer.encode(t, add_special_tokens=False)) <= limit]
+                            if _scorable(reader, t)]
         if not options:
             return {}
         crops = [np.asarray(crop_line(work, line.bbox, self.field_line_pad).convert("RGB")) for _, _, line in rows]
@@ -2107,8 +2119,8 @@ class PagePipeline:
         comma between two of its units a place reads as another text, and the gazetteer match splits places at
         commas. Returns ``{id(field): the text it read}`` for every field it changed (the pipeline's own
         recognizer scores, as in :meth:`read_again`)."""
-        reader = self.recognizer if hasattr(self.recognizer, "score_batch") else self.field_recognizer
-        if not self.line_end_comma_prior or not hasattr(reader, "score_batch"):
+        reader = self.scorer
+        if not self.line_end_comma_prior or reader is None:
             return {}
         register = get_book(book)
         ends: list[tuple[FieldResult, LineResult]] = []
@@ -2116,16 +2128,12 @@ class PagePipeline:
             if f.key not in register or register.field(f.key).kind is not ValueKind.PLACE:
                 continue
             lines = [line for line in f.lines if line.text]
-            ends += [(f, line) for line, after in zip(lines, lines[1:])
-                     if line.text[-1].isalnum() and after.text[0].isalnum()]
-        limit = getattr(reader, "token_limit", None)
-        if limit is not None:  # a reading longer than the decoder reads cannot be scored
-            ends = [(f, line) for f, line in ends
-                    if len(reader.tokenizer.encode(line.text + " -", add_special_tokens=False)) <= limit]
+            ends += [(f, line) for line, after in zip(lines, lines[1:]) if line.text[-1].isalnum()
+                     and after.text[0].isalnum() and _scorable(reader, line.text + " -")]
         if not ends:
             return {}
         read = {id(f): f.text for f, _ in ends}
-        # A place written with dashes between its units ("Phường Phạm Thái - Kinh Môn -") ends its lines with one.
+        # A place written with dashes between its units ("Phường Phạm Thái - Kinh Môn -") ends a line with one.
         marks = [" -" if " - " in f.text and "," not in f.text else "," for f, _ in ends]
         crops = [np.asarray(crop_line(work, line.bbox, self.field_line_pad).convert("RGB")) for _, line in ends]
         logs = reading_log_probs(reader, crops, [(i, line.text) for i, (_, line) in enumerate(ends)]
@@ -2351,8 +2359,8 @@ class PagePipeline:
 
         The pipeline's own recognizer scores, not the second opinion beside it: on the fifth set of held-out
         pages both gave the same exact match (59.10% against 59.13%), and one scorer takes half the time."""
-        reader = self.recognizer if hasattr(self.recognizer, "score_batch") else self.field_recognizer
-        if not prior or not hasattr(reader, "score_batch"):
+        reader = self.scorer
+        if not prior or reader is None:
             return {}
         fields = [f for f in fields if any(line.text for line in f.lines)]
         read = {id(f): f.text for f in fields}
@@ -2380,10 +2388,7 @@ class PagePipeline:
             for f, lines, options in work_items:
                 pairs += [(lines[i], lines[i].text) for i in sorted({i for i, _, _ in options[1:]})]
                 pairs += [(lines[i], text) for i, text, _ in options[1:]]
-            limit = getattr(reader, "token_limit", None)
-            if limit is not None:  # a reading longer than the decoder reads cannot be scored
-                pairs = [(line, t) for line, t in pairs
-                         if len(reader.tokenizer.encode(t, add_special_tokens=False)) <= limit]
+            pairs = [(line, t) for line, t in pairs if _scorable(reader, t)]
             order = list({id(line): line for line, _ in pairs}.values())
             for line in order:
                 if id(line) not in crops:
