@@ -2454,16 +2454,15 @@ class PagePipeline:
         return out
 
     @staticmethod
-    def _volume_from_dates(header: list[FieldResult], entries: list[list[FieldResult]]) -> HeaderFix | None:
+    def _volume_from_dates(header: list[FieldResult], evidence: list[tuple[int, float]]) -> HeaderFix | None:
         """The page's volume number with the year its registration dates and entry numbers give
-        (:func:`_registration_evidence`), where they contradict the year read by one digit
+        (``evidence``: :func:`_registration_evidence`), where they contradict the year read by one digit
         (:func:`inference.records.sequence.volume_year_from_dates`), its confidence the weaker of the volume's
         and theirs."""
         volume = [f for f in header if f.key == "quyenSo"]
         if not volume:
             return None
         read = " ".join(f.text for f in volume)
-        evidence = _registration_evidence(entries)
         fixed = volume_year_from_dates(normalize_value(ValueKind.VOLUME_NUMBER, read).value,
                                        [y for y, _ in evidence])
         if fixed is None:
@@ -2654,8 +2653,9 @@ class PagePipeline:
         dates = [[f for f in own if f.key == "ngayDangKy"] for own in owns]
         years = [_registration_year(fs) for fs in dates]
         numbers = self._entry_numbers(owns, dates, years)
-        registered = self._registration_dates(dates, years, header, [y for y, _ in _registration_evidence(owns)])
-        fixes = {fix.key: fix for fix in (self._volume_from_dates(header, owns),
+        evidence = _registration_evidence(owns)
+        registered = self._registration_dates(dates, years, header, [y for y, _ in evidence])
+        fixes = {fix.key: fix for fix in (self._volume_from_dates(header, evidence),
                                           self._office_from_places(header, wards)) if fix is not None}
         for (number, entry, members, own), so_fix, date_fix in zip(filled, numbers, registered):
             (so_text, so_confidence, so_flag), (date_text, date_confidence, date_flag) = so_fix, date_fix

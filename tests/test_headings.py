@@ -1219,7 +1219,7 @@ def test_the_years_entry_numbers_are_written_with_vouch_for_the_volumes_and_the_
     entries = [[_read("so", box, n), _read("ngayDangKy", box, d)] for n, d in zip(numbers, dates)]
     # A number written without its year says none; a date read as none, neither.
     assert Counter(y for y, _ in _registration_evidence(entries)) == Counter({2005: 4, 2001: 1, 2006: 1})
-    fix = PagePipeline._volume_from_dates([_read("quyenSo", box, "2/2002")], entries)
+    fix = PagePipeline._volume_from_dates([_read("quyenSo", box, "2/2002")], _registration_evidence(entries))
     assert (fix.text, fix.read_text, fix.flag) == ("02/2005", "2/2002", "volume_year_from_dates")
     # The dates alone hold no year twice; with the numbers' years the page's is 2005, and the volume's, one
     # digit off, is taken for it.
