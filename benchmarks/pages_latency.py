@@ -4,7 +4,8 @@ of each benchmark seed, read with the second opinion (field lines by both recogn
 the headings read by the first recognizer (no print reader); and with both but without reading places,
 surnames, dates, header numbers, relationships, nationalities, places' line ends and entry numbers again
 (``place_prior=0, surname_prior=0, date_prior=0, header_number_prior=0, relationship_prior=0,
-nationality_prior=0, line_end_comma_prior=0, sequence_prior=0``: :meth:`inference.pages.PagePipeline.read_again`
+nationality_prior=0, line_end_comma_prior=0, sequence_prior=0,
+given_name_prior=0``: :meth:`inference.pages.PagePipeline.read_again`
 and the steps beside it), in turns on the same warm pipeline.
 
     python benchmarks/pages_latency.py [--seeds 700000000 710000000 720000000 730000000] [--runs 5]
@@ -55,7 +56,8 @@ def main() -> None:
                                           heading_recognizer=with_second.heading_recognizer, place_prior=0.0,
                                           surname_prior=0.0, date_prior=0.0, header_number_prior=0.0,
                                           relationship_prior=0.0, nationality_prior=0.0,
-                                          line_end_comma_prior=0.0, sequence_prior=0.0)}
+                                          line_end_comma_prior=0.0, sequence_prior=0.0,
+                                          given_name_prior=0.0)}
     pages = []
     for seed in tqdm(args.seeds, desc="pages", unit="page"):
         image, truth = render_page("khai_sinh", None, seed + 99, split="heldout", entries=10)

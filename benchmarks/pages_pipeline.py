@@ -45,9 +45,9 @@ from data.pages.dataset import page_specs  # noqa: E402
 from data.pages.lines import LINE_PAD  # noqa: E402
 from data.pages.render import render_page  # noqa: E402
 from data.schema import BOOKS  # noqa: E402
-from inference.pages import (DATE_PRIOR, FIELD_LINE_PAD, FUSED_ENTRY_ROWS, HEADER_NUMBER_PRIOR,  # noqa: E402
-                             LINE_END_COMMA_PRIOR, MIN_HEADING_CONFIDENCE, PLACE_PRIOR, RELATIONSHIP_PRIOR,
-                             SEQUENCE_PRIOR, SURNAME_PRIOR, PagePipeline)
+from inference.pages import (DATE_PRIOR, FIELD_LINE_PAD, FIELD_VIEW_SHIFT, FUSED_ENTRY_ROWS,  # noqa: E402
+                             GIVEN_NAME_PRIOR, HEADER_NUMBER_PRIOR, LINE_END_COMMA_PRIOR, MIN_HEADING_CONFIDENCE,
+                             PLACE_PRIOR, RELATIONSHIP_PRIOR, SEQUENCE_PRIOR, SURNAME_PRIOR, PagePipeline)
 from inference.records import FLAGS, Severity, normalize_field  # noqa: E402
 from models.detection.layout import Region, box_iou, match_f1  # noqa: E402
 
@@ -168,6 +168,12 @@ def main() -> int:
                              "default %(default)s)")
     parser.add_argument("--surname-prior", type=float, default=SURNAME_PRIOR,
                         help="log-probability a listed surname is worth in a name's reading (0: off; default %(default)s)")
+    parser.add_argument("--field-view-shift", type=int, default=FIELD_VIEW_SHIFT,
+                        help="pixels down the recognizer reads each field line a second time, beside the second "
+                             "opinion (0: not; default %(default)s)")
+    parser.add_argument("--given-name-prior", type=float, default=GIVEN_NAME_PRIOR,
+                        help="log-probability each listed given or middle name is worth in a name's reading (0: off; "
+                             "default %(default)s)")
     parser.add_argument("--date-prior", type=float, default=DATE_PRIOR,
                         help="log-probability per date contradiction a year read again resolves (0: off)")
     parser.add_argument("--relationship-prior", type=float, default=RELATIONSHIP_PRIOR,
@@ -194,10 +200,11 @@ def main() -> int:
     # The readings again, as every pipeline below makes them.
     priors = dict(place_prior=args.place_prior, surname_prior=args.surname_prior, date_prior=args.date_prior,
                   header_number_prior=args.header_number_prior, relationship_prior=args.relationship_prior,
-                  line_end_comma_prior=args.line_end_comma_prior, sequence_prior=args.sequence_prior)
+                  line_end_comma_prior=args.line_end_comma_prior, sequence_prior=args.sequence_prior,
+                  given_name_prior=args.given_name_prior)
     pipeline = PagePipeline.from_dirs(args.detector, args.model, args.threads, second_recognizer=args.second_model,
                                       single_recognizer=args.single_model, heading_recognizer=args.heading_model,
-                                      review_threshold=0.0,
+                                      field_view_shift=args.field_view_shift, review_threshold=0.0,
                                       heading_confidence=args.heading_confidence, field_beam_width=args.field_beam,
                                       field_line_pad=args.field_line_pad, fused_entry_rows=args.fused_entry_rows,
                                       **priors)
@@ -283,7 +290,8 @@ def main() -> int:
            "surname_prior": args.surname_prior, "date_prior": args.date_prior,
            "header_number_prior": args.header_number_prior, "field_line_pad": args.field_line_pad,
            "relationship_prior": args.relationship_prior, "line_end_comma_prior": args.line_end_comma_prior,
-           "sequence_prior": args.sequence_prior,
+           "sequence_prior": args.sequence_prior, "given_name_prior": args.given_name_prior,
+           "field_view_shift": args.field_view_shift,
            "fused_entry_rows": args.fused_entry_rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")

@@ -118,6 +118,54 @@ class EnsembleRecognizer:
             lambda pixel_values: self.decode_batch(pixel_values.numpy(), max_new_tokens, beam_width), batch_size)
 
 
+class ShiftedView:
+    """One recognizer reading every line image moved ``shift`` pixels down inside its frame (up where negative),
+    the rows left bare white: a member of an :class:`EnsembleRecognizer` beside the recognizer itself. A field
+    line's crop sits a few pixels off where training lines sat (the detector's box, not the ink's), and the
+    same weights read a line moved by two pixels differently where they are unsure of it; a third opinion so
+    drawn costs no model. Same interface as :class:`~inference.ort_runtime.OnnxRecognizer` (``decode_batch``,
+    ``score_batch``, ``tokenizer``, ``processor``, ``token_limit``)."""
+
+    def __init__(self, recognizer, shift: int):
+        if isinstance(shift, bool) or not isinstance(shift, int) or shift == 0:
+            raise ValueError(f"shift must be a whole number of pixels other than 0, got {shift!r}")
+        self.recognizer, self.shift = recognizer, shift
+        self.tokenizer, self.processor = recognizer.tokenizer, recognizer.processor
+        self.directory = f"{getattr(recognizer, 'directory', 'recognizer')} (moved {shift:+d} px)"
+
+    @property
+    def token_limit(self) -> int:
+        return self.recognizer.token_limit
+
+    def moved(self, pixel_values: np.ndarray) -> np.ndarray:
+        """``(batch, channels, height, width)`` pixel values moved ``shift`` rows, white (as the processor
+        normalizes 255) where no row comes from."""
+        white = (1.0 - self.processor.mean) / self.processor.std
+        out = np.full_like(pixel_values, white)
+        n = abs(self.shift)
+        if n >= pixel_values.shape[2]:
+            return out
+        if self.shift > 0:
+            out[:, :, n:] = pixel_values[:, :, :-n]
+        else:
+            out[:, :, :-n] = pixel_values[:, :, n:]
+        return out
+
+    def decode_batch(self, pixel_values: np.ndarray, max_new_tokens: int | None = None,
+                     beam_width: int | None = None) -> tuple[list[list[int]], list[list[float]]]:
+        return self.recognizer.decode_batch(self.moved(pixel_values), max_new_tokens, beam_width)
+
+    def score_batch(self, pixel_values: np.ndarray, sequences: list[list[int]],
+                    rows: list[int] | None = None) -> list[list[float]]:
+        return self.recognizer.score_batch(self.moved(pixel_values), sequences, rows)
+
+
+def field_members(recognizer, second, view_shift: int = 0) -> list:
+    """The members of the ensemble the page pipeline reads field lines with: ``recognizer``, the ``second``
+    opinion, and (unless ``view_shift`` is 0) ``recognizer`` reading the lines moved ``view_shift`` pixels."""
+    return [recognizer, second] + ([ShiftedView(recognizer, view_shift)] if view_shift else [])
+
+
 def mixed_readings(first: tuple[int, ...], second: tuple[int, ...], space: int, max_runs: int
                    ) -> list[tuple[int, ...]]:
     """The token sequences that take each run of words where ``first`` and ``second`` differ (words split at
@@ -179,4 +227,4 @@ def text_log_probs(reader, images: list, texts: list[list[str]]) -> np.ndarray:
     return logs.reshape(len(texts), len(images))
 
 
-__all__ = ["EnsembleRecognizer", "mixed_readings", "reading_log_probs", "text_log_probs"]
+__all__ = ["EnsembleRecognizer", "ShiftedView", "field_members", "mixed_readings", "reading_log_probs", "text_log_probs"]

@@ -87,13 +87,15 @@ def pages_router(detector: str | Path | None = None, review_threshold: float | N
         with lock:
             key = (state["model_path"], str(second))
             if holder.get("ensemble_key") != key:
-                from inference.ensemble import EnsembleRecognizer
+                from inference.ensemble import EnsembleRecognizer, field_members
+                from inference.pages import FIELD_VIEW_SHIFT
                 from inference.server import load_runtime
 
                 settings = state["settings"]
-                members = [load_runtime(path, settings.intra_op_threads, settings.beam_width, settings.variant)[0]
-                           for path in (state["model_path"], second)]
-                holder["ensemble"], holder["ensemble_key"] = EnsembleRecognizer(members), key
+                first, other = [load_runtime(path, settings.intra_op_threads, settings.beam_width, settings.variant)[0]
+                                for path in (state["model_path"], second)]
+                holder["ensemble"] = EnsembleRecognizer(field_members(first, other, FIELD_VIEW_SHIFT))
+                holder["ensemble_key"] = key
             return holder["ensemble"]
 
     def layout():
@@ -177,7 +179,9 @@ def pages_router(detector: str | Path | None = None, review_threshold: float | N
         models = {"recognizer": state.get("model"), "layout": {"version": predictor.version}}
         if second is not None:
             models["second_opinion"] = {"name": second.name,
-                                        "version": field_reader.members[1].config["source"]["weights_sha256"][:12]}
+                                        "version": field_reader.members[1].config["source"]["weights_sha256"][:12],
+                                        # the served recognizer reads field lines a third time, moved this far
+                                        "view_shift_px": getattr(field_reader.members[-1], "shift", 0)}
         if heading_reader is not None:
             models["print_reader"] = {"name": heading_dir.name,
                                       "version": heading_reader.config["source"]["weights_sha256"][:12]}

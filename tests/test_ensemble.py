@@ -157,6 +157,32 @@ def test_each_member_scores_only_the_readings_it_did_not_propose(members, monkey
     assert asked["second"] == [(len(differ), [proposals[0][0][row] for row in differ])]
 
 
+def test_a_shifted_view_reads_the_lines_moved_and_joins_an_ensemble(members):
+    from inference.ensemble import EnsembleRecognizer, ShiftedView
+
+    first, _ = members
+    pixels = _pixels(first, _lines(3))
+    down, up = ShiftedView(first, 2), ShiftedView(first, -2)
+    # Rows move by two, white (1.0 after normalization) where nothing comes from; the input is left as it was.
+    before = pixels.copy()
+    moved = down.moved(pixels)
+    np.testing.assert_array_equal(moved[:, :, 2:], pixels[:, :, :-2])
+    assert np.all(moved[:, :, :2] == 1.0) and np.all(up.moved(pixels)[:, :, -2:] == 1.0)
+    np.testing.assert_array_equal(pixels, before)
+    # It reads (and scores) what the recognizer reads on the moved pixels.
+    assert down.decode_batch(pixels) == first.decode_batch(moved)
+    ids, _ = first.decode_batch(pixels)
+    np.testing.assert_allclose(down.score_batch(pixels, ids)[0], first.score_batch(moved, ids)[0], rtol=1e-5)
+    assert down.token_limit == first.token_limit and "+2 px" in str(down.directory)
+    # Beside the recognizer it is a member like any other.
+    ensemble = EnsembleRecognizer([first, down])
+    ids, probs = ensemble.decode_batch(pixels)
+    assert len(ids) == len(pixels) and all(0 < p <= 1 for row in probs for p in row)
+    for shift in (0, 1.5, True):
+        with pytest.raises(ValueError, match="shift"):
+            ShiftedView(first, shift)
+
+
 def test_members_must_share_tokenizer_and_processor(tiny_onnx_model):
     from inference.ensemble import EnsembleRecognizer
     from inference.ort_runtime import OnnxRecognizer
@@ -180,16 +206,20 @@ def test_the_released_second_opinion_is_never_the_default_recognizer():
 
 def test_the_pipeline_reads_with_a_second_recognizer_only_where_asked_or_released(tiny_onnx_model,
                                                                                   other_tiny_onnx_model):
-    from inference.ensemble import EnsembleRecognizer
+    from inference.ensemble import EnsembleRecognizer, ShiftedView
     from inference.ort_runtime import OnnxRecognizer
-    from inference.pages import PagePipeline
+    from inference.pages import FIELD_VIEW_SHIFT, PagePipeline
 
     paired = PagePipeline.from_dirs(None, tiny_onnx_model, 1, second_recognizer=other_tiny_onnx_model)
     # Field lines are read by both, printed lines (whose confidences name the columns) by the first alone.
     assert isinstance(paired.field_recognizer, EnsembleRecognizer) and isinstance(paired.recognizer, OnnxRecognizer)
-    assert [m.directory for m in paired.field_recognizer.members] == [Path(tiny_onnx_model),
-                                                                      Path(other_tiny_onnx_model)]
-    assert paired.field_recognizer.members[0] is paired.recognizer
+    first, second, view = paired.field_recognizer.members
+    assert [first.directory, second.directory] == [Path(tiny_onnx_model), Path(other_tiny_onnx_model)]
+    assert first is paired.recognizer
+    # ... and the first a third time, on the lines moved two pixels down; 0 leaves the two alone.
+    assert isinstance(view, ShiftedView) and view.recognizer is first and view.shift == FIELD_VIEW_SHIFT == 2
+    two = PagePipeline.from_dirs(None, tiny_onnx_model, 1, second_recognizer=other_tiny_onnx_model, field_view_shift=0)
+    assert len(two.field_recognizer.members) == 2
     # A recognizer of one's own is not paired with the released second opinion, chosen beside the released one.
     assert PagePipeline.from_dirs(None, tiny_onnx_model, 1).field_recognizer is None
     with pytest.raises(ValueError, match="one recognizer"):
@@ -214,6 +244,7 @@ def test_the_pages_endpoint_reports_the_second_opinion_it_read_with(server_facto
     assert answer.status_code == 200, answer.text
     models = answer.json()["page"]["models"]
     assert models["second_opinion"]["name"] == Path(other_tiny_onnx_model).name and models["second_opinion"]["version"]
+    assert models["second_opinion"]["view_shift_px"] == 2
     assert answer.json()["page"]["entries"]
 
 

@@ -907,6 +907,33 @@ def test_a_field_wrapped_around_another_ones_line_takes_two_boxes():
     assert residence.to_dict()["boxes"] == [[70, 100, 250, 118], [10, 121, 200, 139]]
 
 
+def test_a_name_whose_first_line_reaches_over_the_relationship_beside_its_second_takes_two_boxes():
+    from inference.pages import FieldResult, LineResult, _field_boxes
+
+    # A held-out birth page: "Cao Văn" over "Nhân", "Cha" beside "Nhân". The detector's box of "Cao Văn" runs
+    # 16 px over "Cha" (42% of it): under half of the line, yet the ground truth cuts the name in two there.
+    def fields():
+        name = FieldResult("nycHoTen", (854, 362, 943, 427), 1.0, 1.0,
+                           [LineResult((861, 362, 943, 392), "Cao Văn"), LineResult((854, 390, 920, 426), "Nhân")])
+        relationship = FieldResult("nycQuanHe", (927, 392, 965, 427), 1.0, 1.0,
+                                   [LineResult((927, 392, 965, 427), "Cha")])
+        return name, relationship
+
+    name, relationship = fields()
+    _field_boxes([name, relationship], "khai_sinh")
+    assert name.boxes == [(861, 362, 943, 392), (854, 390, 920, 426)]
+    assert relationship.boxes == [(927, 392, 965, 427)]
+    # The same share of a name's or place's line does not cut: a neighbour's line box touches it.
+    name, relationship = fields()
+    relationship.key = "nksNoiSinh"
+    _field_boxes([name, relationship], "khai_sinh")
+    assert name.boxes == [name.bbox]
+    # Without the book, every line counts from half of it, as before.
+    name, relationship = fields()
+    _field_boxes([name, relationship])
+    assert name.boxes == [name.bbox]
+
+
 def test_a_detector_key_of_another_book_becomes_the_likeliest_key_of_the_pages_book():
     from inference.pages import PagePipeline
 

@@ -475,6 +475,31 @@ def test_a_place_misread_is_read_again_against_the_gazetteer(monkeypatch):
         PagePipeline(None, ScoringReader(), place_prior=-1.0)
 
 
+def test_a_given_name_misread_is_read_again_against_the_list_of_names(monkeypatch):
+    from inference.pages import PagePipeline
+    from models.detection.layout import Region
+
+    # "HÀNG" (no name) reads 0.7 nats likelier on its crop than the listed "HẰNG"; "NGUYỄN THỊ HOÀNG", listed
+    # too, far less likely. The father's "Lê Văn Tâm" is listed throughout: never read again.
+    asked = scored_by(monkeypatch, {"NGUYỄN THỊ HÀNG": -0.3, "NGUYỄN THỊ HẰNG": -1.0, "NGUYỄN THỊ HOÀNG": -5.0})
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (100, 110, 300, 130), 1.0, "meHoTen", 0.9),
+                         Region("field", (310, 110, 500, 130), 1.0, "chaHoTen", 0.9)],
+               "line": [Region("line", (100, 110, 300, 130), 1.0), Region("line", (310, 110, 500, 130), 1.0)]}
+    texts = {(100, 110): "NGUYỄN THỊ HÀNG", (310, 110): "Lê Văn Tâm"}
+
+    got = _one_record(regions, texts, given_name_prior=2.0)
+    assert (got["meHoTen"]["text"], got["meHoTen"]["read_text"]) == ("NGUYỄN THỊ HẰNG", "NGUYỄN THỊ HÀNG")
+    assert "given_name_read_from_list" in got["meHoTen"]["flags"]
+    assert got["chaHoTen"]["text"] == "Lê Văn Tâm" and not any(t.startswith("Lê Văn") for t in asked)
+    # Worth less than the crop's 0.7 nats, or turned off: as read.
+    for prior in (0.5, 0.0):
+        got = _one_record(regions, texts, given_name_prior=prior)
+        assert got["meHoTen"]["text"] == "NGUYỄN THỊ HÀNG" and "read_text" not in got["meHoTen"]
+    with pytest.raises(ValueError, match="given_name_prior"):
+        PagePipeline(None, ScoringReader(), given_name_prior=-1.0)
+
+
 def test_a_places_line_that_ends_without_its_comma_is_read_again_with_one(monkeypatch):
     from inference.pages import PagePipeline
     from models.detection.layout import Region

@@ -897,6 +897,14 @@ def test_place_readings_offer_gazetteer_names_near_a_unit_misread():
     # Its province matched as read, or a place of one unit: no other province offered.
     assert not any(r.endswith("Quảng Ninh") for r in place_readings("Bình Chánh, Huyện Thăng Bình, Quảng Nam"))
     assert not any("Quảng Ninh" in r for r in place_readings("Quảng Nam"))
+    # One unit alone, named by its unit word (a health facility's): the whole country's units of that level,
+    # not the siblings of whatever the match took it for ("A Liên" matched An Biên, Kiên Giang; A Lưới is in
+    # Thừa Thiên Huế), nor units of another level ("tỉnh Bắc Thọ" matched the district Bắc Hà).
+    assert "Trung tâm Y tế huyện A Lưới" in place_readings("Trung tâm Y tế huyện A Liên")
+    readings = place_readings("Bệnh viện Đa khoa tỉnh Bắc Thọ")
+    assert "Bệnh viện Đa khoa tỉnh Phú Thọ" in readings and "Bệnh viện Đa khoa tỉnh Bắc Hà" not in readings
+    # Such a unit read as some unit of its level is read as written.
+    assert place_readings("Trung tâm Y tế huyện Lạc Sơn") == [] and place_readings("Tỉnh Kiên Giang") == []
 
 
 def test_office_readings_offer_communes_of_the_pages_provinces_near_the_name_read():
@@ -930,6 +938,24 @@ def test_surname_readings_offer_listed_surnames_for_a_first_word_that_is_none():
     for name in ("Lê Thị Tâm", "NGUYỄN VĂN AN", "Giàng A Páo", "Lò Văn Quý", "An", ""):
         assert surname_readings(name) == []
     assert has_listed_surname("lê thị tâm") == 1 and has_listed_surname("Thạm Văn Hải") == 0
+
+
+def test_given_name_readings_offer_listed_names_for_a_word_of_a_name_that_is_none():
+    from inference.records.names import given_name_readings, listed_name_words
+
+    # The recognizer lost the breve of "HẰNG": the listed names near "HÀNG", in capitals, one word changed.
+    readings = given_name_readings("NGUYỄN THỊ HÀNG")
+    assert "NGUYỄN THỊ HẰNG" in readings and len(readings) <= 12
+    assert all(r.startswith("NGUYỄN THỊ ") for r in readings)
+    # A middle name too ("Thúy" read "Tháy"); never the surname, which surname_readings is for.
+    assert "Phạm Thúy Nguyệt" in given_name_readings("Phạm Tháy Nguyệt")
+    assert not any(r.split()[0] != "Thạm" for r in given_name_readings("Thạm Văn Hảix"))
+    # Every word listed (given, middle, a second surname as middle name, a name the generator never draws),
+    # one word, five words, digits or separators (another cell's text joined): nothing offered.
+    for name in ("Lê Thị Hoa", "NGUYỄN LÊ DUY HẢI", "Trần Văn Tuệ", "Hàng", "Nguyễn Văn An Bình Hàng",
+                 "Lê Văn Hàng 12", "Trần Thị Hàng, Nội", ""):
+        assert given_name_readings(name) == [], name
+    assert listed_name_words("NGUYỄN THỊ HÀNG") == 1 and listed_name_words("Nguyễn Thị Hằng") == 2
 
 
 def test_a_notice_number_that_reads_as_a_whole_date_is_a_date_column_read_in_its_place():

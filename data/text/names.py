@@ -92,6 +92,10 @@ _GIVEN_MALE: tuple[tuple[str, float, str], ...] = (
     ("Hòe", 1, "old"), ("Thủy", 1, "old"), ("Huân", 1, "mid"), ("Thực", 1, "old"), ("Hiển", 1, "old"),
 )
 
+#: Every given name the generator draws, and every middle name ("Thị" and "Văn" first), each once.
+GIVEN_NAMES: tuple[str, ...] = tuple(dict.fromkeys(n for n, _, _ in (*_GIVEN_FEMALE, *_GIVEN_MALE)))
+MIDDLE_NAMES: tuple[str, ...] = tuple(dict.fromkeys(("Thị", "Văn", *(n for n, _, _ in (*_MIDDLE_FEMALE, *_MIDDLE_MALE)))))
+
 # How much each era tag counts for a person born in each period.
 _ERA_WEIGHT = {
     "old": {"old": 1.0, "mid": 0.35, "new": 0.03, "any": 0.8},

@@ -160,6 +160,9 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("surname_read_from_list", _W, "the name's first word read is no Vietnamese surname; a listed surname "
          "near it (\"Thạm\" as \"Phạm\"), scored on the line's crop with a listed surname counted in its "
          "favour, was the likelier reading (the text read is kept in read_text)"),
+    Flag("given_name_read_from_list", _W, "a word of the name after its surname is no listed given or middle "
+         "name; a listed name near it (\"Hàng\" as \"Hằng\"), scored on the line's crop with listed names "
+         "counted in its favour, was the likelier reading (the text read is kept in read_text)"),
     Flag("relationship_read_again", _W, "a word or two alone under the declarant's name read as no relationship "
          "(\"Nữ\" under the name where \"Mẹ\" was written); read again as each relationship the books write, "
          "scored on the line's crop with a relationship counted in its favour, a relationship was the likelier "

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from data.text.names import SURNAMES
+from data.text.names import GIVEN_NAMES, MIDDLE_NAMES, SURNAMES
 from inference.records.matching import bare, fold
 
 #: Surnames besides the generator's weighted list (:data:`data.text.names.SURNAMES`): smaller Kinh clans and
@@ -76,5 +76,73 @@ def surname_readings(text: str) -> list[str]:
     return out
 
 
-__all__ = ["MORE_SURNAMES", "SURNAME_RATIO", "SURNAME_READINGS", "has_listed_surname", "reads_as_a_person",
-           "surname_readings"]
+#: Given and middle names besides the generator's lists (:data:`data.text.names.GIVEN_NAMES`,
+#: :data:`data.text.names.MIDDLE_NAMES`): common names of every generation that it does not draw, so that such a
+#: name read right is not read again as a listed one.
+MORE_GIVEN_NAMES = (
+    "Ái", "Bắc", "Bạch", "Biên", "Bội", "Cát", "Cầm", "Cần", "Chánh", "Châm", "Chinh", "Chức", "Cương", "Đại",
+    "Đan", "Đảm", "Đang", "Đoan", "Đồng", "Du", "Dự", "Dung", "Dược", "Gia", "Hạ", "Hàm", "Hân", "Hiên", "Hiệu",
+    "Hinh", "Hoan", "Hoán", "Hội", "Hợp", "Huấn", "Hữu", "Hy", "Kha", "Khả", "Khanh", "Khuê", "Khương", "Kỳ",
+    "Lạc", "Lam", "Lập", "Lễ", "Liêm", "Lĩnh", "Lư", "Luyến", "Lý", "Mẫn", "Miên", "Minh", "Mừng", "Na", "Nam",
+    "Nga", "Nghi", "Ngôn", "Nguyên", "Nhạn", "Nhật", "Nhiên", "Nhu", "Nương", "Phi", "Phong", "Phụng", "Quyền",
+    "Sa", "Sang", "Sinh", "Sương", "Tài", "Tân", "Tấn", "Thạch", "Thái", "Thảnh", "Thiên", "Thiệu", "Thoại",
+    "Thông", "Thục", "Thường", "Tiên", "Tín", "Tình", "Toại", "Toản", "Trà", "Trí", "Triều", "Trinh", "Trọng",
+    "Trực", "Tư", "Tuân", "Tuệ", "Tứ", "Tước", "Tường", "Ước", "Uy", "Văn", "Vĩ", "Viên", "Vĩnh", "Vỹ", "Vương",
+    "Vy", "Xoan", "Xuyến", "Yên",
+)
+
+#: The listed names :func:`given_name_readings` offers for a word of a name that is none: at most this many, each
+#: at least this alike to the word read (rapidfuzz ratio of the folded words without marks, 0–100).
+GIVEN_NAME_READINGS = 6
+GIVEN_NAME_RATIO = 60
+
+
+@lru_cache(maxsize=1)
+def _name_words() -> dict[str, str]:
+    """Folded word → as written, for every word a name's middle or end may hold: given and middle names (the
+    generator's and :data:`MORE_GIVEN_NAMES`), and surnames (a mother's surname is often a middle name)."""
+    words = {fold(name): name for name in (*GIVEN_NAMES, *MIDDLE_NAMES, *MORE_GIVEN_NAMES)}
+    return {**_surnames(), **words}
+
+
+@lru_cache(maxsize=1)
+def _name_words_by_bare() -> dict[str, tuple[str, ...]]:
+    """Name word without marks → every listed word so written ("hang" → ("Hằng", "Hằng"…))."""
+    out: dict[str, list[str]] = {}
+    for name in _name_words().values():
+        out.setdefault(bare(name), []).append(name)
+    return {key: tuple(names) for key, names in out.items()}
+
+
+def listed_name_words(text: str) -> int:
+    """How many words of the name ``text`` after its first are listed names (case and tone placement aside)."""
+    words = _name_words()
+    return sum(fold(w) in words for w in text.split()[1:])
+
+
+def given_name_readings(text: str) -> list[str]:
+    """The name ``text`` with one of its words after the first, which is no listed name, replaced by each
+    listed name near it, in the case of the word read ("NGUYỄN THỊ HÀNG" → "NGUYỄN THỊ HẰNG"…); none for a name
+    of one word or of more than four, or with digits or separators (another cell's text joined to it)."""
+    words = text.split(" ")
+    if not 2 <= len(text.split()) <= 4 or any(c.isdigit() or c in ",;:-–/()" for c in text):
+        return []
+    known = _name_words()
+    by_bare = _name_words_by_bare()
+    out = []
+    for k, read in enumerate(words):
+        if k == 0 or not read or fold(read) in known:
+            continue
+        for key, _, _ in process.extract(bare(read), list(by_bare), scorer=fuzz.ratio, limit=GIVEN_NAME_READINGS,
+                                         score_cutoff=GIVEN_NAME_RATIO):
+            for name in by_bare[key]:
+                name = name.upper() if read.isupper() and len(read) > 1 else name
+                reading = " ".join([*words[:k], name, *words[k + 1:]])
+                if reading != text and reading not in out:
+                    out.append(reading)
+    return out
+
+
+__all__ = ["GIVEN_NAME_RATIO", "GIVEN_NAME_READINGS", "MORE_GIVEN_NAMES", "MORE_SURNAMES", "SURNAME_RATIO",
+           "SURNAME_READINGS", "given_name_readings", "has_listed_surname", "listed_name_words",
+           "reads_as_a_person", "surname_readings"]

@@ -828,7 +828,15 @@ def place_readings(text: str) -> list[str]:
             queries.append((query, level))
     read = {query for query, _, _ in match.names_read}
     admin = [chunk for chunk in chunks if chunk.kind == "admin"]
-    for chunk in chunks:
+    # One unit alone, named by its unit word ("Trung tâm Y tế huyện A Liên"): nothing places its parents, so
+    # the unit the match found may be of another level or province ("An Biên", Kiên Giang); its name is
+    # searched for among the whole country's units of the level written.
+    lone = len(admin) == 1 and admin[0].hint is not None and not any(w.isdigit() for w in admin[0].words)
+    if lone:
+        query, level = " ".join(admin[0].words), _UNIT_LEVEL[admin[0].hint]
+        # A unit of that level somewhere so named is read as written.
+        queries = [] if _key(query) in idx.by_scope.get((level, "all", 0), {}) else [(query, level)]
+    for chunk in [] if lone else chunks:
         query = " ".join(chunk.words)
         if chunk.kind != "admin" or query in read or any(w.isdigit() for w in chunk.words):
             continue
@@ -840,7 +848,9 @@ def place_readings(text: str) -> list[str]:
             queries.append((query, PROVINCE))
     out: list[str] = []
     for query, level in queries:
-        if level == WARD:
+        if lone:
+            scope = ("all", 0)
+        elif level == WARD:
             scope = ("district", match.district.code) if match.district else ("province", match.province.code)
         elif level == DISTRICT:
             scope = ("province", match.province.code)
