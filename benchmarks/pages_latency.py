@@ -75,7 +75,7 @@ def main() -> None:
                       "print_reader_ratio": round(medians["second_opinion"] / medians["no_print_reader"], 2),
                       "reread_ratio": round(medians["second_opinion"] / medians["no_reread"], 2)})
     out = {"threads": args.threads, "runs": args.runs, "pages": pages,
-           "recognizers": [m.directory.name for m in with_second.field_recognizer.members],
+           "recognizers": [getattr(m, "label", None) or m.directory.name for m in with_second.field_recognizer.members],
            "print_reader": getattr(with_second.heading_recognizer, "directory", Path("none")).name}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")

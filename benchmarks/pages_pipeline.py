@@ -284,7 +284,8 @@ def main() -> int:
            "routing_detector_keys": routing_detector_keys, "fields_routed": n_routed, "latency_10_entry_birth_page_s": {
                "median": round(statistics.median(latencies), 3), "runs": [round(v, 3) for v in latencies]},
            "detector": str(pipeline.layout.directory), "threads": args.threads,
-           "recognizers": [m.directory.name for m in getattr(pipeline.field_recognizer, "members", [pipeline.recognizer])],
+           "recognizers": [getattr(m, "label", None) or m.directory.name
+                           for m in getattr(pipeline.field_recognizer, "members", [pipeline.recognizer])],
            "heading_recognizer": getattr(pipeline.heading_recognizer, "directory", Path("none")).name,
            "heading_confidence": args.heading_confidence, "place_prior": args.place_prior,
            "surname_prior": args.surname_prior, "date_prior": args.date_prior,

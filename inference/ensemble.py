@@ -131,7 +131,9 @@ class ShiftedView:
             raise ValueError(f"shift must be a whole number of pixels other than 0, got {shift!r}")
         self.recognizer, self.shift = recognizer, shift
         self.tokenizer, self.processor = recognizer.tokenizer, recognizer.processor
-        self.directory = f"{getattr(recognizer, 'directory', 'recognizer')} (moved {shift:+d} px)"
+        # The recognizer's own weights: a view is that model, and is named as it is.
+        self.directory = getattr(recognizer, "directory", None)
+        self.label = f"{getattr(self.directory, 'name', 'recognizer')} (moved {shift:+d} px)"
 
     @property
     def token_limit(self) -> int:

@@ -173,7 +173,8 @@ def test_a_shifted_view_reads_the_lines_moved_and_joins_an_ensemble(members):
     assert down.decode_batch(pixels) == first.decode_batch(moved)
     ids, _ = first.decode_batch(pixels)
     np.testing.assert_allclose(down.score_batch(pixels, ids)[0], first.score_batch(moved, ids)[0], rtol=1e-5)
-    assert down.token_limit == first.token_limit and "+2 px" in str(down.directory)
+    assert down.token_limit == first.token_limit and down.directory == first.directory
+    assert down.label == f"{first.directory.name} (moved +2 px)"
     # Beside the recognizer it is a member like any other.
     ensemble = EnsembleRecognizer([first, down])
     ids, probs = ensemble.decode_batch(pixels)
