@@ -248,10 +248,6 @@ def _shared_confidence(confidence: float, copies: int) -> float:
     return max(0.0, 1.0 - max(1, copies) * (1.0 - confidence))
 
 
-def _covers(box, line) -> bool:
-    return box_inside(line, box) > COVERED_LINE_SHARE
-
-
 def _union(boxes) -> tuple[float, float, float, float]:
     boxes = list(boxes)
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
@@ -1173,8 +1169,8 @@ PLACE_ROUNDS = 2
 REREAD_BELOW = 0.9
 #: The flags of the steps that read a value again, in the order they speak for a value two of them read.
 REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "place_line_end_read_again", "surname_read_from_list",
-                "given_name_read_from_list", "date_read_as_a_date", "date_read_against_entry", "date_read_in_order", "relationship_read_again",
-                "nationality_read_again", "entry_number_read_in_sequence")
+                "given_name_read_from_list", "date_read_as_a_date", "date_read_against_entry", "date_read_in_order",
+                "relationship_read_again", "nationality_read_again", "entry_number_read_in_sequence")
 #: How many pixels down the pipeline's recognizer reads each field line a second time, as a third member of
 #: the ensemble that reads field lines (:class:`inference.ensemble.ShiftedView`); 0: not.
 FIELD_VIEW_SHIFT = 2

@@ -107,7 +107,7 @@ def _name_words() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def _name_words_by_bare() -> dict[str, tuple[str, ...]]:
-    """Name word without marks → every listed word so written ("hang" → ("Hằng", "Hằng"…))."""
+    """Name word without marks → every listed word so written ("hoa" → ("Hoa", "Hòa"))."""
     out: dict[str, list[str]] = {}
     for name in _name_words().values():
         out.setdefault(bare(name), []).append(name)
@@ -129,11 +129,12 @@ def given_name_readings(text: str) -> list[str]:
         return []
     known = _name_words()
     by_bare = _name_words_by_bare()
+    keys = list(by_bare)
     out = []
     for k, read in enumerate(words):
         if k == 0 or not read or fold(read) in known:
             continue
-        for key, _, _ in process.extract(bare(read), list(by_bare), scorer=fuzz.ratio, limit=GIVEN_NAME_READINGS,
+        for key, _, _ in process.extract(bare(read), keys, scorer=fuzz.ratio, limit=GIVEN_NAME_READINGS,
                                          score_cutoff=GIVEN_NAME_RATIO):
             for name in by_bare[key]:
                 name = name.upper() if read.isupper() and len(read) > 1 else name
