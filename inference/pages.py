@@ -2630,10 +2630,11 @@ class PagePipeline:
         reread.update((i, (text, "surname_read_from_list")) for i, text in
                       self.read_surnames_from_list(work, [f for f in entry_fields if id(f) not in reread],
                                                    book_key).items())
+        # A name whose surname was read again keeps the text first read and that step's flag.
         for i, text in self.read_given_names_from_list(work, [f for f in entry_fields if id(f) not in reread
                                                               or reread[id(f)][1] == "surname_read_from_list"],
                                                        book_key).items():
-            reread[i] = (reread[i][0], "surname_read_from_list") if i in reread else (text, "given_name_read_from_list")
+            reread.setdefault(i, (text, "given_name_read_from_list"))
         reread.update((i, (text, "date_read_as_a_date")) for i, text in
                       self.read_unreadable_dates_again(work, entry_fields, book_key).items())
         reread.update((i, (text, "date_read_against_entry")) for i, text in
