@@ -49,7 +49,7 @@ from inference.records.dates import DATE_WORDS
 from inference.records.date_readings import (date_contradictions, date_readings_between, date_readings_readable,
                                              dates_out_of_order, full_date, readable_date, year_readings)
 from inference.records.places import (gazetteer_names_read, office_from_wards, office_in_gazetteer, office_readings,
-                                      place_breaks, place_readings)
+                                      place_breaks, place_fit, place_readings, unit_word_readings)
 from inference.records.sequence import (entry_number_years_from_dates, entry_numbers_from_sequence, page_year,
                                         registration_years_from_sequence, registration_years_from_volume,
                                         sequence_reading, sequence_starts, sequence_suffix, volume_year_from_dates,
@@ -2130,10 +2130,15 @@ class PagePipeline:
         gazetteer name near it (:func:`inference.records.places.place_readings`) competes with the reading as it
         stands, scored by teacher forcing on the crop of the line it changes plus ``place_prior`` per unit name
         the gazetteer holds (:func:`gazetteer_names_read`); ``PLACE_ROUNDS`` rounds, one name each
-        (:meth:`read_again`)."""
+        (:meth:`read_again`). Then each unit word misread at the start of a part ("Kinh Cà Mau", "Thành Hồ Hải
+        Dương") is read as the unit word near it (:func:`inference.records.places.unit_word_readings`), at the same
+        prior per point of :func:`place_fit` (one round)."""
         register = get_book(book)
         places = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.PLACE]
-        return self.read_again(work, places, place_readings, gazetteer_names_read, self.place_prior, PLACE_ROUNDS)
+        read = self.read_again(work, places, place_readings, gazetteer_names_read, self.place_prior, PLACE_ROUNDS)
+        for i, text in self.read_again(work, places, unit_word_readings, place_fit, self.place_prior, 1).items():
+            read.setdefault(i, text)
+        return read
 
     def read_place_line_ends_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """Each line of a place but its last that ends in a letter or digit where the next line starts with one
@@ -2224,6 +2229,7 @@ class PagePipeline:
         register = get_book(book)
         candidates: list[FieldResult] = []
         promised: set[int] = set()  # id(name field) of the roles whose relationship a heading names
+        qualified: set[int] = set()  # id(name field) of the names ending in a relationship's second word
         for role in register.roles:
             keys = [f.key for f in register.fields_of(role)]
             relation_key = next((k for k in keys if register.field(k).kind is ValueKind.RELATIONSHIP), None)
@@ -2249,14 +2255,20 @@ class PagePipeline:
             else:
                 named, ends = False, _ends_in_relationship(whole)
             if (_reading_order(names[-1].lines)[-1] is last and last.text.split()
-                    and (alone or named or _set_apart(names[-1].text) or _qualifier_at_end(names[-1].text))
+                    and (alone or named or _set_apart(names[-1].text) or _qualifier_at_end(whole))
                     and not any(ch.isdigit() for ch in last.text.split()[-1]) and not ends):
                 candidates.append(names[-1])
                 if relation_key in expected:
                     promised.add(id(names[-1]))
+                if _qualifier_at_end(whole):
+                    qualified.add(id(names[-1]))
         if not candidates:
             return {}
         texts = {" ".join(line.text for line in f.lines if line.text) for f in candidates}
+        # The last piece of a name that came in several fields ("Nguyễn Văn Toàn" and "Chợ đẻ"), ending in a
+        # relationship's second word: its words before that one are the relationship's first.
+        qualified_texts = {" ".join(line.text for line in f.lines if line.text)
+                           for f in candidates if id(f) in qualified}
         promised_texts = {" ".join(line.text for line in f.lines if line.text)
                           for f in candidates if id(f) in promised}
         before = {id(line): line.text for f in candidates for line in f.lines}
@@ -2265,7 +2277,7 @@ class PagePipeline:
             if text not in texts:
                 return []
             words = text.split(" ")
-            if _qualifier_at_end(text):
+            if _qualifier_at_end(text) or (text in qualified_texts and len(words) >= 2):
                 # The first word of each relationship of two words ending in the qualifier read.
                 qualifier = fold(words[-1].strip(",.;"))
                 firsts = {form.split()[0] for form in _relationship_forms()

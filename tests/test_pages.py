@@ -792,6 +792,31 @@ def test_a_relationship_a_heading_names_is_looked_for_at_the_end_of_a_name_witho
     assert second.text == "trai"
 
 
+def test_a_relationship_on_the_last_piece_of_a_name_in_two_fields_is_read_again(monkeypatch):
+    """"Nguyễn Văn Toàn" and, as a second piece of the name, "Chợ đẻ" ("Cha đẻ" misread): "đẻ" only ends a
+    relationship, so the word before it is read again as each first word that goes with it, on that piece's
+    own line, with or without a heading naming the relationship; a second piece of one word, or a name of
+    fewer than four words in all, is not read so."""
+    from inference.pages import FieldResult, LineResult, PagePipeline
+
+    scored_by(monkeypatch, {"Chợ đẻ": -0.5, "Cha đẻ": -1.5, "Mẹ đẻ": -3.0, "Văn đẻ": -0.5, "Con đẻ": -3.0})
+    pipeline = PagePipeline(None, ScoringReader(), deskew=False, review_threshold=0.0, relationship_prior=2.0)
+    work = Image.new("RGB", (600, 300), "white")
+
+    def read(first, second, expected):
+        pieces = [FieldResult("nycHoTen", (100, 110, 300, 130), 0.9, 1.0,
+                              lines=[LineResult((100, 110, 300, 130), first, 0.5)]),
+                  FieldResult("nycHoTen", (100, 135, 160, 155), 0.9, 1.0,
+                              lines=[LineResult((100, 135, 160, 155), second, 0.5)])]
+        pipeline.read_relationships_again(work, pieces, "khai_sinh", expected)
+        return pieces[0].text, pieces[1].text
+
+    assert read("Nguyễn Văn Toàn", "Chợ đẻ", {"nycQuanHe"}) == ("Nguyễn Văn Toàn", "Cha đẻ")
+    assert read("Nguyễn Văn Toàn", "Chợ đẻ", set()) == ("Nguyễn Văn Toàn", "Cha đẻ")
+    assert read("Toàn", "Văn đẻ", set()) == ("Toàn", "Văn đẻ")  # three words in all
+    assert read("Nguyễn Văn Toàn", "đẻ", set()) == ("Nguyễn Văn Toàn", "đẻ")
+
+
 def test_a_relationship_misread_after_a_separator_on_the_names_line_is_read_again(monkeypatch):
     """"Cha" after the declarant's name on its line, set apart by a comma and read "Châu": read again, the
     relationship wins and takes its own field; a last word that only continues the name is not read again."""

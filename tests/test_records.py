@@ -869,6 +869,29 @@ def test_a_name_longer_than_any_name_is_two_cells_run_together():
     assert normalize_field("khai_sinh", "nycHoTen", "Tôn Nữ Thị Minh Khánh Hòa").flags == ()
 
 
+def test_unit_word_readings_put_a_misread_unit_word_right():
+    from inference.records.places import place_fit, unit_word_readings
+
+    # A word near a unit word, starting a part, where the gazetteer explains the place better with the unit
+    # word: "Kinh" and "Bình" for "Tỉnh", "Phong" for "Phường", "Hồ" after "Thành" for "phố".
+    assert unit_word_readings("Kinh Cà Mau") == ["Tỉnh Cà Mau"]
+    assert "Xã Lang Sơn, Huyện Hạ Hòa, Tỉnh Phú Thọ" in unit_word_readings("Xã Lang Sơn, Huyện Hạ Hòa, Bình Phú Thọ")
+    assert "Phường 5, Quận 8, TP HCM" in unit_word_readings("Phong 5, Quận 8, TP HCM")
+    assert "phường Nam Đồng, thành phố Hải Dương" in unit_word_readings("phường Nam Đồng, thành Hồ Hải Dương")
+    assert "TỈNH CÀ MAU" in unit_word_readings("KINH CÀ MAU")
+    # The word alone as a part ("Tỉnh" read "Bình," before "Bình Phước"): its separator goes with it.
+    assert "Xã Đồng Tâm, Huyện Đồng Phú, Tỉnh Bình Phước" in unit_word_readings(
+        "Xã Đồng Tâm, Huyện Đồng Phú, Bình, Bình Phước")
+    assert place_fit("Tỉnh Cà Mau") > place_fit("Kinh Cà Mau")
+    # A name's first word is no unit word misread: read as one, the name is lost ("TX Kinh Môn").
+    assert unit_word_readings("P.Phú Thọ, TX Kinh Môn, tỉnh Hải Dương") == []
+    assert unit_word_readings("Thôn Bình An, Phong Hòa, Phong Điền") == []
+    assert unit_word_readings("A6, Thành phố Thanh Hoá, Thanh Hoá") == []
+    # Unit words, words in the middle of a part, a last word and numbers are left as read.
+    assert unit_word_readings("Tỉnh Cà Mau") == [] and unit_word_readings("Kinh") == []
+    assert unit_word_readings("thôn Kinh, Cà Mau") == [] and unit_word_readings("12 Cà Mau") == []
+
+
 def test_place_readings_offer_gazetteer_names_near_a_unit_misread():
     from inference.records.places import gazetteer_names_read, place_readings
 

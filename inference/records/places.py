@@ -869,3 +869,68 @@ def place_readings(text: str) -> list[str]:
             if reading != text and reading not in out:
                 out.append(reading)
     return out
+
+
+#: The unit words :func:`unit_word_readings` offers in place of a word misread at the start of a part of a place,
+#: and how alike (rapidfuzz ratio of the folded words, 0–100) the word read must be to one of them.
+UNIT_WORD_READINGS = ("Tỉnh", "Huyện", "Quận", "Xã", "Phường")
+UNIT_WORD_RATIO = 70
+#: How alike the word after a "Thành" starting a part must be to "phố" to be read as it ("Thành Hồ Hải Dương").
+CITY_WORD_RATIO = 60
+
+
+def _written_as(word: str, like: str) -> str:
+    """``word`` in the case of ``like``: capitals, capitalised or small letters."""
+    if len(like) > 1 and like.isupper():
+        return word.upper()
+    return word[:1].upper() + word[1:] if like[:1].isupper() else word.lower()
+
+
+def unit_word_readings(text: str) -> list[str]:
+    """Other readings of the written place ``text``, each with one unit word misread put right: a word that
+    starts a part and is near one of :data:`UNIT_WORD_READINGS` but no unit word ("Kinh Cà Mau", "Huyện Hạ Hòa,
+    Bình Phú Thọ" for "Tỉnh …"; a part of that word alone, "Bình, Bình Phước", loses its separator too), or the
+    word after a "Thành" that starts a part, near "phố" ("Thành Hồ Hải Dương"). Only readings the gazetteer
+    explains better (:func:`place_fit`): a unit word in place of a name's first word ("TX Kinh Môn") loses that
+    name; the word read where a unit word stands is left unexplained ("Kinh Cà Mau")."""
+    tokens = list(re.finditer(r"\S+", text))
+    out: list[str] = []
+    for i, token in enumerate(tokens):
+        starts = i == 0 or tokens[i - 1].group()[-1] in ",;" or tokens[i - 1].group() in ("-", "–")
+        if not starts or i + 1 == len(tokens):
+            continue
+        word = token.group()
+        bare = word.strip(",.;")
+        if not bare or any(ch.isdigit() for ch in bare):
+            continue
+        folded = _key(bare)
+        if strip_marks(folded) == "thanh":
+            after = tokens[i + 1].group()
+            after_bare = strip_marks(_key(after.rstrip(",.;")))
+            if after_bare != "pho" and fuzz.ratio(after_bare, "pho") >= CITY_WORD_RATIO:
+                after_bare = after.rstrip(",.;")
+                start, end = tokens[i + 1].start(), tokens[i + 1].start() + len(after_bare)
+                out.append(text[:start] + ("PHỐ" if bare.isupper() else "phố") + text[end:])
+            continue
+        if (folded,) in _UNIT_WORDS or any(folded == key[0] for key in _UNIT_WORDS if len(key) == 2):
+            continue
+        # A part that is the word alone ("Bình, Bình Phước"): the unit word and the name after it were split.
+        alone = word[-1] in ",;"
+        for unit in UNIT_WORD_READINGS:
+            if fuzz.ratio(strip_marks(folded), strip_marks(_key(unit))) < UNIT_WORD_RATIO:
+                continue
+            end = token.end() if alone else token.start() + len(word.rstrip(",.;"))
+            reading = text[:token.start()] + _written_as(unit, bare) + (" " if alone else "") + text[end:].lstrip(" " if alone else "")
+            if reading != text and reading not in out:
+                out.append(reading)
+    known = place_fit(text)
+    return [reading for reading in out if place_fit(reading) > known]
+
+
+def place_fit(text: str) -> int:
+    """How well the gazetteer explains the written place ``text``: the unit names it holds exactly as read
+    (:func:`gazetteer_names_read`), plus one where the match leaves no written unit name or word unexplained."""
+    match, _ = match_place(text)
+    if match is None:
+        return 0
+    return sum(score >= 1.0 for _, _, score in match.names_read) + int(not match.partial)
