@@ -4,7 +4,7 @@ The result is one document tree (page → entries → fields → lines, every no
 the page as sent, and a confidence) plus the validated records of :func:`inference.records.build_record`::
 
     {"page": {"width", "height", "book", "book_score", "skew_degrees", "entries": [...], "page_fields": [...],
-              "headings": [...], "fields_below_tables", "fused_entries_cut", "noise_lines": [...],
+              "headings": [...], "fields_below_tables", "fused_entries_cut", "stacked_lines_cut", "noise_lines": [...],
               "models": {...}},
      "records": [{"book", "entry", "fields": [{"key", "text", "value", "confidence", "bbox", "flags"}],
                   "flags", "needs_review"}]}
@@ -37,7 +37,7 @@ from inference.headings import HeadingKeys, book_of_title, is_title, names_perso
 from inference.page_header import (HeaderChunk, header_band, header_chunks, header_labels, label_alone,
                                    label_at_end, label_crop, same_line, value_after, value_cuts)
 from inference.layout import (LayoutPredictor, below_table, estimate_skew, map_box, rotate_page, row_rules,
-                              ruled_cells, skew_is_significant, snap_to_cells, table_bottoms)
+                              ruled_cells, skew_is_significant, snap_to_cells, stacked_lines, table_bottoms)
 from inference.records import FLAGS, Severity, build_record, default_review_threshold
 from inference.ensemble import reading_log_probs, text_log_probs
 from inference.records.matching import bare, fold
@@ -1145,6 +1145,48 @@ NOISE_DETECTION = 0.8
 NOISE_CONFIDENCE = 0.2
 
 
+#: An entry's line this many times taller than the page's median entry line may be written lines one above the
+#: other that the detector's line map ran together (:func:`inference.layout.stacked_lines` looks for the gaps).
+STACKED_LINE_FACTOR = 1.7
+
+
+def _split_stacked_lines(work: Image.Image, grouped: list[tuple[Region, list[FieldResult]]],
+                         headings: list[HeadingResult], factor: float = STACKED_LINE_FACTOR) -> int:
+    """Each line of the entries' fields taller than ``factor`` times their median line cut into the written lines
+    stacked in it (in place; the pieces keep the line's detection score and key probabilities), but for pieces
+    whose middle lies outside the line's entry (the next entry's first line) or no lower than the bottom of a
+    printed heading cell over it (the row of column numbers above the first entry), and pieces lying mostly
+    within another line of the field (ink that line reads already; read alone, a stroke came out "(2)");
+    returns how many lines were cut. Read as one crop, two lines of a wrapped place or name
+    come out as neither (the recognizer, taught one line per crop, reads a blend, or a printed heading it
+    learned)."""
+    heights = [line.bbox[3] - line.bbox[1] for _, members in grouped for f in members for line in f.lines]
+    if not heights or not factor:
+        return 0
+    usual = float(np.median(heights))
+    cut = 0
+    for entry, members in grouped:
+        top, bottom = entry.bbox[1], entry.bbox[3]
+        for f in members:
+            lines = []
+            for line in f.lines:
+                if line.bbox[3] - line.bbox[1] <= factor * usual:
+                    lines.append(line)
+                    continue
+                pieces = stacked_lines(work, line.bbox, usual)
+                others = [other.bbox for other in f.lines if other is not line]
+                inside = [p for p in pieces if top <= (p[1] + p[3]) / 2 <= bottom and not any(
+                    c.bbox[0] <= (p[0] + p[2]) / 2 <= c.bbox[2] and (p[1] + p[3]) / 2 <= c.bbox[3] for c in headings)
+                    and not any(box_inside(p, other) > 0.5 for other in others)]
+                if len(pieces) == 1 or not inside:
+                    lines.append(line)
+                    continue
+                cut += 1
+                lines += [LineResult(p, detection_score=line.detection_score, key_probs=line.key_probs) for p in inside]
+            f.lines = _reading_order(lines)
+    return cut
+
+
 def _drop_noise_lines(fields: list[FieldResult]) -> list[LineResult]:
     """Take the noise lines (``NOISE_DETECTION``, ``NOISE_CONFIDENCE``) out of ``fields`` (in place); returns
     them. A field left without lines keeps none of its text."""
@@ -1212,6 +1254,12 @@ FIELD_LINE_PAD = 0.075
 HEADER_NUMBER_PRIOR = 3.0
 #: The page header's numbers: the volume and the page.
 HEADER_NUMBER_KEYS = ("quyenSo", "trangSo")
+#: A volume or page number read doubtfully is read again from its box moved by each of these offsets (x0, y0,
+#: x1, y1 in pixels: as boxed, the left edge out, the right edge out, the box up, the box down): one number
+#: stands for a whole page's entries, and its reading turns on a few pixels of crop (a detector's box 4 px right
+#: of the ink and 8 px taller read "4/2004" for "1/2004"; the ink's own box, "1/2004"). Boxes cut 3 px shorter
+#: at the top and bottom lost strokes of small numbers: a page number "16" scored likelier as "14" on them.
+HEADER_CROP_OFFSETS = ((0, 0, 0, 0), (-4, 0, 0, 0), (0, 0, 4, 0), (0, -2, 0, -2), (0, 2, 0, 2))
 #: The numbers a volume or page number is read again as: 1 to 99, and 01 to 09 as volumes are often written.
 HEADER_NUMBERS = tuple(str(n) for n in range(1, 100)) + tuple(f"{n:02d}" for n in range(1, 10))
 #: The log-probability each contradiction among an entry's dates that a reading of a year resolves is worth
@@ -1276,7 +1324,8 @@ class PagePipeline:
                  field_line_pad: float = FIELD_LINE_PAD, heading_recognizer=None,
                  relationship_prior: float = RELATIONSHIP_PRIOR, nationality_prior: float = NATIONALITY_PRIOR,
                  line_end_comma_prior: float = LINE_END_COMMA_PRIOR, sequence_prior: float = SEQUENCE_PRIOR,
-                 given_name_prior: float = GIVEN_NAME_PRIOR):
+                 given_name_prior: float = GIVEN_NAME_PRIOR, stacked_line_factor: float = STACKED_LINE_FACTOR,
+                 header_crop_reads: bool = True):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
@@ -1303,6 +1352,11 @@ class PagePipeline:
         if not fused_entry_rows > 1:
             raise ValueError(f"fused_entry_rows must be > 1 (inf: entries are never cut), got {fused_entry_rows}")
         self.fused_entry_rows = fused_entry_rows
+        if stacked_line_factor and not stacked_line_factor > 1:
+            raise ValueError(f"stacked_line_factor must be > 1 (of the median line's height; 0: lines are never cut), "
+                             f"got {stacked_line_factor}")
+        self.stacked_line_factor = stacked_line_factor
+        self.header_crop_reads = header_crop_reads
 
     @classmethod
     def from_dirs(cls, detector: str | Path | None = None, recognizer: str | Path | None = None,
@@ -1977,6 +2031,45 @@ class PagePipeline:
                                lambda text: float(any(c.isdigit() for c in text)), self.header_number_prior, 1,
                                pad=LINE_PAD)
 
+    def read_header_numbers_from_crops(self, work: Image.Image, page_fields: list[FieldResult], book: str
+                                       ) -> dict[int, str]:
+        """The volume or page number read with less than ``REREAD_BELOW`` confidence is read from its box moved by
+        each of :data:`HEADER_CROP_OFFSETS`: every text so read is scored by teacher forcing on every one of those
+        crops, and the text with the highest median log-probability stands (its confidence the least of its
+        probabilities on them).
+        Returns ``{id(field): the text it read}`` for every field it changed; nothing with ``header_crop_reads``
+        off or without a recognizer that scores readings."""
+        reader = self.scorer
+        if not self.header_crop_reads or reader is None:
+            return {}
+        register = get_book(book)
+        # A number read as no number is for read_header_numbers_again; so is a text without digits read from a
+        # moved crop (the label beside it, "Số").
+        numbers = [f for f in page_fields if f.key in HEADER_NUMBER_KEYS and f.key in register and len(f.lines) == 1
+                   and any(c.isdigit() for c in f.lines[0].text) and f.lines[0].confidence < REREAD_BELOW]
+        if not numbers:
+            return {}
+        moved = [[LineResult((x0 + a, y0 + b, x1 + c, y1 + d)) for a, b, c, d in HEADER_CROP_OFFSETS
+                  if y1 + d - (y0 + b) >= 4] for x0, y0, x1, y1 in (f.lines[0].bbox for f in numbers)]
+        self.recognize_lines(work, [line for lines in moved for line in lines], recognizer=self.field_recognizer)
+        read = {}
+        for f, lines in zip(numbers, moved):
+            line = f.lines[0]
+            texts = list(dict.fromkeys([line.text] + [m.text for m in lines if any(c.isdigit() for c in m.text)
+                                                      and _scorable(reader, m.text)]))
+            if len(texts) < 2 or not _scorable(reader, line.text):
+                continue
+            crops = [np.asarray(crop_line(work, m.bbox, LINE_PAD).convert("RGB")) for m in lines]
+            scores = np.asarray(reading_log_probs(reader, crops, [(j, t) for t in texts for j in range(len(crops))]),
+                                dtype=np.float64).reshape(len(texts), len(crops))
+            # The median, not the sum: a crop that cuts a stroke off or takes one in ("3" moved down read "8")
+            # speaks for a misreading by many nats.
+            best = int(np.argmax(np.median(scores, axis=1)))
+            if best:
+                read[id(f)] = line.text
+                line.text, line.confidence = texts[best], float(np.exp(scores[best].min()))
+        return read
+
     @staticmethod
     def _entry_numbers(entries: list[list[FieldResult]], dates: list[list[FieldResult]],
                        years: list[int | None]) -> list[tuple[str | None, float, str | None]]:
@@ -2580,6 +2673,7 @@ class PagePipeline:
         grouped, page_fields = self.group(regions)
         all_fields = page_fields + [f for _, members in grouped for f in members]
         headings = self.heading_cells(work, regions)
+        stacked_cut = _split_stacked_lines(work, grouped, headings, self.stacked_line_factor)
         chunks = self.header_chunks(work, headings)
         chunk_lines = [LineResult(c.bbox) for c in chunks]
         label_lines = {id(f): LineResult(box) for f in page_fields if (box := label_crop(f.bbox, chunks))}
@@ -2615,6 +2709,9 @@ class PagePipeline:
                       self.header_values_from_labels(page_fields, chunks, book_key).items()}
         relabelled.update((i, (text, "header_number_read_again")) for i, text in
                           self.read_header_numbers_again(work, page_fields, book_key).items())
+        # A number another step read again is left as that step read it.
+        relabelled.update((i, (text, "header_number_read_from_crops")) for i, text in self.read_header_numbers_from_crops(
+            work, [f for f in page_fields if id(f) not in relabelled], book_key).items())
         self.name_fields(grouped, headings, book_key)
         named_keys = {key for cell in headings if cell.keys for key in cell.keys.keys}
         relationships_read: dict[int, str] = {}  # id(line) -> the text read before
@@ -2768,6 +2865,7 @@ class PagePipeline:
         page = {"width": w, "height": h, "book": book_key, "book_score": round(book_score, 4),
                 "skew_degrees": round(skew, 2), "entries": entries, "fields_below_tables": below_tables,
                 "fused_entries_cut": entries_cut,
+                "stacked_lines_cut": stacked_cut,
                 "page_fields": [f.to_dict() for f in page_fields],
                 # Where they were and how sure each model was; their text is noise, and may be personal data.
                 "noise_lines": [{"bbox": [round(v, 1) for v in original(line.bbox)],

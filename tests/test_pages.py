@@ -561,7 +561,9 @@ def test_a_volume_number_read_as_no_number_is_read_again_as_the_likeliest_number
 
         def read(work, lines, **options):
             for line in lines:
-                line.text, line.confidence = texts[(int(line.bbox[0]), int(line.bbox[1]))], 0.5
+                # A box moved a few pixels (the volume read from moved crops) reads as the box.
+                x, y = min(texts, key=lambda at: abs(at[0] - line.bbox[0]) + abs(at[1] - line.bbox[1]))
+                line.text, line.confidence = texts[(x, y)], 0.5
 
         pipeline.recognize_lines = read
         (record,) = pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")["records"]
@@ -730,6 +732,66 @@ def test_a_date_read_as_no_date_is_read_again_as_the_likeliest_date_one_stroke_a
     for prior, confidence in ((0.5, 0.5), (0.0, 0.5), (3.0, 0.95)):
         got = extract(prior, confidence)
         assert got["meNgaySinh"]["text"] == "19/6/193" and "read_text" not in got["meNgaySinh"]
+
+
+def test_a_volume_number_read_doubtfully_is_read_from_moved_crops(monkeypatch):
+    """"1/2004" read "4/2004" from the detector's box, and "1/2004" from the box with its left edge moved out:
+    every text read is scored on every moved crop, and the likeliest by its median over them stands, its
+    confidence its least probability on them; read surely, or with the step off, the volume stays as read."""
+    from inference.pages import HEADER_CROP_OFFSETS, FieldResult, LineResult, PagePipeline
+    from models.detection.layout import Region
+
+    assert (0, 0, 0, 0) in HEADER_CROP_OFFSETS and len(HEADER_CROP_OFFSETS) > 2
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (20, 20, 90, 50), 1.0, "quyenSo", 0.9),
+                         Region("field", (100, 110, 300, 130), 1.0, "meHoTen", 0.9)],
+               "line": [Region("line", (20, 20, 90, 50), 1.0), Region("line", (100, 110, 300, 130), 1.0)]}
+
+    def extract(scores, confidence=0.3, **options):
+        asked = scored_by(monkeypatch, scores)
+        pipeline = PagePipeline(None, ScoringReader(), deskew=False, review_threshold=0.0, **options)
+        pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+        pipeline.heading_cells = lambda work, found: []
+
+        def read(work, lines, **_):
+            for line in lines:
+                if line.bbox[0] >= 100:
+                    line.text, line.confidence = "Nguyễn Thị Hoa", 0.95
+                else:  # the volume: its box moved left reads "1/2004"
+                    line.text, line.confidence = ("1/2004" if line.bbox[0] < 20 else "4/2004"), confidence
+
+        pipeline.recognize_lines = read
+        (record,) = pipeline(Image.new("RGB", (600, 300), "white"), book="khai_sinh")["records"]
+        return next(f for f in record["fields"] if f["key"] == "quyenSo"), asked
+
+    got, asked = extract({"4/2004": -1.0, "1/2004": -0.7})
+    assert (got["text"], got["read_text"]) == ("1/2004", "4/2004")
+    assert "header_number_read_from_crops" in got["flags"]
+    assert got["confidence"] == pytest.approx(np.exp(-0.7), abs=1e-4)
+    # Both texts scored on every moved crop.
+    assert asked.count("1/2004") == asked.count("4/2004") == len(HEADER_CROP_OFFSETS)
+    # The median over the crops decides, not the sum: "1/2004" far likelier on two crops (a stroke cut off on
+    # them) but less likely on three stays "4/2004".
+    import inference.pages as pages
+
+    by_crop = {"4/2004": [-0.5, -9.0, -0.5, -0.5, -9.0], "1/2004": [-0.9, -0.1, -0.9, -0.9, -0.1]}
+    monkeypatch.setattr(pages, "reading_log_probs", lambda reader, images, readings: np.asarray(
+        [by_crop[text][j] for j, text in readings]))
+    monkeypatch.setattr(pages, "HEADER_CROP_OFFSETS", ((0, 0, 0, 0), (-4, 0, 0, 0), (0, 0, 4, 0), (0, -2, 0, -2),
+                                                       (-4, 2, 0, 2)))
+    pipeline = PagePipeline(None, ScoringReader(), deskew=False, review_threshold=0.0)
+    volume = FieldResult("quyenSo", (20, 20, 90, 50), 0.9, 1.0, lines=[LineResult((20, 20, 90, 50), "4/2004", 0.3)])
+    pipeline.recognize_lines = lambda work, lines, **_: [setattr(line, "text", "1/2004" if line.bbox[0] < 20
+                                                                 else "4/2004") for line in lines]
+    assert pipeline.read_header_numbers_from_crops(Image.new("RGB", (600, 300), "white"), [volume], "khai_sinh") == {}
+    assert volume.text == "4/2004"
+    monkeypatch.undo()
+    # The text first read likelier over the crops, read surely, or the step off: as read.
+    for scores, confidence, options in (({"4/2004": -0.5, "1/2004": -0.7}, 0.3, {}),
+                                        ({"4/2004": -1.0, "1/2004": -0.7}, 0.95, {}),
+                                        ({"4/2004": -1.0, "1/2004": -0.7}, 0.3, {"header_crop_reads": False})):
+        got, _ = extract(scores, confidence, **options)
+        assert got["text"] == "4/2004" and "read_text" not in got
 
 
 def test_a_relationship_misread_alone_under_the_declarants_name_is_read_again(monkeypatch):

@@ -134,6 +134,9 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("header_number_read_again", _W, "the volume or page number was read as no number (\"ba\" for a faint "
          "\"1\"); read again as each number up to 99 on its crop, with a number counted in its favour, this one "
          "was the likelier (the text read is kept in read_text)"),
+    Flag("header_number_read_from_crops", _W, "the volume or page number was read doubtfully; read again from its "
+         "box moved a few pixels each way, this reading was the likeliest over all those crops (the text read is "
+         "kept in read_text)"),
     Flag("volume_year_from_dates", _W, "the volume's year read (\"01/2014\") is one digit off the year of the "
          "page's registration dates; the volume takes theirs (the text read is kept in read_text)"),
     Flag("date_read_against_entry", _W, "the entry's dates contradicted one another (a parent born after the "
