@@ -379,7 +379,7 @@ def stacked_lines(image: Image.Image, box, line_height: float) -> list[tuple[flo
         # not around the gap or a neighbour's stroke reaching into it.
         inked_rows = np.nonzero(ink[a:b].sum(axis=1))[0]
         inked_cols = np.nonzero(ink[a:b].sum(axis=0))[0]
-        if inked_rows.size == 0 or inked_cols.size == 0 or inked_rows[-1] + 1 - inked_rows[0] < STACKED_MIN_HEIGHT * line_height:
+        if inked_rows.size == 0 or inked_rows[-1] + 1 - inked_rows[0] < STACKED_MIN_HEIGHT * line_height:
             continue
         pieces.append((float(x0 + inked_cols[0]), float(y0 + a + inked_rows[0]),
                        float(x0 + inked_cols[-1] + 1), float(y0 + a + inked_rows[-1] + 1)))

@@ -2710,8 +2710,9 @@ class PagePipeline:
         relabelled.update((i, (text, "header_number_read_again")) for i, text in
                           self.read_header_numbers_again(work, page_fields, book_key).items())
         # A number another step read again is left as that step read it.
-        relabelled.update((i, (text, "header_number_read_from_crops")) for i, text in self.read_header_numbers_from_crops(
-            work, [f for f in page_fields if id(f) not in relabelled], book_key).items())
+        unread = [f for f in page_fields if id(f) not in relabelled]
+        relabelled.update((i, (text, "header_number_read_from_crops")) for i, text in
+                          self.read_header_numbers_from_crops(work, unread, book_key).items())
         self.name_fields(grouped, headings, book_key)
         named_keys = {key for cell in headings if cell.keys for key in cell.keys.keys}
         relationships_read: dict[int, str] = {}  # id(line) -> the text read before

@@ -81,8 +81,10 @@ def _records(page: Image.Image, regions, **options) -> dict:
             # The upper written line reads as the commune, the lower one as the district; a box over both, as
             # the recognizer reads two lines in one crop, as neither.
             top, bottom = line.bbox[1], line.bbox[3]
-            line.text = ("Xã Phú Thủy," if bottom < 75 else "Lệ Thủy" if top > 55 else "Lê Ng") if line.bbox[0] < 310 \
-                else "Nguyễn Văn An"
+            if line.bbox[0] >= 310:
+                line.text = "Nguyễn Văn An"
+            else:
+                line.text = "Xã Phú Thủy," if bottom < 75 else "Lệ Thủy" if top > 55 else "Lê Ng"
             line.confidence = 0.9
             read_lines.append(tuple(line.bbox))
 

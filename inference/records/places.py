@@ -905,12 +905,11 @@ def unit_word_readings(text: str) -> list[str]:
             continue
         folded = _key(bare)
         if strip_marks(folded) == "thanh":
-            after = tokens[i + 1].group()
-            after_bare = strip_marks(_key(after.rstrip(",.;")))
-            if after_bare != "pho" and fuzz.ratio(after_bare, "pho") >= CITY_WORD_RATIO:
-                after_bare = after.rstrip(",.;")
-                start, end = tokens[i + 1].start(), tokens[i + 1].start() + len(after_bare)
-                out.append(text[:start] + ("PHỐ" if bare.isupper() else "phố") + text[end:])
+            after = tokens[i + 1].group().rstrip(",.;")
+            after_key = strip_marks(_key(after))
+            if after_key != "pho" and fuzz.ratio(after_key, "pho") >= CITY_WORD_RATIO:
+                start = tokens[i + 1].start()
+                out.append(text[:start] + ("PHỐ" if bare.isupper() else "phố") + text[start + len(after):])
             continue
         if (folded,) in _UNIT_WORDS or any(folded == key[0] for key in _UNIT_WORDS if len(key) == 2):
             continue
@@ -919,8 +918,11 @@ def unit_word_readings(text: str) -> list[str]:
         for unit in UNIT_WORD_READINGS:
             if fuzz.ratio(strip_marks(folded), strip_marks(_key(unit))) < UNIT_WORD_RATIO:
                 continue
-            end = token.end() if alone else token.start() + len(word.rstrip(",.;"))
-            reading = text[:token.start()] + _written_as(unit, bare) + (" " if alone else "") + text[end:].lstrip(" " if alone else "")
+            written = text[:token.start()] + _written_as(unit, bare)
+            if alone:
+                reading = written + " " + text[token.end():].lstrip(" ")
+            else:
+                reading = written + text[token.start() + len(word.rstrip(",.;")):]
             if reading != text and reading not in out:
                 out.append(reading)
     known = place_fit(text)
