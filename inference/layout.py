@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from data.pages.lines import flat_background
 from data.settings import cache_dir
 from inference.onnx_export import sha256_file as _sha256
 from models.detection.configuration_layout_detector import LayoutDetectorConfig
@@ -341,9 +342,7 @@ def stacked_lines(image: Image.Image, box, line_height: float) -> list[tuple[flo
     if x1 - x0 < 4 or y1 - y0 < 2 * STACKED_MIN_HEIGHT * line_height:
         return [tuple(map(float, box))]
     gray = np.asarray(image.convert("L").crop((x0, y0, x1, y1)), dtype=np.uint8)
-    k = max(5, int(round(line_height * 0.6)) | 1)
-    paper = cv2.blur(cv2.dilate(gray, np.ones((k, k), np.uint8)), (k, k))
-    flat = np.clip(gray.astype(np.float32) / np.maximum(paper, 1) * 255, 0, 255).astype(np.uint8)
+    flat = flat_background(gray, max(5, int(round(line_height * 0.6)) | 1))
     _, ink = cv2.threshold(flat, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     ink[ink.sum(axis=1) > 0.6 * ink.shape[1]] = 0
     ink[:, ink.sum(axis=0) > 0.6 * ink.shape[0]] = 0

@@ -56,7 +56,7 @@ def heading_line_boxes(image: Image.Image, box, min_gap: int = 2) -> list[tuple[
     inner = gray[my:-my, mx:-mx]
     if inner.size == 0:
         return []
-    _, ink = cv2.threshold(_flat_background(inner), 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    _, ink = cv2.threshold(flat_background(inner), 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     ink = _without_rules(ink)
     # A ruled line across the crop is a border that survived the margin, not text.
     rows = ink.sum(axis=1)
@@ -108,11 +108,12 @@ RULE_THICKNESS = 0.2
 RULE_INK = 4.0
 
 
-def _flat_background(gray: np.ndarray) -> np.ndarray:
-    """``gray`` divided by its paper (the brightest level around each pixel, smoothed): a stain or a shadow
-    across a heading cell is paper, not ink, to the threshold after it (thresholded as ink, a stain joined
-    two printed lines into one, or stood as a line of its own)."""
-    k = max(5, int(round(gray.shape[0] * 0.3)) | 1)
+def flat_background(gray: np.ndarray, size: int | None = None) -> np.ndarray:
+    """``gray`` divided by its paper (the brightest level within ``size`` pixels around each pixel, smoothed;
+    default 0.3 of its height, at least 5): a stain or a shadow across a heading cell is paper, not ink, to the
+    threshold after it (thresholded as ink, a stain joined two printed lines into one, or stood as a line of its
+    own)."""
+    k = size or max(5, int(round(gray.shape[0] * 0.3)) | 1)
     paper = cv2.blur(cv2.dilate(gray, np.ones((k, k), np.uint8)), (k, k))
     return np.clip(gray.astype(np.float32) / np.maximum(paper, 1) * 255, 0, 255).astype(np.uint8)
 
