@@ -43,8 +43,8 @@ from inference.ensemble import reading_log_probs, text_log_probs
 from inference.records.matching import bare, fold
 from inference.records.normalize import normalize_field, normalize_value
 from inference.records.validate import DECLARANT_IS
-from inference.records.names import (given_name_readings, has_listed_surname, listed_name_words, reads_as_a_person,
-                                     surname_readings)
+from inference.records.names import (given_name_readings, has_listed_surname, holds_two_names, listed_name_words,
+                                     reads_as_a_person, surname_readings)
 from inference.records.dates import DATE_WORDS
 from inference.records.date_readings import (date_contradictions, date_readings_between, date_readings_readable,
                                              dates_out_of_order, full_date, readable_date, year_readings)
@@ -942,13 +942,34 @@ _NUMBER_WORDS = frozenset({"ngày", "tháng", "năm", "lúc", "giờ", "phút", 
                            "khóm", "đội", "bản", "phường", "quận", "đường", "phố", "ngõ", "hẻm", "kiệt", "lô"})
 
 
+@cache
+def _ethnicity_ends() -> frozenset[str]:
+    """The last words of the ethnic groups' names and spellings, folded ("kinh", "đê", "mường")."""
+    from data.text.vocab import ETHNIC_GROUPS, ETHNIC_VARIANTS
+    names = list(ETHNIC_GROUPS) + [v for variants in ETHNIC_VARIANTS.values() for v in variants]
+    return frozenset(fold(name).split()[-1] for name in names)
+
+
+def _ends_an_ethnicity(word: str) -> bool:
+    """Whether ``word`` is an ethnic group's name or its last word ("Kinh", "Ê-đê", "Đăng")."""
+    folded = fold(word).split()
+    return bool(folded) and folded[-1] in _ethnicity_ends()
+
+
+#: Words a residence starts with ("thôn", "số", "xã"): one after an ethnicity begins the next value.
+_RESIDENCE_START = frozenset({"thôn", "xóm", "làng", "đội", "ấp", "bản", "buôn", "khu", "tổ", "số", "ngõ", "hẻm",
+                              "kiệt", "đường", "phố", "khóm", "cụm", "xã", "phường", "thị", "huyện", "quận",
+                              "tỉnh", "thành", "tp", "tx", "tt"})
+
+
 def _break_points(text: str) -> list[tuple[int, int]]:
     """Where one value may end and the next begin inside a line's ``text``, as ``(end of the left value,
     start of the right one)``: at a comma or semicolon between words, before a word that begins a date after
     one that is no date's (:data:`_DATE_START`: "Lê Thị Hồng | Ngày 27"), where a word with digits meets one
     without ("Nguyễn Thị Giang | 1971 | Kinh", "tháng 9 năm 1912 | nữ"), except beside a word that holds a
     number in a date, time or address ("ngày 3 tháng 6", "số 113"); and before the nationality "Việt Nam",
-    or its "Việt" ending a line, after an ethnicity ("Kinh | Việt Nam", "Mường | Việt" above "Nam")."""
+    or its "Việt" ending a line, after an ethnicity ("Kinh | Việt Nam", "Mường | Việt" above "Nam"); and after an
+    ethnicity before a word that starts a residence ("Kinh | số 113 đường", "Mường | thôn 3")."""
     words = list(_WORD.finditer(text))
     points = []
     for k, (left, right) in enumerate(zip(words, words[1:])):
@@ -960,7 +981,8 @@ def _break_points(text: str) -> list[tuple[int, int]]:
                        and fold(a) not in DATE_WORDS)
         if "," in between or ";" in between or date_starts or (
                 digits_meet and a.lower() not in _NUMBER_WORDS and b.lower() not in _NUMBER_WORDS) or (
-                b.isalpha() and bare(b).lower() == "viet" and (after is None or bare(after).lower() == "nam")):
+                b.isalpha() and bare(b).lower() == "viet" and (after is None or bare(after).lower() == "nam")) or (
+                _ends_an_ethnicity(a) and fold(b) in _RESIDENCE_START):
             points.append((left.end(), right.start()))
     return points
 
@@ -1092,6 +1114,10 @@ def _reads_as(book: str, key: str, text: str) -> float:
         return float(np.log(MIN_READS_AS))
     if kind is ValueKind.PERSON_NAME and any(fold(w) in _DATE_START for w in text.split()):
         # "Lê Văn An Ngày" over "mười ba tháng bảy…": the date's first word read into the name.
+        return float(np.log(MIN_READS_AS))
+    if kind is ValueKind.PERSON_NAME and holds_two_names(text):
+        # "PHẠM THỊ YẾN NGUYỄN TUẤN" over "QUYẾT" under "Họ tên mẹ / họ tên cha": the father's name, wrapped, cut
+        # after its first line.
         return float(np.log(MIN_READS_AS))
     if kind is ValueKind.PLACE and reads_as_a_person(text):
         # "Trần Thị Hiền" under a merged "name, residence" heading: a place is never written so.
@@ -1252,6 +1278,11 @@ FIELD_LINE_PAD = 0.075
 #: The log-probability a reading of a page-header number as digits is worth where the number read has none
 #: ("ba", "La" for a faint "1"; :meth:`PagePipeline.read_header_numbers_again`); 0 turns the step off.
 HEADER_NUMBER_PRIOR = 3.0
+#: A volume or page number read as no number is scored on its box grown by this share of its height above and
+#: below (:meth:`PagePipeline.read_header_numbers_again`): a lone "1" is one thin stroke, and the detector's box
+#: of it falls short of both its ends (14 px of a 23 px stroke). On such a box the recognizer read "Kinh", "ba";
+#: grown by 0.4, it read "1" with 0.96, and "1" scored 8 to 10 nats above those.
+HEADER_NUMBER_TALLER = 0.4
 #: The page header's numbers: the volume and the page.
 HEADER_NUMBER_KEYS = ("quyenSo", "trangSo")
 #: A volume or page number read doubtfully is read again from its box moved by each of these offsets (x0, y0,
@@ -2019,8 +2050,9 @@ class PagePipeline:
     def read_header_numbers_again(self, work: Image.Image, page_fields: list[FieldResult], book: str
                                   ) -> dict[int, str]:
         """The volume or page number read as no number at all ("ba", "La": a faint or one-stroke "1" in the
-        detector's box) is read again as each of :data:`HEADER_NUMBERS`, scored by teacher forcing on its crop,
-        ``header_number_prior`` for a reading that is a number (:meth:`read_again`, one round)."""
+        detector's box) is read again as each of :data:`HEADER_NUMBERS`, scored by teacher forcing on its crop
+        grown by ``HEADER_NUMBER_TALLER`` of its height above and below, ``header_number_prior`` for a reading that
+        is a number (:meth:`read_again`, one round)."""
         register = get_book(book)
         keys = Counter(f.key for f in page_fields)
         # One of two pieces of a value ("Tr." beside "6") is for _header_one_per_key to sort out.
@@ -2029,7 +2061,7 @@ class PagePipeline:
         # Every reading offered is a number both keys read as one; the readings being replaced have no digit.
         return self.read_again(work, numbers, lambda text: list(HEADER_NUMBERS),
                                lambda text: float(any(c.isdigit() for c in text)), self.header_number_prior, 1,
-                               pad=LINE_PAD)
+                               pad=LINE_PAD, taller=HEADER_NUMBER_TALLER)
 
     def read_header_numbers_from_crops(self, work: Image.Image, page_fields: list[FieldResult], book: str
                                        ) -> dict[int, str]:
@@ -2487,14 +2519,15 @@ class PagePipeline:
         return changed
 
     def read_again(self, work: Image.Image, fields: list[FieldResult], readings_of, known_in, prior: float,
-                   rounds: int, pad: float | None = None) -> dict[int, str]:
+                   rounds: int, pad: float | None = None, taller: float = 0.0) -> dict[int, str]:
         """Read ``fields`` again against a closed vocabulary: ``readings_of(text)`` gives the field's other
         readings (one part changed), ``known_in(text)`` how many of its parts the vocabulary holds. Each
         reading whose change falls in one line read with less than ``REREAD_BELOW`` confidence is scored by teacher forcing on that line's crop against the
         line as it stands; the reading with the highest log-probability plus ``prior`` per part known stands,
         if that beats the reading as it stands; then again, ``rounds`` times at most. A line changed takes its
         probability on its crop as its confidence. Every field's readings of a round are scored in one batch.
-        Crops take ``pad`` of a line's height around it (default: ``field_line_pad``, the entries' lines').
+        Crops take ``pad`` of a line's height around it (default: ``field_line_pad``, the entries' lines'), after
+        its box is grown by ``taller`` of its height above and below.
         Returns ``{id(field): the text it read}`` for every field it changed; nothing without a recognizer that
         scores readings (the server's micro-batcher does not) or with a prior of 0.
 
@@ -2533,7 +2566,9 @@ class PagePipeline:
             order = list({id(line): line for line, _ in pairs}.values())
             for line in order:
                 if id(line) not in crops:
-                    crops[id(line)] = np.asarray(crop_line(work, line.bbox, self.field_line_pad if pad is None
+                    x0, y0, x1, y1 = line.bbox
+                    grown = (x0, y0 - taller * (y1 - y0), x1, y1 + taller * (y1 - y0))
+                    crops[id(line)] = np.asarray(crop_line(work, grown, self.field_line_pad if pad is None
                                                            else pad).convert("RGB"))
             where = {id(line): j for j, line in enumerate(order)}
             scored = dict(zip(((id(line), t) for line, t in pairs),

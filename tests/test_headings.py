@@ -610,6 +610,11 @@ def test_break_points_are_where_the_text_shows_one_value_ending():
     assert cut("Lê Thị Hồng Ngày 27") == [("Lê Thị Hồng", "Ngày 27")]
     assert cut("Nguyễn Văn tháng 27-09") == [("Nguyễn Văn", "tháng 27-09")]
     assert cut("ngày mười ba tháng bảy") == [] and cut("Nguyễn Văn Năm") == []
+    # A residence's first word after an ethnicity: the residence begins ("Kinh" and "số 113 đường" written on
+    # one line of a merged "dân tộc, nơi cư trú" cell); after a name's word, or inside a place, nothing does.
+    assert cut("Kinh số 113 đường") == [("Kinh", "số 113 đường")] and cut("Mường khu 7") == [("Mường", "khu 7")]
+    assert cut("Ê-đê thôn 3") == [("Ê-đê", "thôn 3")]
+    assert cut("Nguyễn Thị Hồng thôn 3") == [] and cut("Thành phố Hải Dương") == []
 
 
 def test_a_name_holding_a_dates_first_word_reads_as_no_name():
@@ -620,6 +625,48 @@ def test_a_name_holding_a_dates_first_word_reads_as_no_name():
     assert _reads_as("khai_tu", "nktHoTen", "Lê Văn An Ngày") == pytest.approx(math.log(MIN_READS_AS))
     assert _reads_as("khai_tu", "nktHoTen", "Lê Văn An") == 0.0
     assert _reads_as("khai_tu", "nktHoTen", "Nguyễn Văn Năm") == 0.0
+
+
+def test_a_name_run_into_the_next_persons_reads_as_no_name():
+    import math
+
+    from inference.pages import MIN_READS_AS, _reads_as
+    from inference.records.names import holds_two_names
+
+    assert holds_two_names("PHẠM THỊ YẾN NGUYỄN TUẤN") and holds_two_names("Nguyễn Văn Hùng Phan Thái")
+    # A second surname second or third is the name's own; a surname last may be the given name.
+    assert not holds_two_names("Hoàng Nguyễn Thế Tiến") and not holds_two_names("Lê Phạm Văn An")
+    assert not holds_two_names("NGUYỄN VĂN ĐÌNH DƯƠNG") and not holds_two_names("Nguyễn") and not holds_two_names("")
+    # A rare surname inside a name is as often a given or middle name ("Mai", "Hà").
+    assert not holds_two_names("Nguyễn Thị Thu Mai Anh")
+    assert _reads_as("khai_sinh", "meHoTen", "PHẠM THỊ YẾN NGUYỄN TUẤN") == pytest.approx(math.log(MIN_READS_AS))
+    assert _reads_as("khai_sinh", "meHoTen", "PHẠM THỊ YẾN") == 0.0
+
+
+def test_stacked_parents_are_cut_where_no_name_runs_into_the_other():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    heading = _heading((0, 30, 200, 60), "Họ tên mẹ / họ tên cha", 0.9)
+    # The father's name wrapped onto a second line; the detector joined its first line to the mother's name.
+    parents = _field("x", (10, 100, 190, 140), (10, 100, 190, 118), (10, 122, 190, 140))
+    for line, text in zip(parents.lines, ("PHẠM THỊ YẾN", "NGUYỄN TUẤN")):
+        line.text = text
+    entry = (None, [parents, _read("x", (10, 144, 80, 162), "QUYẾT")])
+    pipeline.name_fields([entry], [heading], "khai_sinh")
+    assert [(f.key, f.text) for f in entry[1]] == [("meHoTen", "PHẠM THỊ YẾN"), ("chaHoTen", "NGUYỄN TUẤN QUYẾT")]
+
+
+def test_an_ethnicity_and_the_residence_begun_on_its_line_are_cut_apart():
+    from inference.pages import PagePipeline
+
+    pipeline = PagePipeline(None, None, deskew=False)
+    heading = _heading((0, 30, 200, 60), "Dân tộc, nơi cư trú của mẹ", 0.9)
+    first = _read("x", (10, 100, 190, 118), "Kinh số 113 đường")
+    entry = (None, [first, _read("x", (10, 122, 190, 140), "Phạm Ngũ Lão, thị trấn Ninh Giang")])
+    pipeline.name_fields([entry], [heading], "khai_sinh")
+    assert [(f.key, f.text) for f in entry[1]] == [("meDanToc", "Kinh"),
+                                                   ("meNoiCuTru", "số 113 đường Phạm Ngũ Lão, thị trấn Ninh Giang")]
 
 
 def test_a_nationality_read_on_two_lines_after_the_ethnicity_is_cut_off_it():

@@ -586,6 +586,45 @@ def test_a_volume_number_read_as_no_number_is_read_again_as_the_likeliest_number
         PagePipeline(None, Reader(), surname_prior=-1.0)
 
 
+def test_a_volume_read_as_no_number_is_scored_on_its_box_grown_above_and_below(monkeypatch):
+    import inference.pages as pages
+    from data.pages.lines import LINE_PAD, crop_line
+    from inference.pages import HEADER_NUMBER_TALLER, PagePipeline
+    from models.detection.layout import Region
+
+    # A lone "1" is one thin stroke, and the detector's box falls short of its ends: on the box as found it reads
+    # "Kinh"; on the box grown above and below, "1" (and the crops are the grown box's).
+    heights: set[int] = set()
+
+    def scored(reader, images, readings):
+        heights.update(images[j].shape[0] for j, _ in readings)
+        tall = all(images[j].shape[0] > 60 for j, _ in readings)
+        return np.asarray([{"Kinh": -2.0, "1": -0.1 if tall else -9.0}.get(text, -30.0) for _, text in readings])
+
+    monkeypatch.setattr(pages, "reading_log_probs", scored)
+    box = (20, 40, 40, 70)
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", box, 1.0, "quyenSo", 0.9),
+                         Region("field", (100, 110, 300, 130), 1.0, "meHoTen", 0.9)],
+               "line": [Region("line", box, 1.0), Region("line", (100, 110, 300, 130), 1.0)]}
+    texts = {(20, 40): "Kinh", (100, 110): "Nguyễn Thị Hoa"}
+    pipeline = PagePipeline(None, ScoringReader(), deskew=False, review_threshold=0.0, header_crop_reads=False)
+    pipeline.detect = lambda page: (regions, page, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+    pipeline.heading_cells = lambda work, found: []
+
+    def read(work, lines, **options):
+        for line in lines:
+            line.text, line.confidence = texts[(int(line.bbox[0]), int(line.bbox[1]))], 0.3
+
+    pipeline.recognize_lines = read
+    page = Image.new("RGB", (600, 300), "white")
+    (record,) = pipeline(page, book="khai_sinh")["records"]
+    got = next(f for f in record["fields"] if f["key"] == "quyenSo")
+    assert (got["text"], got["read_text"]) == ("1", "Kinh") and "header_number_read_again" in got["flags"]
+    grow = HEADER_NUMBER_TALLER * (box[3] - box[1])
+    assert heights == {crop_line(page, (box[0], box[1] - grow, box[2], box[3] + grow), LINE_PAD).height}
+
+
 def test_a_line_barely_found_and_unreadable_is_noise_not_a_value():
     from inference.pages import NOISE_CONFIDENCE, NOISE_DETECTION, PagePipeline
     from models.detection.layout import Region

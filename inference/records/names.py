@@ -56,6 +56,25 @@ def reads_as_a_person(text: str) -> bool:
             and fold(words[0]) in _surnames() and fold(words[1]) in ("thị", "văn"))
 
 
+#: Surnames so common (a share of 1% of people or more) that one inside a name, with a word after it, begins
+#: another person's name.
+COMMON_SURNAME_SHARE = 1.0
+
+
+@lru_cache(maxsize=1)
+def _common_surnames() -> frozenset[str]:
+    return frozenset(fold(name) for name, share in SURNAMES.items() if share >= COMMON_SURNAME_SHARE)
+
+
+def holds_two_names(text: str) -> bool:
+    """Whether ``text`` reads as one name run into the next: a common surname as its fourth word or later with
+    a word after it ("PHẠM THỊ YẾN NGUYỄN TUẤN", "Nguyễn Văn Hùng Phan Thái"). A second surname second or third
+    is a name's own ("Hoàng Nguyễn Thế Tiến", "Tôn Nữ Hoàng Lan"), and one last may be a given name
+    ("Nguyễn Văn Đình Dương")."""
+    words = text.split()
+    return any(fold(word) in _common_surnames() for word in words[3:-1])
+
+
 def surname_readings(text: str) -> list[str]:
     """The name ``text`` with its first word replaced by each listed surname near it, in the case of the word
     read ("THẠM VĂN HẢI" → "PHẠM VĂN HẢI", "THÁI VĂN HẢI"…); none where the first word is a listed surname
@@ -144,6 +163,6 @@ def given_name_readings(text: str) -> list[str]:
     return out
 
 
-__all__ = ["GIVEN_NAME_RATIO", "GIVEN_NAME_READINGS", "MORE_GIVEN_NAMES", "MORE_SURNAMES", "SURNAME_RATIO",
-           "SURNAME_READINGS", "given_name_readings", "has_listed_surname", "listed_name_words",
+__all__ = ["COMMON_SURNAME_SHARE", "GIVEN_NAME_RATIO", "GIVEN_NAME_READINGS", "MORE_GIVEN_NAMES", "MORE_SURNAMES", "SURNAME_RATIO",
+           "SURNAME_READINGS", "given_name_readings", "has_listed_surname", "holds_two_names", "listed_name_words",
            "reads_as_a_person", "surname_readings"]
