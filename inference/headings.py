@@ -150,6 +150,35 @@ def _near(chunk: str, n: int) -> tuple | None:
     return kind
 
 
+def phrase_readings(text: str) -> list[str]:
+    """Other readings of one printed heading line ``text``: a run of two or three of its words replaced by a
+    phrase of the vocabulary near it, as :func:`_near` finds one ("Ngày sinh, số sinh" → "Ngày sinh, nơi
+    sinh"), in the case of the words read and with their punctuation after; each reading once, none the same as
+    ``text``. For scoring on the line's crop: a heading the recognizer read doubtfully is most often a printed
+    phrase with a word misread."""
+    tokens = text.split()
+    out: list[str] = []
+    for n in (2, 3):
+        for i in range(len(tokens) - n + 1):
+            window = tokens[i:i + n]
+            core = " ".join(window).rstrip(",.;:")
+            tail = " ".join(window)[len(core):]
+            plain = bare(core)
+            if len(plain) < _NEAR_MIN_CHARS or any(ch.isdigit() for ch in core):
+                continue
+            for phrase in _PHRASES:
+                words = phrase.count(" ") + 1
+                if words < 2 or abs(words - n) > 1 or bare(phrase) == plain:
+                    continue
+                if difflib.SequenceMatcher(None, plain, bare(phrase)).ratio() <= _NEAR_RATIO:
+                    continue
+                written = phrase.upper() if core.isupper() else phrase[0].upper() + phrase[1:] if core[0].isupper() else phrase
+                reading = " ".join([*tokens[:i], written + tail, *tokens[i + n:]])
+                if reading != text and reading not in out:
+                    out.append(reading)
+    return out
+
+
 def _starts_phrase(words: list[str], i: int) -> bool:
     return any(_PHRASES.get(" ".join(words[i:i + n])) or _BARE.get(bare(" ".join(words[i:i + n])))
                for n in range(1, min(_MAX_WORDS, len(words) - i) + 1))
@@ -380,4 +409,4 @@ def book_of_title(text: str) -> str | None:
     return None
 
 
-__all__ = ["HeadingKeys", "book_of_title", "is_title", "names_person", "parse_heading"]
+__all__ = ["HeadingKeys", "book_of_title", "is_title", "names_person", "parse_heading", "phrase_readings"]

@@ -617,6 +617,45 @@ def test_break_points_are_where_the_text_shows_one_value_ending():
     assert cut("Nguyễn Thị Hồng thôn 3") == [] and cut("Thành phố Hải Dương") == []
 
 
+def test_a_heading_line_reads_again_as_the_printed_phrases_near_it():
+    from inference.headings import phrase_readings
+
+    assert "Ngày sinh, nơi sinh" in phrase_readings("Ngày sinh, số sinh")
+    assert "NGÀY SINH, NƠI SINH" in phrase_readings("NGÀY SINH, SỐ SINH")  # in the case read
+    assert "Người đi khai" in phrase_readings("Người khai")
+    # A phrase read right is not offered as itself; numbers and short print are not guessed.
+    assert "Ngày sinh, số sinh" not in phrase_readings("Ngày sinh, số sinh")
+    assert phrase_readings("(3)") == [] and phrase_readings("") == [] and phrase_readings("Số 12 13") == []
+
+
+def test_a_doubtful_heading_is_read_as_the_likeliest_phrase_on_its_crop(monkeypatch):
+    import math
+
+    from inference.pages import MIN_HEADING_CONFIDENCE, PagePipeline
+
+    # On its crop "nơi sinh" scores 0.39 nats likelier than the "số sinh" greedy reading chose.
+    asked = scored_by(monkeypatch, {"Ngày sinh, số sinh": -1.33, "Ngày sinh, nơi sinh": -0.94})
+    page = Image.new("RGB", (400, 200), "white")
+
+    def cells():
+        return [_heading((0, 20, 200, 60), "Ngày sinh, số sinh", 0.28), _heading((200, 20, 400, 60), "Họ tên, giới tính", 0.9)]
+
+    headings = cells()
+    PagePipeline(None, ScoringReader(), deskew=False).read_headings_as_phrases(page, headings)
+    assert headings[0].text == "Ngày sinh, nơi sinh" and headings[0].confidence == pytest.approx(math.exp(-0.94))
+    assert headings[0].confidence >= MIN_HEADING_CONFIDENCE
+    # A heading read surely enough to name its keys is never read again.
+    assert headings[1].text == "Họ tên, giới tính" and not any(t.startswith("Họ") for t in asked)
+    # Turned off, or the line as read the likeliest: as read.
+    headings = cells()
+    PagePipeline(None, ScoringReader(), deskew=False, heading_phrase_reads=False).read_headings_as_phrases(page, headings)
+    assert headings[0].text == "Ngày sinh, số sinh"
+    scored_by(monkeypatch, {"Ngày sinh, số sinh": -0.5, "Ngày sinh, nơi sinh": -0.94})
+    headings = cells()
+    PagePipeline(None, ScoringReader(), deskew=False).read_headings_as_phrases(page, headings)
+    assert (headings[0].text, headings[0].confidence) == ("Ngày sinh, số sinh", 0.28)
+
+
 def test_a_name_holding_a_dates_first_word_reads_as_no_name():
     import math
 
