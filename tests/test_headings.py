@@ -682,57 +682,49 @@ def test_a_name_run_into_the_next_persons_reads_as_no_name():
     assert _reads_as("khai_sinh", "meHoTen", "PHẠM THỊ YẾN") == 0.0
 
 
-def test_stacked_parents_are_cut_where_no_name_runs_into_the_other():
+def _named_under(heading_text, fields, book="khai_sinh"):
+    """``(key, text)`` of the fields one entry's detected ``fields`` make under one heading reading ``heading_text``."""
     from inference.pages import PagePipeline
 
-    pipeline = PagePipeline(None, None, deskew=False)
-    heading = _heading((0, 30, 200, 60), "Họ tên mẹ / họ tên cha", 0.9)
-    # The father's name wrapped onto a second line; the detector joined its first line to the mother's name.
-    parents = _field("x", (10, 100, 190, 140), (10, 100, 190, 118), (10, 122, 190, 140))
-    for line, text in zip(parents.lines, ("PHẠM THỊ YẾN", "NGUYỄN TUẤN")):
+    entry = (None, list(fields))
+    PagePipeline(None, None, deskew=False).name_fields([entry], [_heading((0, 30, 200, 60), heading_text, 0.9)], book)
+    return [(f.key, f.text) for f in entry[1]]
+
+
+def _read_lines(box, *lines):
+    """A detected field over ``lines``, each ``(box, text)``."""
+    f = _field("x", box, *[line_box for line_box, _ in lines])
+    for line, (_, text) in zip(f.lines, lines):
         line.text = text
-    entry = (None, [parents, _read("x", (10, 144, 80, 162), "QUYẾT")])
-    pipeline.name_fields([entry], [heading], "khai_sinh")
-    assert [(f.key, f.text) for f in entry[1]] == [("meHoTen", "PHẠM THỊ YẾN"), ("chaHoTen", "NGUYỄN TUẤN QUYẾT")]
+    return f
+
+
+def test_stacked_parents_are_cut_where_no_name_runs_into_the_other():
+    # The father's name wrapped onto a second line; the detector joined its first line to the mother's name.
+    parents = _read_lines((10, 100, 190, 140), ((10, 100, 190, 118), "PHẠM THỊ YẾN"), ((10, 122, 190, 140), "NGUYỄN TUẤN"))
+    assert _named_under("Họ tên mẹ / họ tên cha", [parents, _read("x", (10, 144, 80, 162), "QUYẾT")]) == [
+        ("meHoTen", "PHẠM THỊ YẾN"), ("chaHoTen", "NGUYỄN TUẤN QUYẾT")]
 
 
 def test_an_ethnicity_and_the_residence_begun_on_its_line_are_cut_apart():
-    from inference.pages import PagePipeline
-
-    pipeline = PagePipeline(None, None, deskew=False)
-    heading = _heading((0, 30, 200, 60), "Dân tộc, nơi cư trú của mẹ", 0.9)
-    first = _read("x", (10, 100, 190, 118), "Kinh số 113 đường")
-    entry = (None, [first, _read("x", (10, 122, 190, 140), "Phạm Ngũ Lão, thị trấn Ninh Giang")])
-    pipeline.name_fields([entry], [heading], "khai_sinh")
-    assert [(f.key, f.text) for f in entry[1]] == [("meDanToc", "Kinh"),
-                                                   ("meNoiCuTru", "số 113 đường Phạm Ngũ Lão, thị trấn Ninh Giang")]
+    fields = [_read("x", (10, 100, 190, 118), "Kinh số 113 đường"),
+              _read("x", (10, 122, 190, 140), "Phạm Ngũ Lão, thị trấn Ninh Giang")]
+    assert _named_under("Dân tộc, nơi cư trú của mẹ", fields) == [
+        ("meDanToc", "Kinh"), ("meNoiCuTru", "số 113 đường Phạm Ngũ Lão, thị trấn Ninh Giang")]
 
 
 def test_a_nationality_read_on_two_lines_after_the_ethnicity_is_cut_off_it():
-    from inference.pages import PagePipeline
-
-    pipeline = PagePipeline(None, None, deskew=False)
-    heading = _heading((0, 30, 200, 60), "Dân tộc, quốc tịch", 0.9)
     # "Mường Việt" above "Nam": the detector's lines join the nationality's first word to the ethnicity.
-    first, second = _read("x", (10, 100, 190, 118), "Mường Việt"), _read("x", (10, 122, 80, 140), "Nam")
-    entry = (None, [first, second])
-    pipeline.name_fields([entry], [heading], "khai_sinh")
-    assert [(f.key, f.text) for f in entry[1]] == [("nksDanToc", "Mường"), ("nksQuocTich", "Việt Nam")]
+    fields = [_read("x", (10, 100, 190, 118), "Mường Việt"), _read("x", (10, 122, 80, 140), "Nam")]
+    assert _named_under("Dân tộc, quốc tịch", fields) == [("nksDanToc", "Mường"), ("nksQuocTich", "Việt Nam")]
 
 
 def test_a_nationality_half_the_detector_joined_to_the_ethnicity_goes_back_to_the_nationality():
-    from inference.pages import PagePipeline
-
-    pipeline = PagePipeline(None, None, deskew=False)
-    heading = _heading((0, 30, 200, 60), "Dân tộc, quốc tịch", 0.9)
     # "Kinh" over "Việt" over "Nam", the detector's fields "Kinh Việt" and "Nam": "Kinh (Việt)" is a fine
     # ethnicity, but "Nam" alone is no nationality, so the lines are cut again.
-    ethnicity = _field("x", (10, 100, 190, 140), (10, 100, 80, 118), (10, 122, 80, 140))
-    for line, text in zip(ethnicity.lines, ("Kinh", "Việt")):
-        line.text = text
-    entry = (None, [ethnicity, _read("x", (10, 144, 80, 162), "Nam")])
-    pipeline.name_fields([entry], [heading], "khai_sinh")
-    assert [(f.key, f.text) for f in entry[1]] == [("nksDanToc", "Kinh"), ("nksQuocTich", "Việt Nam")]
+    ethnicity = _read_lines((10, 100, 190, 140), ((10, 100, 80, 118), "Kinh"), ((10, 122, 80, 140), "Việt"))
+    assert _named_under("Dân tộc, quốc tịch", [ethnicity, _read("x", (10, 144, 80, 162), "Nam")]) == [
+        ("nksDanToc", "Kinh"), ("nksQuocTich", "Việt Nam")]
 
 
 def test_a_document_number_read_into_the_authority_of_issue_reads_as_no_authority():
