@@ -172,7 +172,10 @@ def phrase_readings(text: str) -> list[str]:
                     continue
                 if difflib.SequenceMatcher(None, plain, bare(phrase)).ratio() <= _NEAR_RATIO:
                     continue
-                written = phrase.upper() if core.isupper() else phrase[0].upper() + phrase[1:] if core[0].isupper() else phrase
+                if core.isupper():
+                    written = phrase.upper()
+                else:
+                    written = phrase[0].upper() + phrase[1:] if core[0].isupper() else phrase
                 reading = " ".join([*tokens[:i], written + tail, *tokens[i + n:]])
                 if reading != text and reading not in out:
                     out.append(reading)

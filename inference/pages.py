@@ -32,7 +32,7 @@ from rapidfuzz import fuzz
 
 from data.pages.lines import LINE_PAD, crop_line, heading_line_boxes
 from data.schema import BOOKS, ValueKind, get_book
-from data.text.vocab import NATIONALITIES
+from data.text.vocab import ETHNIC_GROUPS, ETHNIC_VARIANTS, NATIONALITIES
 from inference.headings import (HeadingKeys, book_of_title, is_title, names_person, pair_reading, parse_heading,
                                 phrase_readings)
 from inference.page_header import (HeaderChunk, header_band, header_chunks, header_labels, label_alone,
@@ -946,7 +946,6 @@ _NUMBER_WORDS = frozenset({"ngày", "tháng", "năm", "lúc", "giờ", "phút", 
 @cache
 def _ethnicity_ends() -> frozenset[str]:
     """The last words of the ethnic groups' names and spellings, folded ("kinh", "đê", "mường")."""
-    from data.text.vocab import ETHNIC_GROUPS, ETHNIC_VARIANTS
     names = list(ETHNIC_GROUPS) + [v for variants in ETHNIC_VARIANTS.values() for v in variants]
     return frozenset(fold(name).split()[-1] for name in names)
 
@@ -2459,11 +2458,10 @@ class PagePipeline:
         if not self.heading_phrase_reads or not hasattr(reader, "score_batch"):
             return
         lines = [line for cell in headings if cell.lines and cell.confidence < self.heading_confidence
-                 for line in cell.lines if line.text and line.confidence < self.heading_confidence]
-        options = [[line.text] + [t for t in phrase_readings(line.text) if _scorable(reader, t)]
-                   for line in lines if _scorable(reader, line.text)]
-        lines = [line for line in lines if _scorable(reader, line.text)]
-        work_items = [(line, texts) for line, texts in zip(lines, options) if len(texts) > 1]
+                 for line in cell.lines if line.text and line.confidence < self.heading_confidence
+                 and _scorable(reader, line.text)]
+        work_items = [(line, texts) for line in lines
+                      if len(texts := [line.text] + [t for t in phrase_readings(line.text) if _scorable(reader, t)]) > 1]
         if not work_items:
             return
         crops = [np.asarray(crop_line(work, line.bbox, LINE_PAD).convert("RGB")) for line, _ in work_items]
