@@ -255,6 +255,66 @@ def table_bottoms(image: Image.Image) -> list[RuledBottom]:
     return bottoms
 
 
+@dataclass(frozen=True)
+class RuledColumn:
+    """A printed column rule of a table: ``x = slope * y + intercept`` from ``y0`` to ``y1`` (page pixels)."""
+
+    y0: float
+    y1: float
+    slope: float
+    intercept: float
+
+    def x_at(self, y: float) -> float:
+        return self.slope * y + self.intercept
+
+
+#: A column rule is a vertical run of ink at least this share of the page's height (after joining the pieces
+#: that crossing writing, a seal or a tear broke), leaning less than ``COLUMN_RULE_MAX_LEAN`` (dx/dy).
+COLUMN_RULE_MIN_HEIGHT = 1 / 6
+COLUMN_RULE_MAX_LEAN = 0.1
+
+
+def column_rules(image: Image.Image) -> list[RuledColumn]:
+    """The printed column rules of a deskewed page, left to right.
+
+    A photographed page keeps a perspective the deskew cannot take out: its columns lean, by a few degrees at
+    one side of the page and none at the other, so a column's width at the headings is not its width twenty
+    rows lower. Each rule is fitted as a straight line through its ink (vertical runs of 1/30 of the long side,
+    pieces on one line joined)."""
+    long_side = max(image.size)
+    gray = np.asarray(image.convert("L"), dtype=np.uint8)
+    _, vertical = _rule_masks(gray, long_side, min_vertical=long_side // 30)
+    joined = cv2.morphologyEx(vertical, cv2.MORPH_CLOSE, np.ones((long_side // 40, 5), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    rules = []
+    for i in range(1, n):
+        x, y, w, h, _ = stats[i]
+        if h < COLUMN_RULE_MIN_HEIGHT * image.height:
+            continue
+        ys, xs = np.nonzero((labels[y:y + h, x:x + w] == i) & (vertical[y:y + h, x:x + w] > 0))
+        # A printed rule is a few pixels thick in each row; the paper's edge on a photo is a band.
+        thick = np.median(np.bincount(ys)[np.bincount(ys) > 0]) > max(4, long_side // 250)
+        slope, intercept = np.polyfit(ys + y, xs + x, 1)
+        if not thick and abs(slope) < COLUMN_RULE_MAX_LEAN:
+            rules.append(RuledColumn(float(y), float(y + h), float(slope), float(intercept)))
+    return sorted(rules, key=lambda r: r.x_at((r.y0 + r.y1) / 2))
+
+
+def x_at_height(rules: list[RuledColumn], x: float, y: float, height: float, slack: float = 40.0) -> float:
+    """Where the point ``(x, y)`` lies at ``height`` when followed up or down its column: at the same share of
+    the way between the column rules left and right of it (shifted with the one rule found where only one is;
+    ``x`` itself where none is). Only rules reaching ``y`` (within ``slack`` px) count: the other page of a
+    spread, or a box in the page's header, may lie on another line."""
+    here = [r for r in rules if r.y0 - slack <= y <= r.y1 + slack]
+    left = max((r for r in here if r.x_at(y) <= x), key=lambda r: r.x_at(y), default=None)
+    right = min((r for r in here if r.x_at(y) > x), key=lambda r: r.x_at(y), default=None)
+    if left is not None and right is not None:
+        share = (x - left.x_at(y)) / (right.x_at(y) - left.x_at(y))
+        return left.x_at(height) + share * (right.x_at(height) - left.x_at(height))
+    rule = left or right
+    return x if rule is None else x + rule.x_at(height) - rule.x_at(y)
+
+
 def _horizontal_rules(image: Image.Image, horizontal: np.ndarray, min_length: float
                       ) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
     """The printed horizontal rules of a page at least ``min_length`` px wide (and half that in ink pixels) in its
@@ -313,8 +373,8 @@ def skew_is_significant(degrees: float) -> bool:
     return math.fabs(degrees) >= 0.2
 
 
-__all__ = ["LayoutPredictor", "RuledBottom", "below_table", "estimate_skew", "export_detector", "exported_detector", "map_box", "rotate_page",
-           "row_rules", "ruled_cells", "skew_is_significant", "snap_to_cells", "stacked_lines", "table_bottoms"]
+__all__ = ["LayoutPredictor", "RuledBottom", "RuledColumn", "below_table", "column_rules", "estimate_skew", "export_detector", "exported_detector", "map_box", "rotate_page",
+           "row_rules", "ruled_cells", "skew_is_significant", "snap_to_cells", "stacked_lines", "table_bottoms", "x_at_height"]
 
 
 #: A handwritten line box is cut where a run of rows holds at most this share of the ink of its busiest rows

@@ -37,8 +37,9 @@ from inference.headings import (HeadingKeys, book_of_title, is_title, names_pers
                                 phrase_readings)
 from inference.page_header import (HeaderChunk, header_band, header_chunks, header_labels, label_alone,
                                    label_at_end, label_crop, same_line, value_after, value_cuts)
-from inference.layout import (LayoutPredictor, below_table, estimate_skew, map_box, rotate_page, row_rules,
-                              ruled_cells, skew_is_significant, snap_to_cells, stacked_lines, table_bottoms)
+from inference.layout import (LayoutPredictor, RuledColumn, below_table, column_rules, estimate_skew, map_box,
+                              rotate_page, row_rules, ruled_cells, skew_is_significant, snap_to_cells, stacked_lines,
+                              table_bottoms, x_at_height)
 from inference.records import FLAGS, Severity, build_record, default_review_threshold
 from inference.ensemble import reading_log_probs, text_log_probs
 from inference.records.matching import bare, fold
@@ -873,6 +874,26 @@ def _cut_across(lines: list[LineResult], split: int, parent: dict[int, FieldResu
 #: How a gender is written after a date of birth or a name on one line.
 _GENDER_WORDS = frozenset({"nam", "nữ"})
 
+#: A gender after the date of birth on its line, which the line's reading left out, is looked for in the last
+#: pieces of the line's ink between these many line heights long (a blank column run starts each), read alone;
+#: a piece read as a gender with at least ``GENDER_PIECE_CONFIDENCE`` is taken.
+GENDER_PIECE_HEIGHTS = (0.5, 2.5)
+GENDER_PIECE_CONFIDENCE = 0.5
+
+
+def _last_word_pieces(work: Image.Image, box, shortest: float, longest: float
+                      ) -> list[tuple[float, tuple[float, float, float, float]]]:
+    """The pieces that end a line's ink (``box``, page pixels) ``shortest`` to ``longest`` px long, each
+    starting where a blank column run inside the ink ends: ``(where the run starts, the piece's box)``."""
+    gaps = _ink_gaps(work, box)
+    if not gaps:
+        return []
+    x0, y0, x1, y1 = box
+    trailing = [g for g in gaps if g[1] >= x1 - 1]
+    end = trailing[0][0] if trailing else x1
+    return [(start, (stop, y0, end, y1)) for start, stop in gaps
+            if start > x0 + 1 and stop < end and shortest <= end - stop <= longest]
+
 
 def _split_genders(fields: list[FieldResult], book: str) -> list[FieldResult]:
     """One entry's ``fields`` with a person's gender read on the line of their date of birth or name
@@ -1238,7 +1259,8 @@ REREAD_BELOW = 0.9
 #: The flags of the steps that read a value again, in the order they speak for a value two of them read.
 REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "place_line_end_read_again", "surname_read_from_list",
                 "given_name_read_from_list", "date_read_as_a_date", "date_read_against_entry", "date_read_in_order",
-                "relationship_read_again", "nationality_read_again", "entry_number_read_in_sequence")
+                "relationship_read_again", "nationality_read_again", "entry_number_read_in_sequence",
+                "gender_read_beside_date")
 #: How many pixels down the pipeline's recognizer reads each field line a second time, as a third member of
 #: the ensemble that reads field lines (:class:`inference.ensemble.ShiftedView`); 0: not.
 FIELD_VIEW_SHIFT = 2
@@ -1356,7 +1378,7 @@ class PagePipeline:
                  relationship_prior: float = RELATIONSHIP_PRIOR, nationality_prior: float = NATIONALITY_PRIOR,
                  line_end_comma_prior: float = LINE_END_COMMA_PRIOR, sequence_prior: float = SEQUENCE_PRIOR,
                  given_name_prior: float = GIVEN_NAME_PRIOR, stacked_line_factor: float = STACKED_LINE_FACTOR,
-                 header_crop_reads: bool = True, heading_phrase_reads: bool = True):
+                 header_crop_reads: bool = True, heading_phrase_reads: bool = True, follow_column_rules: bool = True):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
@@ -1389,6 +1411,7 @@ class PagePipeline:
         self.stacked_line_factor = stacked_line_factor
         self.header_crop_reads = header_crop_reads
         self.heading_phrase_reads = heading_phrase_reads
+        self.follow_column_rules = follow_column_rules
 
     @classmethod
     def from_dirs(cls, detector: str | Path | None = None, recognizer: str | Path | None = None,
@@ -1714,11 +1737,12 @@ class PagePipeline:
                 f.key, f.key_score = field_keys[best], float(f.key_probs[best])
 
     def name_fields(self, grouped: list[tuple[Region, list[FieldResult]]], headings: list[HeadingResult],
-                    book: str) -> None:
+                    book: str, rules: list[RuledColumn] = ()) -> None:
         """Rebuild each entry's fields from its text lines and the printed headings above them, where they
         can be read (in place: ``grouped``'s member lists are replaced).
 
-        A line's column heading is the lowest heading cell above it whose width holds the line's centre; the
+        A line's column heading is the lowest heading cell above it whose width holds the line's centre (followed
+        up its column between the printed column ``rules`` where given: a photographed page's columns lean); the
         next one up holding it is the group heading ("Mẹ" over "Họ tên", "Năm sinh"). The heading gives the
         keys the column can mean (:func:`parse_heading`); the lines of one entry under it then make:
 
@@ -1794,9 +1818,11 @@ class PagePipeline:
                     alone[i] = HeadingKeys(kept, False, ())
         parsed: dict[tuple[int, int | None], tuple[HeadingKeys, float]] = {}
 
+        heading_row = float(np.median([c.bbox[3] for c in cells]))
+
         def column_of(box) -> tuple[int, int | None] | None:
             """The (column heading, group heading) over ``box`` when they name keys, else ``None``."""
-            cx, slack = (box[0] + box[2]) / 2, 4.0
+            cx, slack = x_at_height(rules, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, heading_row), 4.0
             above = sorted((i for i, c in enumerate(cells)
                             if c.bbox[3] <= box[1] + slack and c.bbox[0] - slack <= cx <= c.bbox[2] + slack),
                            key=lambda i: -cells[i].bbox[3])
@@ -2508,6 +2534,54 @@ class PagePipeline:
                     break
         return changed
 
+    def read_genders_beside_dates(self, work: Image.Image, entries: list[list[FieldResult]], book: str
+                                  ) -> list[FieldResult]:
+        """A person's gender written after their date of birth on its line ("11/09/1926 Nữ"), which the line's
+        reading left out (the recognizer ends many a line at its date), for each person of an entry with no
+        gender field: the last pieces of the date line's ink (:data:`GENDER_PIECE_HEIGHTS`) are read alone, and
+        the surest reading that is a gender (at least :data:`GENDER_PIECE_CONFIDENCE`) becomes the gender field,
+        and the date's line, ending where its piece starts, is read again. The fields are added to ``entries``
+        (in place) and returned."""
+        register = get_book(book)
+        tries: list[tuple[list[FieldResult], FieldResult, LineResult, str, float, LineResult]] = []
+        for members in entries:
+            for role in register.roles:
+                gender_key = role + "GioiTinh"
+                if gender_key not in register or any(f.key == gender_key for f in members):
+                    continue
+                date = next((f for f in members if f.key == role + "NgaySinh" and f.lines), None)
+                line = _reading_order(date.lines)[-1] if date is not None else None
+                if line is None or not re.search(r"\d\W*$", line.text or ""):
+                    continue  # no date read, or it ends in a word: a gender there was read (_split_genders)
+                height = line.bbox[3] - line.bbox[1]
+                shortest, longest = (share * height for share in GENDER_PIECE_HEIGHTS)
+                tries += [(members, date, line, gender_key, start,
+                           LineResult(piece, detection_score=line.detection_score))
+                          for start, piece in _last_word_pieces(work, line.bbox, shortest, longest)]
+        self.recognize_lines(work, [piece for *_, piece in tries], recognizer=self.field_recognizer,
+                             pad=self.field_line_pad)
+        best: dict[tuple[int, str], tuple] = {}
+        for attempt in tries:
+            members, _, _, gender_key, _, piece = attempt
+            word = piece.text.strip(" .,;·-")
+            if word.lower() in _GENDER_WORDS and piece.confidence >= GENDER_PIECE_CONFIDENCE:
+                piece.text = word
+                kept = best.get((id(members), gender_key))
+                if kept is None or piece.confidence > kept[-1].confidence:
+                    best[(id(members), gender_key)] = attempt
+        found, cut = [], []
+        for members, date, line, gender_key, start, piece in best.values():
+            line.bbox = (line.bbox[0], line.bbox[1], start, line.bbox[3])
+            date.bbox = _union(ln.bbox for ln in date.lines)
+            gender = FieldResult(gender_key, piece.bbox, date.key_score, date.detection_score, [piece],
+                                 key_probs=date.key_probs, key_source=date.key_source)
+            members.insert(members.index(date) + 1, gender)
+            found.append(gender)
+            cut.append(line)
+        # The date read again without the gender's ink, which may have cost it its last digit.
+        self.recognize_lines(work, cut, recognizer=self.field_recognizer, pad=self.field_line_pad)
+        return found
+
     def read_unreadable_dates_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """Each date read as no date ("19/6/193", "21.18.1997", "39.70", a year "196") is read again with one
         digit changed, dropped or added, or a run of digits cut by a separator, among the readings that are dates
@@ -2778,7 +2852,7 @@ class PagePipeline:
         unread = [f for f in page_fields if id(f) not in relabelled]
         relabelled.update((i, (text, "header_number_read_from_crops")) for i, text in
                           self.read_header_numbers_from_crops(work, unread, book_key).items())
-        self.name_fields(grouped, headings, book_key)
+        self.name_fields(grouped, headings, book_key, column_rules(work) if self.follow_column_rules else [])
         named_keys = {key for cell in headings if cell.keys for key in cell.keys.keys}
         relationships_read: dict[int, str] = {}  # id(line) -> the text read before
         read_lines: dict[tuple, str] = {}  # the box of each such line -> the text read before
@@ -2793,8 +2867,10 @@ class PagePipeline:
                     if any(line.cut_from is not None for line in f.lines):
                         f.bbox = _union(line.bbox for line in f.lines)
         # id(field) -> (the text read, the flag of the step that read it again)
-        reread = {i: (text, "name_read_jointly") for i, text in
-                  self.read_names_jointly(work, [members for _, members in grouped], book_key).items()}
+        reread = {id(f): ("", "gender_read_beside_date") for f in
+                  self.read_genders_beside_dates(work, [members for _, members in grouped], book_key)}
+        reread.update((i, (text, "name_read_jointly")) for i, text in
+                      self.read_names_jointly(work, [members for _, members in grouped], book_key).items())
         entry_fields = [f for _, members in grouped for f in members]
         # A place read again at its line ends and then against the gazetteer keeps the text first read.
         line_ends = self.read_place_line_ends_again(work, entry_fields, book_key)

@@ -318,6 +318,29 @@ def _named(pipeline, members, headings, book):
     return {(f.bbox[0], f.bbox[1]): (f.key, round(f.key_score, 4), f.key_source) for f in entry[1]}
 
 
+def test_a_line_low_in_a_leaning_column_is_named_by_that_columns_heading():
+    """On a keystoned photo the signer's column leans left going down: the second line of the signer's name,
+    at the column's left edge 500 px below the headings, has its centre under the declarant's heading cell.
+    Followed up between the column rules, it lies in the signer's column."""
+    from inference.layout import RuledColumn
+    from inference.pages import PagePipeline
+
+    rules = [RuledColumn(40, 700, -0.05, x + 5) for x in (0, 100, 200)]  # at y 100: x 0, 100, 200
+    headings = [_heading((0, 40, 100, 100), "Người đi đăng ký", 0.9),
+                _heading((100, 40, 200, 100), "Cán bộ hộ tịch ký, ghi rõ họ tên", 0.9)]
+    # At y 600 the signer's column runs from x 75 to 175: both lines start at its edge.
+    first, second = _read("nguoiKy", (78, 560, 160, 585), "Nguyễn Văn"), _read("nycHoTen", (77, 590, 117, 615), "Sáng")
+    pipeline = PagePipeline(None, None, deskew=False)
+    # Straight up, the second line's centre (x 97) is under the declarant's heading, which takes it.
+    named = _named(pipeline, [first, second], headings, "nhan_cha_me_con")
+    assert named[(78, 560)][0] == "nguoiKy" and named[(77, 590)][0].startswith("nyc")
+    first, second = _read("nguoiKy", (78, 560, 160, 585), "Nguyễn Văn"), _read("nycHoTen", (77, 590, 117, 615), "Sáng")
+    entry = (None, [first, second])
+    pipeline.name_fields([entry], headings, "nhan_cha_me_con", rules)
+    (signer,) = entry[1]
+    assert signer.key == "nguoiKy" and [line.text for line in signer.lines] == ["Nguyễn Văn", "Sáng"]
+
+
 def test_fields_under_no_heading_keep_the_detectors_keys():
     from inference.pages import PagePipeline
 

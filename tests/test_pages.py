@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from data.pages import (
     PageRenderer,
@@ -1143,3 +1143,62 @@ def test_a_nationality_read_as_none_is_read_again_as_the_likeliest_nationality(m
     assert _one_record(one_line, {(100, 110): "Lào"})["nksQuocTich"]["text"] == "Lào"
     with pytest.raises(ValueError, match="nationality_prior"):
         PagePipeline(None, ScoringReader(), nationality_prior=-1.0)
+
+
+def _gender_after_date(date_text, piece_text="Nữ", piece_confidence=0.95) -> tuple[dict, list]:
+    """The death record of a page whose one line (x 85-250) holds a date's ink (three strokes to x 200, a
+    gap) and a short word after it (x 210-235), the line read ``date_text``, any shorter crop ending at its
+    end read as ``piece_text`` where it starts after the gap (else "26 Nữ"); with the boxes of the crops
+    read."""
+    from inference.pages import PagePipeline
+    from models.detection.layout import Region
+
+    page = Image.new("RGB", (600, 300), "white")
+    draw = ImageDraw.Draw(page)
+    for x0, x1 in ((100, 130), (133, 160), (163, 200), (210, 235)):
+        draw.rectangle((x0, 112, x1, 128), fill=(20, 20, 20))
+    line = (85, 105, 250, 135)
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", line, 1.0, "nktNgaySinh", 0.9),
+                         Region("field", (300, 110, 440, 130), 1.0, "nktHoTen", 0.9)],
+               "line": [Region("line", line, 1.0), Region("line", (300, 110, 440, 130), 1.0)]}
+    read_boxes = []
+
+    def read(work, lines, **_):
+        for ln in lines:
+            read_boxes.append(tuple(ln.bbox))
+            if ln.bbox[0] == 300:
+                ln.text, ln.confidence = "Lê Thị Hoa", 0.9
+            elif ln.bbox[0] == 85:
+                ln.text, ln.confidence = date_text, 0.9
+            else:
+                ln.text, ln.confidence = (piece_text, piece_confidence) if ln.bbox[0] > 205 else ("26 Nữ", 0.9)
+
+    pipeline = PagePipeline(None, ScoringReader(), deskew=False, review_threshold=0.0)
+    pipeline.detect = lambda image: (regions, image, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0.0)
+    pipeline.heading_cells = lambda work, found: []
+    pipeline.recognize_lines = read
+    (record,) = pipeline(page, book="khai_tu")["records"]
+    return {f["key"]: f for f in record["fields"]}, read_boxes
+
+
+def test_a_gender_left_out_of_its_dates_reading_is_read_from_the_lines_last_pieces():
+    """"11/09/1926 Nữ" read "11/09/1926": the pieces ending the line's ink 0.5 to 2.5 line heights long (from
+    x 163 and from x 210) are read alone, and the one read as a gender becomes the gender field; the date's
+    line ends where that piece's gap starts, and is read again."""
+    fields, read_boxes = _gender_after_date("11/09/1926")
+    gender, born = fields["nktGioiTinh"], fields["nktNgaySinh"]
+    assert gender["text"] == "Nữ" and "gender_read_beside_date" in gender["flags"]
+    assert gender["bbox"][0] == 210 and gender["bbox"][2] == 236
+    assert born["value"] == "1926-09-11" and born["bbox"][2] == 201
+    assert sorted(round(box[0]) for box in read_boxes if box[0] not in (85, 300)) == [163, 210]
+    assert (85, 105, 201, 135) in read_boxes  # the date read again without the gender's ink
+
+    # A gender the line's reading holds is cut off it as before, and no piece is read; a piece read doubtfully,
+    # or as no gender, is left alone.
+    fields, read_boxes = _gender_after_date("11/09/1926 Nữ")
+    assert fields["nktGioiTinh"]["text"] == "Nữ" and "gender_read_beside_date" not in fields["nktGioiTinh"]["flags"]
+    assert {round(box[0]) for box in read_boxes} == {85, 300}
+    for piece_text, confidence in (("Nữ", 0.3), ("26", 0.95)):
+        fields, _ = _gender_after_date("11/09/1926", piece_text, confidence)
+        assert "nktGioiTinh" not in fields and fields["nktNgaySinh"]["bbox"][2] == 250

@@ -154,3 +154,44 @@ def test_a_fused_entry_is_cut_into_the_rows_its_rules_bound():
     assert PagePipeline.split_fused_entries(_spread_page(), regions, float("inf")) == (regions, 0)
     with pytest.raises(ValueError, match="fused_entry_rows"):
         PagePipeline(None, None, fused_entry_rows=1.0)
+
+
+def _leaning_page() -> Image.Image:
+    """A 600 x 800 page whose table (rows at y 100-700, every 100 px) was photographed at an angle: its column
+    rules stand at x 40, 200, 360, 520 along the headings' row (y 100) and lean left by 1 px in 20 going down
+    (30 px at the bottom), as on the far side of a keystoned photo."""
+    page = Image.new("RGB", (600, 800), PAPER)
+    draw = ImageDraw.Draw(page)
+    for x in (40, 200, 360, 520):
+        draw.line((x, 100, x - 30, 700), fill=INK, width=2)
+    for y in range(100, 701, 100):
+        draw.line((40 - (y - 100) / 20, y, 520 - (y - 100) / 20, y), fill=INK, width=2)
+    return page
+
+
+def test_column_rules_are_fitted_along_their_lean():
+    from inference.layout import column_rules
+
+    rules = column_rules(_leaning_page())
+    assert len(rules) == 4
+    for rule, x in zip(rules, (40, 200, 360, 520)):
+        assert abs(rule.x_at(100) - x) <= 2 and abs(rule.x_at(700) - (x - 30)) <= 2
+        assert rule.y0 <= 110 and rule.y1 >= 690
+    # Written lines, print and a blank page give no rules.
+    assert column_rules(_table_page().crop((0, 520, 600, 800))) == []
+    assert column_rules(Image.new("RGB", (600, 800), PAPER)) == []
+
+
+def test_a_point_followed_up_its_column_keeps_its_share_of_the_width():
+    from inference.layout import column_rules, x_at_height
+
+    rules = column_rules(_leaning_page())
+    # Low on the page the second column runs from x 170 to 330: a line starting 10 px into it is left of the
+    # rule the column has at the headings' height, and still in that column there.
+    at_headings = x_at_height(rules, 180, 700, 100)
+    assert 200 < at_headings < 360 and abs(at_headings - 210) <= 3
+    assert abs(x_at_height(rules, 250, 100, 100) - 250) <= 1  # on the headings' row nothing moves
+    # Beyond the last rule a point moves with that rule; with no rules, or none reaching its height, it stays.
+    assert abs(x_at_height(rules, 500, 700, 100) - 530) <= 3
+    assert x_at_height([], 180, 700, 100) == 180
+    assert x_at_height(rules, 180, 790, 100, slack=20) == 180

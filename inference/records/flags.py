@@ -172,6 +172,9 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
          "reading and became the relationship field (the text read is kept in read_text)"),
     Flag("nationality_read_again", _W, "a nationality read as none the books write (\"Con Nam\") was read as the "
          "nationality its crop scores best with the list's prior (\"Việt Nam\"); the field's read_text keeps what was read"),
+    Flag("gender_read_beside_date", _W, "the entry had no gender, and the last word of the date of birth's line, "
+         "which the line's reading left out (\"11/09/1926 Nữ\" read \"11/09/1922\"), read alone as a gender; "
+         "the date's line ends before it (nothing was read first: read_text is empty)"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
     Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "
          "(renamed, moved or misread); the best-fitting units are kept"),
