@@ -895,6 +895,49 @@ def _last_word_pieces(work: Image.Image, box, shortest: float, longest: float
             if start > x0 + 1 and stop < end and shortest <= end - stop <= longest]
 
 
+#: A table's count of rows is taken where it spans within this share of a whole number of rows.
+ROWS_WHOLE_WITHIN = 0.35
+
+
+def _rows_of_table(work: Image.Image, row_boxes: list) -> int | None:
+    """How many rows the ruled table of a page holds, blank ones too, from the boxes of the rows found
+    (``row_boxes``): the rows from the first found down to the table's bottom rule (:func:`table_bottoms`), one
+    row pitch (the median step between the rows found) each. A blank row is seldom found, and those at the
+    table's foot not at all. ``None`` where no bottom rule is found under the rows, fewer than two rows are, or
+    the span is no whole number of rows (:data:`ROWS_WHOLE_WITHIN`)."""
+    heights = [box[3] - box[1] for box in row_boxes]
+    # A sliver the bottom rule cut off a row's box is no row.
+    boxes = sorted((box for box, height in zip(row_boxes, heights) if height >= 0.5 * statistics.median(heights)),
+                   key=lambda box: box[1]) if heights else []
+    if len(boxes) < 2:
+        return None
+    pitch = statistics.median(np.diff([box[1] for box in boxes]))
+    middle = statistics.median([(box[0] + box[2]) / 2 for box in boxes])
+    bottoms = [rule.y_at(middle) for rule in table_bottoms(work) if rule.x0 <= middle <= rule.x1]
+    bottoms = [y for y in bottoms if y > boxes[-1][1]]
+    if not bottoms or pitch <= 0:
+        return None
+    span = (min(bottoms) - boxes[0][1]) / pitch
+    return round(span) if abs(span - round(span)) <= ROWS_WHOLE_WITHIN and round(span) >= len(boxes) else None
+
+
+def _page_from_entries(entry_numbers: list[str], rows: int) -> int | None:
+    """The page that a page's entry numbers (its filled rows' "so" as read, in order: "137", "138/2015", "Số
+    139") put it at, or ``None`` where too few agree (:data:`PAGE_FROM_ENTRIES_VOTES`). A register's entries run
+    on from page to page, ``rows`` to a page: the page whose first row holds entry ``f`` is page
+    ``(f - 1) // rows + 1``. Each number read gives the first entry as itself less its place on the page."""
+    firsts: Counter[int] = Counter()
+    for place, text in enumerate(entry_numbers):
+        if found := re.match(r"\D*(\d+)", text):
+            firsts[int(found.group(1)) - place] += 1
+    if not firsts or rows < 1:
+        return None
+    first, votes = firsts.most_common(1)[0]
+    if first < 1 or votes < PAGE_FROM_ENTRIES_VOTES or 2 * votes <= sum(firsts.values()):
+        return None
+    return (first - 1) // rows + 1
+
+
 def _split_genders(fields: list[FieldResult], book: str) -> list[FieldResult]:
     """One entry's ``fields`` with a person's gender read on the line of their date of birth or name
     ("19/6/1972 Nữ", "Hoàng Minh Tiến nam": under "Họ tên, năm sinh, giới tính người chết", whose first line
@@ -1279,6 +1322,11 @@ EXPECTED_RELATIONSHIP_WEIGHT = 3.5
 #: The log-probability a nationality is worth in the reading of a nationality read as none ("Con Nam" for "Việt
 #: Nam" written over two lines; :meth:`PagePipeline.read_nationalities_again`); 0 turns the step off.
 NATIONALITY_PRIOR = 2.0
+#: A nationality's lines are scored on their boxes grown by this share of their height above and below
+#: (:meth:`PagePipeline.read_nationalities_again`): "Việt" stacks a mark above its "ê" and a dot below, and the
+#: detector's box of it, as tall as the "Nam" beside it, cuts them off. On four such boxes of one page "Việt"
+#: scored 1 to 10 nats below the misreading ("Lan", "Kinh"); grown by 0.4, 0.3 below to 15 above it.
+NATIONALITY_TALLER = 0.4
 #: The log-probability a comma is worth at the end of a place's line that another line goes on from ("Thanh
 #: Miện" over "Hải Dương"; :meth:`PagePipeline.read_place_line_ends_again`); 0 turns the step off.
 LINE_END_COMMA_PRIOR = 2.0
@@ -1305,6 +1353,12 @@ HEADER_NUMBER_PRIOR = 3.0
 #: of it falls short of both its ends (14 px of a 23 px stroke). On such a box the recognizer read "Kinh", "ba";
 #: grown by 0.4, it read "1" with 0.96, and "1" scored 8 to 10 nats above those.
 HEADER_NUMBER_TALLER = 0.4
+#: The log-probability the page number is worth where it is the page that the entry numbers put the page at
+#: (:meth:`PagePipeline.read_page_number_from_entries`); 0 turns the step off.
+PAGE_FROM_ENTRIES_PRIOR = 3.0
+#: The entry numbers put the page at a page where at least this many of them, and more than half of those read,
+#: agree on the page's first entry number.
+PAGE_FROM_ENTRIES_VOTES = 3
 #: The page header's numbers: the volume and the page.
 HEADER_NUMBER_KEYS = ("quyenSo", "trangSo")
 #: A volume or page number read doubtfully is read again from its box moved by each of these offsets (x0, y0,
@@ -1378,7 +1432,8 @@ class PagePipeline:
                  relationship_prior: float = RELATIONSHIP_PRIOR, nationality_prior: float = NATIONALITY_PRIOR,
                  line_end_comma_prior: float = LINE_END_COMMA_PRIOR, sequence_prior: float = SEQUENCE_PRIOR,
                  given_name_prior: float = GIVEN_NAME_PRIOR, stacked_line_factor: float = STACKED_LINE_FACTOR,
-                 header_crop_reads: bool = True, heading_phrase_reads: bool = True, follow_column_rules: bool = True):
+                 header_crop_reads: bool = True, heading_phrase_reads: bool = True, follow_column_rules: bool = True,
+                 page_from_entries_prior: float = PAGE_FROM_ENTRIES_PRIOR):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
@@ -1399,6 +1454,7 @@ class PagePipeline:
         self.nationality_prior = _prior("nationality_prior", nationality_prior, "nationalities")
         self.line_end_comma_prior = _prior("line_end_comma_prior", line_end_comma_prior, "places' line ends")
         self.sequence_prior = _prior("sequence_prior", sequence_prior, "entry numbers")
+        self.page_from_entries_prior = _prior("page_from_entries_prior", page_from_entries_prior, "page numbers")
         if not 0 <= field_line_pad <= 1:
             raise ValueError(f"field_line_pad must be in [0, 1] (of a line's height), got {field_line_pad}")
         self.field_line_pad = field_line_pad
@@ -2129,6 +2185,38 @@ class PagePipeline:
                 line.text, line.confidence = texts[best], float(np.exp(scores[best].min()))
         return read
 
+    def read_page_number_from_entries(self, work: Image.Image, header: list[FieldResult],
+                                      entries: list[list[FieldResult]], row_boxes: list) -> dict[int, str]:
+        """The page number read again as the page the entry numbers put the page at (:func:`_page_from_entries`)
+        where it reads otherwise ("3" for a "13" whose "1" is a thin hooked stroke): that page, written in the
+        form read ("Tr. 3" as "Tr. 13"), is scored by teacher forcing against the reading on the number's crop
+        (grown by ``HEADER_NUMBER_TALLER`` of its height above and below) and stands if its log-probability plus
+        ``page_from_entries_prior`` is the higher. ``entries`` are the page's filled rows in order; ``row_boxes``
+        the boxes of the rows found, of which the page's count of rows is taken (:func:`_rows_of_table`).
+        Returns ``{id(field): the text it read}`` where it changed the page number; nothing with a prior of 0 or
+        without a recognizer that scores readings."""
+        reader = self.scorer
+        pages = [f for f in header if f.key == "trangSo" and len(f.lines) == 1 and f.lines[0].text]
+        if not self.page_from_entries_prior or reader is None or len(pages) != 1:
+            return {}
+        rows = _rows_of_table(work, row_boxes)
+        page = _page_from_entries([" ".join(f.text for f in own if f.key == "so") for own in entries], rows or 0)
+        (f,), line = pages, pages[0].lines[0]
+        digits = re.findall(r"\d+", line.text)
+        if page is None or digits and int(digits[-1]) == page:
+            return {}
+        reading = re.sub(r"\d+(?=\D*$)", str(page), line.text) if digits else str(page)
+        if not (_scorable(reader, line.text) and _scorable(reader, reading)):
+            return {}
+        x0, y0, x1, y1 = line.bbox
+        grow = HEADER_NUMBER_TALLER * (y1 - y0)
+        crop = np.asarray(crop_line(work, (x0, y0 - grow, x1, y1 + grow), LINE_PAD).convert("RGB"))
+        old, new = reading_log_probs(reader, [crop], [(0, line.text), (0, reading)])
+        if new + self.page_from_entries_prior <= old:
+            return {}
+        read, line.text, line.confidence = line.text, reading, float(np.exp(new))
+        return {id(f): read}
+
     @staticmethod
     def _entry_numbers(entries: list[list[FieldResult]], dates: list[list[FieldResult]],
                        years: list[int | None]) -> list[tuple[str | None, float, str | None]]:
@@ -2348,8 +2436,8 @@ class PagePipeline:
     def read_nationalities_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """Each nationality read as none the books write ("Con Nam", "Việt THONG": "Việt Nam" over two lines, one
         of them misread) is read again as each nationality (:data:`data.text.vocab.NATIONALITIES`) that changes
-        one of its lines, by teacher forcing on that line's crop, ``nationality_prior`` for a nationality
-        (:meth:`read_again`, one round)."""
+        one of its lines, by teacher forcing on that line's crop grown by ``NATIONALITY_TALLER`` of its height
+        above and below, ``nationality_prior`` for a nationality (:meth:`read_again`, one round)."""
         register = get_book(book)
 
         def known(text: str) -> int:
@@ -2362,7 +2450,7 @@ class PagePipeline:
             upper = text.isupper() and len(text) > 2
             return [name.upper() if upper else name for name in NATIONALITIES if name != text]
 
-        return self.read_again(work, unknown, readings, known, self.nationality_prior, 1)
+        return self.read_again(work, unknown, readings, known, self.nationality_prior, 1, taller=NATIONALITY_TALLER)
 
     def read_relationships_again(self, work: Image.Image, fields: list[FieldResult], book: str,
                                  expected: Collection[str] = ()) -> dict[int, str]:
@@ -2924,6 +3012,10 @@ class PagePipeline:
                           self.read_office_again(work, header, wards, provinces).items())
         reread.update((i, (text, "entry_number_read_in_sequence")) for i, text in
                       self.read_entry_numbers_in_sequence(work, owns).items())
+        # A page number another step read again keeps the text first read.
+        relabelled.update((i, (relabelled.get(i, (text,))[0], "page_number_from_entries")) for i, text in
+                          self.read_page_number_from_entries(work, header, owns, [e.bbox for e, _ in grouped]
+                                                             ).items())
 
         def original(box):
             return map_box(box, back)

@@ -404,9 +404,9 @@ def test_real_handwriting_sources_are_used_when_shared_data_is_present(tmp_path)
         os.environ.update({k: v for k, v in saved.items() if v is not None})
 
 
-def _page_records(regions, text_of, confidence=0.5, size=(600, 300), **options) -> list[dict]:
-    """The birth records a pipeline makes of a page of ``size`` whose detector answers ``regions``, each line
-    read as ``text_of(line)`` with ``confidence``; ``options`` go to the pipeline."""
+def _page_records(regions, text_of, confidence=0.5, size=(600, 300), page=None, **options) -> list[dict]:
+    """The birth records a pipeline makes of a page of ``size`` (blank, or ``page``) whose detector answers
+    ``regions``, each line read as ``text_of(line)`` with ``confidence``; ``options`` go to the pipeline."""
     from inference.pages import PagePipeline
 
     pipeline = PagePipeline(None, ScoringReader(), deskew=False, review_threshold=0.0, **options)
@@ -418,7 +418,7 @@ def _page_records(regions, text_of, confidence=0.5, size=(600, 300), **options) 
             line.text, line.confidence = text_of(line), confidence
 
     pipeline.recognize_lines = read
-    return pipeline(Image.new("RGB", size, "white"), book="khai_sinh")["records"]
+    return pipeline(page or Image.new("RGB", size, "white"), book="khai_sinh")["records"]
 
 
 def _one_record(regions, texts, confidence=0.5, **options) -> dict:
@@ -1133,6 +1133,23 @@ def test_a_nationality_read_as_none_is_read_again_as_the_likeliest_nationality(m
     got = _one_record(regions, texts, 0.5)["nksQuocTich"]
     assert (got["text"], got["read_text"]) == ("Việt Nam", "Con Nam") and "nationality_read_again" in got["flags"]
     assert got["value"] == "Việt Nam" and "nationality_unknown" not in got["flags"]
+    # Scored on the line's box grown above and below ("Việt" stacks marks over and under its "ê").
+    import inference.pages as pages
+    from data.pages.lines import crop_line
+    from inference.pages import FIELD_LINE_PAD, NATIONALITY_TALLER
+
+    heights: set[int] = set()
+
+    def scored(reader, images, readings):
+        heights.update(images[j].shape[0] for j, _ in readings)
+        return np.asarray([{"Con": -0.5, "Việt": -1.2}.get(text, -30.0) for _, text in readings])
+
+    monkeypatch.setattr(pages, "reading_log_probs", scored)
+    assert _one_record(regions, texts, 0.5)["nksQuocTich"]["text"] == "Việt Nam"
+    grow = NATIONALITY_TALLER * 20
+    page = Image.new("RGB", (600, 300), "white")
+    assert heights == {crop_line(page, (100, 110 - grow, 160, 130 + grow), FIELD_LINE_PAD).height}
+    scored_by(monkeypatch, {"Con": -0.5, "Việt": -1.2, "Nam": -0.1})
     # Turned off, or a line the recognizer was sure of: as read.
     for options, confidence in (({"nationality_prior": 0.0}, 0.5), ({}, 0.95)):
         got = _one_record(regions, texts, confidence, **options)["nksQuocTich"]
@@ -1202,3 +1219,71 @@ def test_a_gender_left_out_of_its_dates_reading_is_read_from_the_lines_last_piec
     for piece_text, confidence in (("Nữ", 0.3), ("26", 0.95)):
         fields, _ = _gender_after_date("11/09/1926", piece_text, confidence)
         assert "nktGioiTinh" not in fields and fields["nktNgaySinh"]["bbox"][2] == 250
+
+
+def test_the_page_the_entry_numbers_give():
+    from inference.pages import _page_from_entries
+
+    # Entry 137 first on a page of 11 rows: page 13 (entries 133-143). Forms and one misread do not matter.
+    assert _page_from_entries(["137", "138/2015", "Số 139", "", "14"], 11) == 13
+    assert _page_from_entries(["1", "2", "3"], 8) == 1 and _page_from_entries(["9", "10", "11"], 8) == 2
+    # Too few agree, most disagree, no first entry, or no rows: no page.
+    assert _page_from_entries(["137", "138"], 11) is None
+    assert _page_from_entries(["137", "138", "139", "9", "10", "11"], 11) is None
+    assert _page_from_entries(["0", "1", "2"], 8) is None and _page_from_entries(["5", "6", "7"], 0) is None
+
+
+def test_a_page_number_the_entry_numbers_contradict_is_read_again_as_their_page(monkeypatch):
+    """"11" read "1" (its first "1" one thin stroke) on a page of four ruled rows, the last blank and the others
+    numbered 41-43, which put it on page 11: "11" scores 1.5 nats below "1" on the crop, and with the entries'
+    3 nats it stands. A page scoring far worse, entry numbers that do not agree, no table rule to count the
+    rows by, or the step turned off, leave the page number as read."""
+    from models.detection.layout import Region
+
+    ruled = Image.new("RGB", (600, 300), "white")
+    draw = ImageDraw.Draw(ruled)
+    for y in (60, 100, 140, 180, 220, 260):
+        draw.line((30, y, 570, y), fill=(20, 20, 20), width=2)
+    for x in (30, 80, 350, 570):
+        draw.line((x, 60, x, 260), fill=(20, 20, 20), width=2)
+    rows = [(0, 100 + 40 * i, 600, 140 + 40 * i) for i in range(3)]  # the blank fourth row is not found
+    fields = [Region("field", (400, 10, 440, 40), 1.0, "trangSo", 0.9)]
+    for x0, y0, x1, y1 in rows:
+        fields += [Region("field", (10, y0 + 10, 60, y1 - 10), 1.0, "so", 0.9),
+                   Region("field", (100, y0 + 10, 300, y1 - 10), 1.0, "nksHoTen", 0.9)]
+    found = {"entry": [Region("entry", row, 1.0) for row in rows], "field": fields, "line": []}
+
+    def pages(line_scores, numbers=("41", "42", "43"), page=ruled, **options):
+        asked = scored_by(monkeypatch, line_scores)
+        texts = {(400, 10): "1"} | {(10, 110 + 40 * i): n for i, n in enumerate(numbers)} | {
+            (100, 110 + 40 * i): "Lê Văn An" for i in range(3)}
+        records = _page_records(found, lambda line: texts[(int(line.bbox[0]), int(line.bbox[1]))], page=page,
+                                header_crop_reads=False, **options)
+        return [{f["key"]: f for f in r["fields"]}["trangSo"] for r in records], asked
+
+    got, asked = pages({"1": -0.5, "11": -2.0})
+    assert {f["text"] for f in got} == {"11"} and {f["read_text"] for f in got} == {"1"}
+    assert all("page_number_from_entries" in f["flags"] for f in got) and asked == ["1", "11"]
+    for line_scores, numbers, page, options in (
+            ({"1": -0.5, "11": -5.0}, ("41", "42", "43"), ruled, {}),
+            ({"1": -0.5, "11": -2.0}, ("41", "9", "12"), ruled, {}),
+            ({"1": -0.5, "11": -2.0}, ("41", "42", "43"), None, {}),
+            ({"1": -0.5, "11": -2.0}, ("41", "42", "43"), ruled, {"page_from_entries_prior": 0})):
+        got, _ = pages(line_scores, numbers, page, **options)
+        assert {f["text"] for f in got} == {"1"} and not any("read_text" in f for f in got)
+
+
+def test_a_tables_rows_are_counted_down_to_its_bottom_rule():
+    from inference.pages import _rows_of_table
+
+    page = Image.new("RGB", (600, 300), "white")
+    draw = ImageDraw.Draw(page)
+    for y in (60, 100, 140, 180, 220, 260):
+        draw.line((30, y, 570, y), fill=(20, 20, 20), width=2)
+    for x in (30, 80, 350, 570):
+        draw.line((x, 60, x, 260), fill=(20, 20, 20), width=2)
+    found = [(0, 102 + 40 * i, 600, 138 + 40 * i) for i in range(3)] + [(300, 255, 600, 262)]  # and a sliver
+    assert _rows_of_table(page, found) == 4  # the blank row at the foot counts
+    assert _rows_of_table(page, found[:1]) is None  # no row pitch
+    assert _rows_of_table(page, [(0, 102, 600, 138), (0, 162, 600, 198)]) is None  # 2.6 rows: no whole number
+    assert _rows_of_table(Image.new("RGB", (600, 300), "white"), found) is None  # no bottom rule

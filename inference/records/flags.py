@@ -134,6 +134,9 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("header_number_read_again", _W, "the volume or page number was read as no number (\"ba\" for a faint "
          "\"1\"); read again as each number up to 99 on its crop, with a number counted in its favour, this one "
          "was the likelier (the text read is kept in read_text)"),
+    Flag("page_number_from_entries", _W, "the page number read is not the page the entry numbers put the page "
+         "at (entries run on from page to page, a page's rows at a time: entry 137 on a page of 11 rows is on "
+         "page 13); the crop read that page nearly as well, and it is kept (the text read is kept in read_text)"),
     Flag("header_number_read_from_crops", _W, "the volume or page number was read doubtfully; read again from its "
          "box moved a few pixels each way, this reading was the likeliest over all those crops (the text read is "
          "kept in read_text)"),
