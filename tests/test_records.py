@@ -948,6 +948,13 @@ def test_office_readings_offer_communes_of_the_pages_provinces_near_the_name_rea
     for office, scope in (("UBND xã Điền Mỹ", ha_tinh), ("Ủy ban nhân dân", ha_tinh), ("UBND xã Hiền Mỹ", frozenset())):
         assert office_readings(office, scope) == [], office
     assert office_in_gazetteer("Ủy ban nhân dân", ha_tinh) == 0
+    # Read with no unit word, its body and unit word misread ("UBHồ") or read as a name ("NGUYỄN Lê"): the first
+    # words read as each body and unit word offices write, the rest as a commune near it.
+    for misread in ("UBHồ Điền Mỹ", "NGUYỄN Lê Điền Mỹ", "UBND Hiền Mỹ"):
+        readings = office_readings(misread, ha_tinh)
+        assert {"UBND xã Điền Mỹ", "UB Xã Điền Mỹ", "Ủy ban nhân dân xã Điền Mỹ"} <= set(readings), misread
+        assert all(office_in_gazetteer(r, ha_tinh) for r in readings) and len(readings) == len(set(readings))
+    assert not any("Điền Mỹ" in r for r in office_readings("UBHồ Điền Mỹ", frozenset({code["Nghệ An"]})))
 
 
 def test_surname_readings_offer_listed_surnames_for_a_first_word_that_is_none():

@@ -621,10 +621,12 @@ def office_readings(office: str, provinces: frozenset[int]) -> list[str]:
     replaced by the name of a commune of the same kind in ``provinces`` (the gazetteer codes of the provinces
     the page's places matched: a commune registers mostly its own people) near the name read (at most
     ``READINGS_PER_UNIT``, ``READING_NAME_RATIO`` alike): "UBND xã Điền Mỹ". None where the name read is one
-    of them already, or no unit word is read."""
+    of them already; where no unit word is read, :func:`_office_readings_without_unit`."""
     found = _office_name(office)
-    if found is None or not provinces:
+    if not provinces:
         return []
+    if found is None:
+        return _office_readings_without_unit(office, provinces)
     m, kind, read = found
     names = _wards_of_kind(provinces, kind)
     if not names or _key(read) in names:
@@ -637,6 +639,36 @@ def office_readings(office: str, provinces: frozenset[int]) -> list[str]:
         if reading != office and reading not in out:
             out.append(reading)
     return out
+
+
+#: How an office names itself before its commune (:func:`data.text.places.registration_office`): the body, and
+#: the unit word written small or capitalized.
+_OFFICE_BODIES = ("UBND", "UB", "Ủy ban nhân dân", "UBHC")
+_OFFICE_UNIT_WORDS = {"xa": ("xã", "Xã"), "phuong": ("phường", "Phường"), "thitran": ("thị trấn", "Thị trấn")}
+#: An office read with no unit word has at most this many first words taken for its misread body and unit word;
+#: the rest is a commune's name at least ``OFFICE_NAME_RATIO`` alike (``OFFICE_NAMES_PER_KIND`` per kind of unit).
+OFFICE_WORDS_MISREAD = 3
+_OFFICE_BODY_WORDS = frozenset({"uy", "ban", "nhan", "dan", "ubnd", "ub", "ubhc", "hanh", "chinh"})
+OFFICE_NAMES_PER_KIND = 3
+
+
+def _office_readings_without_unit(office: str, provinces: frozenset[int]) -> list[str]:
+    """Readings of an office read with no unit word ("UBHồ Thanh Tân" for "UB Xã Thanh Tiên", "NGUYỄN Lê Xuân
+    Phương" for "UBND xã Xuân Phương": its body and unit word misread, or read as a name): its first one to
+    ``OFFICE_WORDS_MISREAD`` words replaced by each body and unit word offices write, the rest (not starting
+    with a body's word) by the name of a commune in ``provinces`` near it."""
+    words = office.split()
+    out: list[str] = []
+    for drop in range(1, min(OFFICE_WORDS_MISREAD, len(words) - 1) + 1):
+        if strip_marks(fold(words[drop])) in _OFFICE_BODY_WORDS:
+            continue  # "Ủy ban nhân dân" read right, its commune not: "dân" is no commune's name
+        read = _key(" ".join(words[drop:]))
+        for kind, spellings in _OFFICE_UNIT_WORDS.items():
+            names = _wards_of_kind(provinces, kind)
+            for key, _, _ in process.extract(read, list(names), scorer=fuzz.ratio, limit=OFFICE_NAMES_PER_KIND,
+                                             score_cutoff=100 * OFFICE_NAME_RATIO):
+                out += [f"{body} {unit} {names[key]}" for body in _OFFICE_BODIES for unit in spellings]
+    return [reading for reading in dict.fromkeys(out) if reading != office]
 
 
 def office_in_gazetteer(office: str, provinces: frozenset[int]) -> int:
