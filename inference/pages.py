@@ -182,14 +182,14 @@ class FieldResult:
 
 
 class HeaderFix(NamedTuple):
-    """A page-header value that the rest of the page corrects: its key, text, confidence, box, the text read
-    (kept in the record's ``read_text``) and the flag saying why."""
+    """A page-header value that the rest of the page corrects or gives: its key, text, confidence, box (``None``:
+    none was found), the text read (kept in the record's ``read_text``; ``None``: none) and the flag saying why."""
 
     key: str
     text: str
     confidence: float
-    box: list[float]
-    read_text: str
+    box: list[float] | None
+    read_text: str | None
     flag: str
 
 
@@ -1303,7 +1303,7 @@ REREAD_BELOW = 0.9
 REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "place_line_end_read_again", "surname_read_from_list",
                 "given_name_read_from_list", "date_read_as_a_date", "date_read_against_entry", "date_read_in_order",
                 "relationship_read_again", "nationality_read_again", "entry_number_read_in_sequence",
-                "gender_read_beside_date")
+                "gender_read_beside_date", "gender_read_again")
 #: How many pixels down the pipeline's recognizer reads each field line a second time, as a third member of
 #: the ensemble that reads field lines (:class:`inference.ensemble.ShiftedView`); 0: not.
 FIELD_VIEW_SHIFT = 2
@@ -1327,6 +1327,10 @@ NATIONALITY_PRIOR = 2.0
 #: detector's box of it, as tall as the "Nam" beside it, cuts them off. On four such boxes of one page "Việt"
 #: scored 1 to 10 nats below the misreading ("Lan", "Kinh"); grown by 0.4, 0.3 below to 15 above it.
 NATIONALITY_TALLER = 0.4
+#: The log-probability a gender is worth in the reading of a gender read as none (:meth:`PagePipeline.read_genders_again`),
+#: and the ways the books write one; 0 turns the step off.
+GENDER_PRIOR = 2.0
+GENDER_READINGS = ("Nam", "Nữ", "nam", "nữ", "NAM", "NỮ")
 #: The log-probability a comma is worth at the end of a place's line that another line goes on from ("Thanh
 #: Miện" over "Hải Dương"; :meth:`PagePipeline.read_place_line_ends_again`); 0 turns the step off.
 LINE_END_COMMA_PRIOR = 2.0
@@ -1433,7 +1437,7 @@ class PagePipeline:
                  line_end_comma_prior: float = LINE_END_COMMA_PRIOR, sequence_prior: float = SEQUENCE_PRIOR,
                  given_name_prior: float = GIVEN_NAME_PRIOR, stacked_line_factor: float = STACKED_LINE_FACTOR,
                  header_crop_reads: bool = True, heading_phrase_reads: bool = True, follow_column_rules: bool = True,
-                 page_from_entries_prior: float = PAGE_FROM_ENTRIES_PRIOR):
+                 page_from_entries_prior: float = PAGE_FROM_ENTRIES_PRIOR, gender_prior: float = GENDER_PRIOR):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
@@ -1455,6 +1459,7 @@ class PagePipeline:
         self.line_end_comma_prior = _prior("line_end_comma_prior", line_end_comma_prior, "places' line ends")
         self.sequence_prior = _prior("sequence_prior", sequence_prior, "entry numbers")
         self.page_from_entries_prior = _prior("page_from_entries_prior", page_from_entries_prior, "page numbers")
+        self.gender_prior = _prior("gender_prior", gender_prior, "genders")
         if not 0 <= field_line_pad <= 1:
             raise ValueError(f"field_line_pad must be in [0, 1] (of a line's height), got {field_line_pad}")
         self.field_line_pad = field_line_pad
@@ -2185,22 +2190,19 @@ class PagePipeline:
                 line.text, line.confidence = texts[best], float(np.exp(scores[best].min()))
         return read
 
-    def read_page_number_from_entries(self, work: Image.Image, header: list[FieldResult],
-                                      entries: list[list[FieldResult]], row_boxes: list) -> dict[int, str]:
-        """The page number read again as the page the entry numbers put the page at (:func:`_page_from_entries`)
-        where it reads otherwise ("3" for a "13" whose "1" is a thin hooked stroke): that page, written in the
+    def read_page_number_from_entries(self, work: Image.Image, header: list[FieldResult], page: int | None
+                                      ) -> dict[int, str]:
+        """The page number read again as ``page``, the page the entry numbers put the page at
+        (:func:`_page_from_entries`, over the rows :func:`_rows_of_table` counts), where it reads otherwise ("3" for a "13" whose "1" is a thin hooked stroke): that page, written in the
         form read ("Tr. 3" as "Tr. 13"), is scored by teacher forcing against the reading on the number's crop
         (grown by ``HEADER_NUMBER_TALLER`` of its height above and below) and stands if its log-probability plus
-        ``page_from_entries_prior`` is the higher. ``entries`` are the page's filled rows in order; ``row_boxes``
-        the boxes of the rows found, of which the page's count of rows is taken (:func:`_rows_of_table`).
+        ``page_from_entries_prior`` is the higher.
         Returns ``{id(field): the text it read}`` where it changed the page number; nothing with a prior of 0 or
         without a recognizer that scores readings."""
         reader = self.scorer
         pages = [f for f in header if f.key == "trangSo" and len(f.lines) == 1 and f.lines[0].text]
         if not self.page_from_entries_prior or reader is None or len(pages) != 1:
             return {}
-        rows = _rows_of_table(work, row_boxes)
-        page = _page_from_entries([" ".join(f.text for f in own if f.key == "so") for own in entries], rows or 0)
         (f,), line = pages, pages[0].lines[0]
         digits = re.findall(r"\d+", line.text)
         if page is None or digits and int(digits[-1]) == page:
@@ -2670,6 +2672,21 @@ class PagePipeline:
         self.recognize_lines(work, cut, recognizer=self.field_recognizer, pad=self.field_line_pad)
         return found
 
+    def read_genders_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
+        """Each gender read as none ("194", "VN" for a "nữ" of two or three strokes) is read again as each way the
+        books write a gender, by teacher forcing on its line's crop grown by ``NATIONALITY_TALLER`` of its height
+        above and below (a short word whose marks its box cuts off, as a nationality's), ``gender_prior`` for a
+        gender (:meth:`read_again`, one round)."""
+        register = get_book(book)
+
+        def known(text: str) -> int:
+            return int("gender_unknown" not in normalize_value(ValueKind.GENDER, text).flags)
+
+        unread = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.GENDER
+                  and f.text and not known(f.text) and len(f.lines) == 1]
+        return self.read_again(work, unread, lambda text: [g for g in GENDER_READINGS if g != text], known,
+                               self.gender_prior, 1, taller=NATIONALITY_TALLER)
+
     def read_unreadable_dates_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """Each date read as no date ("19/6/193", "21.18.1997", "39.70", a year "196") is read again with one
         digit changed, dropped or added, or a run of digits cut by a separator, among the readings that are dates
@@ -2838,6 +2855,15 @@ class PagePipeline:
         return HeaderFix("quyenSo", fixed, confidence, list(_union(f.bbox for f in volume)), read,
                          "volume_year_from_dates")
 
+    @staticmethod
+    def _page_number_unread(header: list[FieldResult], page: int | None, book: str) -> HeaderFix | None:
+        """The page number where the page header gave none (its ink a stroke or two the detector missed): the
+        page the entry numbers put the page at (:meth:`read_page_number_from_entries`), with no box and no
+        confidence, for review."""
+        if page is None or "trangSo" not in get_book(book) or any(f.key == "trangSo" for f in header):
+            return None
+        return HeaderFix("trangSo", str(page), 0.0, None, None, "page_number_not_read")
+
     def read_office_again(self, work: Image.Image, header: list[FieldResult], wards: dict[str, float],
                           provinces: set[int]) -> dict[int, str]:
         """The registering office's commune read again against the communes of the provinces the page's places
@@ -2998,6 +3024,8 @@ class PagePipeline:
                                  "relationship_read_again")
         reread.update((i, (text, "nationality_read_again")) for i, text in
                       self.read_nationalities_again(work, entry_fields, book_key).items())
+        reread.update((i, (text, "gender_read_again")) for i, text in
+                      self.read_genders_again(work, entry_fields, book_key).items())
         book_obj = get_book(book_key)
         # A field outside every entry row applies to every record only if it is a page-header key: a value of
         # a row the detector missed, or a footer signature, must not be copied into every record of the page.
@@ -3012,10 +3040,12 @@ class PagePipeline:
                           self.read_office_again(work, header, wards, provinces).items())
         reread.update((i, (text, "entry_number_read_in_sequence")) for i, text in
                       self.read_entry_numbers_in_sequence(work, owns).items())
-        # A page number another step read again keeps the text first read.
+        # The page the entry numbers put the page at; a page number another step read again keeps the text first
+        # read.
+        entries_page = _page_from_entries([" ".join(f.text for f in own if f.key == "so") for own in owns],
+                                          _rows_of_table(work, [entry.bbox for entry, _ in grouped]) or 0)
         relabelled.update((i, (relabelled.get(i, (text,))[0], "page_number_from_entries")) for i, text in
-                          self.read_page_number_from_entries(work, header, owns, [e.bbox for e, _ in grouped]
-                                                             ).items())
+                          self.read_page_number_from_entries(work, header, entries_page).items())
 
         def original(box):
             return map_box(box, back)
@@ -3040,7 +3070,9 @@ class PagePipeline:
         evidence = _registration_evidence(owns)
         registered = self._registration_dates(dates, years, header, [y for y, _ in evidence])
         fixes = {fix.key: fix for fix in (self._volume_from_dates(header, evidence),
-                                          self._office_from_places(header, wards)) if fix is not None}
+                                          self._office_from_places(header, wards),
+                                          self._page_number_unread(header, entries_page, book_key))
+                 if fix is not None}
         for (number, entry, members, own), so_fix, date_fix in zip(filled, numbers, registered):
             (so_text, so_confidence, so_flag), (date_text, date_confidence, date_flag) = so_fix, date_fix
             items = [(f.key, f.text, _shared_confidence(f.confidence, len(filled)), list(f.bbox)) for f in header
@@ -3082,7 +3114,8 @@ class PagePipeline:
                     f["read_text"] = registration.text
                     f["flags"].append(date_flag)
                 if f["key"] in fixes:
-                    f["read_text"] = fixes[f["key"]].read_text
+                    if fixes[f["key"]].read_text is not None:
+                        f["read_text"] = fixes[f["key"]].read_text
                     f["flags"].append(fixes[f["key"]].flag)
                 if f["key"] in header_read:
                     f["read_text"], flag = header_read[f["key"]]

@@ -1271,6 +1271,11 @@ def test_a_page_number_the_entry_numbers_contradict_is_read_again_as_their_page(
             ({"1": -0.5, "11": -2.0}, ("41", "42", "43"), ruled, {"page_from_entries_prior": 0})):
         got, _ = pages(line_scores, numbers, page, **options)
         assert {f["text"] for f in got} == {"1"} and not any("read_text" in f for f in got)
+    # Where the header gave no page number at all, the entries' page is given, unread: no box, no confidence.
+    del fields[0]
+    (got, *_), _ = pages({})
+    assert (got["text"], got["confidence"], got["bbox"]) == ("11", 0.0, None) and "read_text" not in got
+    assert "page_number_not_read" in got["flags"]
 
 
 def test_a_tables_rows_are_counted_down_to_its_bottom_rule():
@@ -1287,3 +1292,28 @@ def test_a_tables_rows_are_counted_down_to_its_bottom_rule():
     assert _rows_of_table(page, found[:1]) is None  # no row pitch
     assert _rows_of_table(page, [(0, 102, 600, 138), (0, 162, 600, 198)]) is None  # 2.6 rows: no whole number
     assert _rows_of_table(Image.new("RGB", (600, 300), "white"), found) is None  # no bottom rule
+
+
+def test_a_gender_read_as_none_is_read_again_as_the_likeliest_gender(monkeypatch):
+    from inference.pages import GENDER_READINGS, PagePipeline
+    from models.detection.layout import Region
+
+    # "nữ" of a few strokes read "194": on its crop "nữ" scores 1 nat below, and a gender is worth 2.
+    asked = scored_by(monkeypatch, {"194": -0.5, "nữ": -1.5, "Nữ": -3.0})
+    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+               "field": [Region("field", (100, 110, 160, 130), 1.0, "nksGioiTinh", 0.9),
+                         Region("field", (300, 110, 500, 130), 1.0, "nksHoTen", 0.9)],
+               "line": []}
+    texts = {(100, 110): "194", (300, 110): "Lê Thị Hoa"}
+    got = _one_record(regions, texts, 0.5)["nksGioiTinh"]
+    assert (got["text"], got["read_text"]) == ("nữ", "194") and "gender_read_again" in got["flags"]
+    assert set(asked) == {"194", *GENDER_READINGS}
+    # Turned off, worth less than the crop's nats, or a gender read as one: as read.
+    got = _one_record(regions, texts, 0.5, gender_prior=0.0)["nksGioiTinh"]
+    assert got["text"] == "194" and "read_text" not in got
+    scored_by(monkeypatch, {"194": -0.5, "nữ": -4.0})
+    assert _one_record(regions, texts, 0.5)["nksGioiTinh"]["text"] == "194"
+    scored_by(monkeypatch, {"Nam": -0.5, "nữ": -0.1})
+    assert _one_record(regions, {**texts, (100, 110): "Nam"}, 0.5)["nksGioiTinh"]["text"] == "Nam"
+    with pytest.raises(ValueError, match="gender_prior"):
+        PagePipeline(None, ScoringReader(), gender_prior=-1.0)

@@ -137,6 +137,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("page_number_from_entries", _W, "the page number read is not the page the entry numbers put the page "
          "at (entries run on from page to page, a page's rows at a time: entry 137 on a page of 11 rows is on "
          "page 13); the crop read that page nearly as well, and it is kept (the text read is kept in read_text)"),
+    Flag("page_number_not_read", _W, "no page number was found in the page header; the page the entry numbers "
+         "put the page at is given, unread (no box, confidence 0: for review)"),
     Flag("header_number_read_from_crops", _W, "the volume or page number was read doubtfully; read again from its "
          "box moved a few pixels each way, this reading was the likeliest over all those crops (the text read is "
          "kept in read_text)"),
@@ -178,6 +180,8 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
     Flag("gender_read_beside_date", _W, "the entry had no gender, and the last word of the date of birth's line, "
          "which the line's reading left out (\"11/09/1926 Nữ\" read \"11/09/1922\"), read alone as a gender; "
          "the date's line ends before it (nothing was read first: read_text is empty)"),
+    Flag("gender_read_again", _W, "a gender read as none (\"194\" for a \"nữ\" of a few strokes) was read as the "
+         "gender its crop scores best with a gender counted in its favour; the field's read_text keeps what was read"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
     Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "
          "(renamed, moved or misread); the best-fitting units are kept"),
