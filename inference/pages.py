@@ -1014,6 +1014,12 @@ def _ethnicity_ends() -> frozenset[str]:
     return frozenset(fold(name).split()[-1] for name in names)
 
 
+@cache
+def _ethnicity_readings() -> tuple[str, ...]:
+    """The ethnic groups' names and their listed spellings ("Mông", "Hmông", "H'Mông", …)."""
+    return tuple(dict.fromkeys([*ETHNIC_GROUPS, *(v for spellings in ETHNIC_VARIANTS.values() for v in spellings)]))
+
+
 def _ends_an_ethnicity(word: str) -> bool:
     """Whether ``word`` is an ethnic group's name or its last word ("Kinh", "Ê-đê", "Đăng")."""
     folded = fold(word).split()
@@ -1303,7 +1309,7 @@ REREAD_BELOW = 0.9
 REREAD_STEPS = ("name_read_jointly", "place_read_from_gazetteer", "place_line_end_read_again", "surname_read_from_list",
                 "given_name_read_from_list", "date_read_as_a_date", "date_read_against_entry", "date_read_in_order",
                 "relationship_read_again", "nationality_read_again", "entry_number_read_in_sequence",
-                "gender_read_beside_date", "gender_read_again")
+                "gender_read_beside_date", "gender_read_again", "ethnicity_read_again")
 #: How many pixels down the pipeline's recognizer reads each field line a second time, as a third member of
 #: the ensemble that reads field lines (:class:`inference.ensemble.ShiftedView`); 0: not.
 FIELD_VIEW_SHIFT = 2
@@ -1331,6 +1337,9 @@ NATIONALITY_TALLER = 0.4
 #: and the ways the books write one; 0 turns the step off.
 GENDER_PRIOR = 2.0
 GENDER_READINGS = ("Nam", "Nữ", "nam", "nữ", "NAM", "NỮ")
+#: The log-probability an ethnic group's name is worth in the reading of an ethnicity read as none of them
+#: (:meth:`PagePipeline.read_ethnicities_again`); 0 turns the step off.
+ETHNICITY_PRIOR = 2.0
 #: The log-probability a comma is worth at the end of a place's line that another line goes on from ("Thanh
 #: Miện" over "Hải Dương"; :meth:`PagePipeline.read_place_line_ends_again`); 0 turns the step off.
 LINE_END_COMMA_PRIOR = 2.0
@@ -1437,7 +1446,8 @@ class PagePipeline:
                  line_end_comma_prior: float = LINE_END_COMMA_PRIOR, sequence_prior: float = SEQUENCE_PRIOR,
                  given_name_prior: float = GIVEN_NAME_PRIOR, stacked_line_factor: float = STACKED_LINE_FACTOR,
                  header_crop_reads: bool = True, heading_phrase_reads: bool = True, follow_column_rules: bool = True,
-                 page_from_entries_prior: float = PAGE_FROM_ENTRIES_PRIOR, gender_prior: float = GENDER_PRIOR):
+                 page_from_entries_prior: float = PAGE_FROM_ENTRIES_PRIOR, gender_prior: float = GENDER_PRIOR,
+                 ethnicity_prior: float = ETHNICITY_PRIOR):
         if isinstance(field_beam_width, bool) or not isinstance(field_beam_width, int) or field_beam_width < 1:
             raise ValueError(f"field_beam_width must be a whole number >= 1, got {field_beam_width!r}")
         self.layout = layout
@@ -1460,6 +1470,7 @@ class PagePipeline:
         self.sequence_prior = _prior("sequence_prior", sequence_prior, "entry numbers")
         self.page_from_entries_prior = _prior("page_from_entries_prior", page_from_entries_prior, "page numbers")
         self.gender_prior = _prior("gender_prior", gender_prior, "genders")
+        self.ethnicity_prior = _prior("ethnicity_prior", ethnicity_prior, "ethnicities")
         if not 0 <= field_line_pad <= 1:
             raise ValueError(f"field_line_pad must be in [0, 1] (of a line's height), got {field_line_pad}")
         self.field_line_pad = field_line_pad
@@ -2672,6 +2683,26 @@ class PagePipeline:
         self.recognize_lines(work, cut, recognizer=self.field_recognizer, pad=self.field_line_pad)
         return found
 
+    def read_ethnicities_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
+        """Each ethnicity read as none of the list, or near several ("Sơn", "Tài", "con" for "Tày", "Tày",
+        "Ê-đê"), is read again as each ethnic group and its listed spellings, by teacher forcing on its line's
+        crop grown by ``NATIONALITY_TALLER`` of its height above and below, ``ethnicity_prior`` for a name the
+        list holds as read (:meth:`read_again`, one round)."""
+        register = get_book(book)
+
+        def known(text: str) -> int:
+            return int(not normalize_value(ValueKind.ETHNICITY, text).flags)
+
+        def doubtful(text: str) -> bool:
+            # A name only near one of the list, and nearest one alone ("Nường"), is that one: it stands.
+            flags = normalize_value(ValueKind.ETHNICITY, text).flags
+            return "ethnicity_unknown" in flags or "ambiguous_match" in flags
+
+        doubtful = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.ETHNICITY
+                    and f.text and doubtful(f.text) and len(f.lines) == 1]
+        return self.read_again(work, doubtful, lambda text: [g for g in _ethnicity_readings() if g != text], known,
+                               self.ethnicity_prior, 1, taller=NATIONALITY_TALLER)
+
     def read_genders_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """Each gender read as none ("194", "VN" for a "nữ" of two or three strokes) is read again as each way the
         books write a gender, by teacher forcing on its line's crop grown by ``NATIONALITY_TALLER`` of its height
@@ -3026,6 +3057,8 @@ class PagePipeline:
                       self.read_nationalities_again(work, entry_fields, book_key).items())
         reread.update((i, (text, "gender_read_again")) for i, text in
                       self.read_genders_again(work, entry_fields, book_key).items())
+        reread.update((i, (text, "ethnicity_read_again")) for i, text in
+                      self.read_ethnicities_again(work, entry_fields, book_key).items())
         book_obj = get_book(book_key)
         # A field outside every entry row applies to every record only if it is a page-header key: a value of
         # a row the detector missed, or a footer signature, must not be copied into every record of the page.

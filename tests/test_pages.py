@@ -1294,16 +1294,22 @@ def test_a_tables_rows_are_counted_down_to_its_bottom_rule():
     assert _rows_of_table(Image.new("RGB", (600, 300), "white"), found) is None  # no bottom rule
 
 
+def _short_word_beside_a_name(key: str) -> dict:
+    """A detector's answer for one entry: a short word's field ``key`` (x 100-160) beside the child's name."""
+    from models.detection.layout import Region
+
+    return {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
+            "field": [Region("field", (100, 110, 160, 130), 1.0, key, 0.9),
+                      Region("field", (300, 110, 500, 130), 1.0, "nksHoTen", 0.9)],
+            "line": []}
+
+
 def test_a_gender_read_as_none_is_read_again_as_the_likeliest_gender(monkeypatch):
     from inference.pages import GENDER_READINGS, PagePipeline
-    from models.detection.layout import Region
 
     # "nữ" of a few strokes read "194": on its crop "nữ" scores 1 nat below, and a gender is worth 2.
     asked = scored_by(monkeypatch, {"194": -0.5, "nữ": -1.5, "Nữ": -3.0})
-    regions = {"entry": [Region("entry", (0, 100, 600, 190), 1.0)],
-               "field": [Region("field", (100, 110, 160, 130), 1.0, "nksGioiTinh", 0.9),
-                         Region("field", (300, 110, 500, 130), 1.0, "nksHoTen", 0.9)],
-               "line": []}
+    regions = _short_word_beside_a_name("nksGioiTinh")
     texts = {(100, 110): "194", (300, 110): "Lê Thị Hoa"}
     got = _one_record(regions, texts, 0.5)["nksGioiTinh"]
     assert (got["text"], got["read_text"]) == ("nữ", "194") and "gender_read_again" in got["flags"]
@@ -1317,3 +1323,20 @@ def test_a_gender_read_as_none_is_read_again_as_the_likeliest_gender(monkeypatch
     assert _one_record(regions, {**texts, (100, 110): "Nam"}, 0.5)["nksGioiTinh"]["text"] == "Nam"
     with pytest.raises(ValueError, match="gender_prior"):
         PagePipeline(None, ScoringReader(), gender_prior=-1.0)
+
+
+def test_an_ethnicity_read_near_none_of_the_list_is_read_again_as_the_likeliest_group(monkeypatch):
+
+    # "Tày" read "Tài" (only near a listed name): on its crop "Tày" scores 1 nat below, and a listed name is
+    # worth 2; the spellings the list holds ("Hmông") are offered too.
+    asked = scored_by(monkeypatch, {"Tài": -0.5, "Tày": -1.5})
+    regions = _short_word_beside_a_name("nksDanToc")
+    texts = {(100, 110): "Tài", (300, 110): "Lê Thị Hoa"}
+    got = _one_record(regions, texts, 0.5)["nksDanToc"]
+    assert (got["text"], got["read_text"]) == ("Tày", "Tài") and "ethnicity_read_again" in got["flags"]
+    assert {"Kinh", "Mường", "Hmông", "H'Mông"} <= set(asked)
+    # Turned off, a listed name read as one, or one near a single listed name ("Tây," is "Tày"): as read.
+    assert _one_record(regions, texts, 0.5, ethnicity_prior=0.0)["nksDanToc"]["text"] == "Tài"
+    for read in ("kinh", "Tây,"):
+        asked = scored_by(monkeypatch, {read: -0.5, "Thái": -0.1})
+        assert _one_record(regions, {**texts, (100, 110): read}, 0.5)["nksDanToc"]["text"] == read and not asked

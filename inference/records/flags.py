@@ -182,6 +182,9 @@ FLAGS: Mapping[str, Flag] = MappingProxyType({f.code: f for f in (
          "the date's line ends before it (nothing was read first: read_text is empty)"),
     Flag("gender_read_again", _W, "a gender read as none (\"194\" for a \"nữ\" of a few strokes) was read as the "
          "gender its crop scores best with a gender counted in its favour; the field's read_text keeps what was read"),
+    Flag("ethnicity_read_again", _W, "an ethnicity read as none of the list, or only near one (\"Tài\" for "
+         "\"Tày\"), was read as the ethnic group its crop scores best with a listed name counted in its favour; the "
+         "field's read_text keeps what was read"),
     Flag("place_unmatched", _W, "names administrative units that are not in the pre-2025 gazetteer"),
     Flag("place_partly_matched", _W, "some of the written units do not fit the others in the gazetteer "
          "(renamed, moved or misread); the best-fitting units are kept"),
