@@ -293,7 +293,11 @@ def main() -> int:
            "relationship_prior": args.relationship_prior, "line_end_comma_prior": args.line_end_comma_prior,
            "sequence_prior": args.sequence_prior, "given_name_prior": args.given_name_prior,
            "field_view_shift": args.field_view_shift,
-           "fused_entry_rows": args.fused_entry_rows}
+           "fused_entry_rows": args.fused_entry_rows,
+           # The steps' defaults that take no option here, as the pipeline ran them.
+           **{name: getattr(pipeline, name) for name in ("nationality_prior", "gender_prior", "ethnicity_prior",
+                                                         "page_from_entries_prior", "follow_column_rules",
+                                                         "header_crop_reads", "heading_phrase_reads")}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print("| book / layouts | pages | book found | field F1 @0.5 | F1, detector keys | field exact match | "
