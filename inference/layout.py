@@ -293,7 +293,8 @@ def column_rules(image: Image.Image) -> list[RuledColumn]:
             continue
         ys, xs = np.nonzero((labels[y:y + h, x:x + w] == i) & (vertical[y:y + h, x:x + w] > 0))
         # A printed rule is a few pixels thick in each row; the paper's edge on a photo is a band.
-        thick = np.median(np.bincount(ys)[np.bincount(ys) > 0]) > max(4, long_side // 250)
+        per_row = np.bincount(ys)
+        thick = np.median(per_row[per_row > 0]) > max(4, long_side // 250)
         slope, intercept = np.polyfit(ys + y, xs + x, 1)
         if not thick and abs(slope) < COLUMN_RULE_MAX_LEAN:
             rules.append(RuledColumn(float(y), float(y + h), float(slope), float(intercept)))
@@ -373,8 +374,9 @@ def skew_is_significant(degrees: float) -> bool:
     return math.fabs(degrees) >= 0.2
 
 
-__all__ = ["LayoutPredictor", "RuledBottom", "RuledColumn", "below_table", "column_rules", "estimate_skew", "export_detector", "exported_detector", "map_box", "rotate_page",
-           "row_rules", "ruled_cells", "skew_is_significant", "snap_to_cells", "stacked_lines", "table_bottoms", "x_at_height"]
+__all__ = ["LayoutPredictor", "RuledBottom", "RuledColumn", "below_table", "column_rules", "estimate_skew",
+           "export_detector", "exported_detector", "map_box", "rotate_page", "row_rules", "ruled_cells",
+           "skew_is_significant", "snap_to_cells", "stacked_lines", "table_bottoms", "x_at_height"]
 
 
 #: A handwritten line box is cut where a run of rows holds at most this share of the ink of its busiest rows

@@ -1333,8 +1333,8 @@ NATIONALITY_PRIOR = 2.0
 #: detector's box of it, as tall as the "Nam" beside it, cuts them off. On four such boxes of one page "Việt"
 #: scored 1 to 10 nats below the misreading ("Lan", "Kinh"); grown by 0.4, 0.3 below to 15 above it.
 NATIONALITY_TALLER = 0.4
-#: The log-probability a gender is worth in the reading of a gender read as none (:meth:`PagePipeline.read_genders_again`),
-#: and the ways the books write one; 0 turns the step off.
+#: The log-probability a gender is worth in the reading of a gender read as none
+#: (:meth:`PagePipeline.read_genders_again`; 0 turns the step off), and the ways the books write one.
 GENDER_PRIOR = 2.0
 GENDER_READINGS = ("Nam", "Nữ", "nam", "nữ", "NAM", "NỮ")
 #: The log-probability an ethnic group's name is worth in the reading of an ethnicity read as none of them
@@ -2204,8 +2204,9 @@ class PagePipeline:
     def read_page_number_from_entries(self, work: Image.Image, header: list[FieldResult], page: int | None
                                       ) -> dict[int, str]:
         """The page number read again as ``page``, the page the entry numbers put the page at
-        (:func:`_page_from_entries`, over the rows :func:`_rows_of_table` counts), where it reads otherwise ("3" for a "13" whose "1" is a thin hooked stroke): that page, written in the
-        form read ("Tr. 3" as "Tr. 13"), is scored by teacher forcing against the reading on the number's crop
+        (:func:`_page_from_entries`, over the rows :func:`_rows_of_table` counts), where it reads otherwise ("3"
+        for a "13" whose "1" is a thin hooked stroke): that page, written in the form read ("Tr. 3" as "Tr. 13"),
+        is scored by teacher forcing against the reading on the number's crop
         (grown by ``HEADER_NUMBER_TALLER`` of its height above and below) and stands if its log-probability plus
         ``page_from_entries_prior`` is the higher.
         Returns ``{id(field): the text it read}`` where it changed the page number; nothing with a prior of 0 or
