@@ -1233,6 +1233,17 @@ def test_the_page_the_entry_numbers_give():
     assert _page_from_entries(["0", "1", "2"], 8) is None and _page_from_entries(["5", "6", "7"], 0) is None
 
 
+def _four_row_table() -> Image.Image:
+    """A 600 x 300 page whose ruled table has a heading row (y 60-100) and four rows 40 px tall (to y 260)."""
+    page = Image.new("RGB", (600, 300), "white")
+    draw = ImageDraw.Draw(page)
+    for y in (60, 100, 140, 180, 220, 260):
+        draw.line((30, y, 570, y), fill=(20, 20, 20), width=2)
+    for x in (30, 80, 350, 570):
+        draw.line((x, 60, x, 260), fill=(20, 20, 20), width=2)
+    return page
+
+
 def test_a_page_number_the_entry_numbers_contradict_is_read_again_as_their_page(monkeypatch):
     """"11" read "1" (its first "1" one thin stroke) on a page of four ruled rows, the last blank and the others
     numbered 41-43, which put it on page 11: "11" scores 1.5 nats below "1" on the crop, and with the entries'
@@ -1240,12 +1251,7 @@ def test_a_page_number_the_entry_numbers_contradict_is_read_again_as_their_page(
     rows by, or the step turned off, leave the page number as read."""
     from models.detection.layout import Region
 
-    ruled = Image.new("RGB", (600, 300), "white")
-    draw = ImageDraw.Draw(ruled)
-    for y in (60, 100, 140, 180, 220, 260):
-        draw.line((30, y, 570, y), fill=(20, 20, 20), width=2)
-    for x in (30, 80, 350, 570):
-        draw.line((x, 60, x, 260), fill=(20, 20, 20), width=2)
+    ruled = _four_row_table()
     rows = [(0, 100 + 40 * i, 600, 140 + 40 * i) for i in range(3)]  # the blank fourth row is not found
     fields = [Region("field", (400, 10, 440, 40), 1.0, "trangSo", 0.9)]
     for x0, y0, x1, y1 in rows:
@@ -1281,12 +1287,7 @@ def test_a_page_number_the_entry_numbers_contradict_is_read_again_as_their_page(
 def test_a_tables_rows_are_counted_down_to_its_bottom_rule():
     from inference.pages import _rows_of_table
 
-    page = Image.new("RGB", (600, 300), "white")
-    draw = ImageDraw.Draw(page)
-    for y in (60, 100, 140, 180, 220, 260):
-        draw.line((30, y, 570, y), fill=(20, 20, 20), width=2)
-    for x in (30, 80, 350, 570):
-        draw.line((x, 60, x, 260), fill=(20, 20, 20), width=2)
+    page = _four_row_table()
     found = [(0, 102 + 40 * i, 600, 138 + 40 * i) for i in range(3)] + [(300, 255, 600, 262)]  # and a sliver
     assert _rows_of_table(page, found) == 4  # the blank row at the foot counts
     assert _rows_of_table(page, found[:1]) is None  # no row pitch
