@@ -37,7 +37,7 @@ from inference.headings import (HeadingKeys, book_of_title, is_title, names_pers
                                 phrase_readings)
 from inference.page_header import (HeaderChunk, header_band, header_chunks, header_labels, label_alone,
                                    label_at_end, label_crop, same_line, value_after, value_cuts)
-from inference.layout import (LayoutPredictor, RuledColumn, below_table, column_rules, estimate_skew, map_box,
+from inference.layout import (LayoutPredictor, RuledBottom, RuledColumn, below_table, column_rules, estimate_skew, map_box,
                               rotate_page, row_rules, ruled_cells, skew_is_significant, snap_to_cells, stacked_lines,
                               table_bottoms, x_at_height)
 from inference.records import FLAGS, Severity, build_record, default_review_threshold
@@ -899,11 +899,11 @@ def _last_word_pieces(work: Image.Image, box, shortest: float, longest: float
 ROWS_WHOLE_WITHIN = 0.35
 
 
-def _rows_of_table(work: Image.Image, row_boxes: list) -> int | None:
+def _rows_of_table(bottoms: list[RuledBottom], row_boxes: list) -> int | None:
     """How many rows the ruled table of a page holds, blank ones too, from the boxes of the rows found
-    (``row_boxes``): the rows from the first found down to the table's bottom rule (:func:`table_bottoms`), one
-    row pitch (the median step between the rows found) each. A blank row is seldom found, and those at the
-    table's foot not at all. ``None`` where no bottom rule is found under the rows, fewer than two rows are, or
+    (``row_boxes``): the rows from the first found down to the table's bottom rule (``bottoms``, the page's
+    :func:`table_bottoms`), one row pitch (the median step between the rows found) each. A blank row is seldom
+    found, and those at the table's foot not at all. ``None`` where no bottom rule is found under the rows, fewer than two rows are, or
     the span is no whole number of rows (:data:`ROWS_WHOLE_WITHIN`)."""
     heights = [box[3] - box[1] for box in row_boxes]
     # A sliver the bottom rule cut off a row's box is no row.
@@ -913,11 +913,10 @@ def _rows_of_table(work: Image.Image, row_boxes: list) -> int | None:
         return None
     pitch = statistics.median(np.diff([box[1] for box in boxes]))
     middle = statistics.median([(box[0] + box[2]) / 2 for box in boxes])
-    bottoms = [rule.y_at(middle) for rule in table_bottoms(work) if rule.x0 <= middle <= rule.x1]
-    bottoms = [y for y in bottoms if y > boxes[-1][1]]
-    if not bottoms or pitch <= 0:
+    under = [y for rule in bottoms if rule.x0 <= middle <= rule.x1 and (y := rule.y_at(middle)) > boxes[-1][1]]
+    if not under or pitch <= 0:
         return None
-    span = (min(bottoms) - boxes[0][1]) / pitch
+    span = (min(under) - boxes[0][1]) / pitch
     return round(span) if abs(span - round(span)) <= ROWS_WHOLE_WITHIN and round(span) >= len(boxes) else None
 
 
@@ -1542,14 +1541,15 @@ class PagePipeline:
         return self.layout(work), work, back, skew
 
     @staticmethod
-    def within_tables(work: Image.Image, regions: dict[str, list[Region]]) -> tuple[dict[str, list[Region]], int]:
+    def within_tables(work: Image.Image, regions: dict[str, list[Region]], bottoms: list[RuledBottom] | None = None
+                      ) -> tuple[dict[str, list[Region]], int]:
         """The regions without what lies under a ruled table's bottom rule (:func:`inference.layout.table_bottoms`),
         and how many fields that dropped. Under the table a page holds only print and the signature block:
         the officer's title ("Cán bộ Tư pháp - Hộ tịch"), "(ký, ghi rõ họ tên)", a seal, a signature. The
         detector, on a layout it never saw, takes some of it for values (a declarant's name), and the last
         row's entry box runs on into it; entries are cut at the rule. Page-header fields stay wherever they
-        are: they are page fields, never an entry's."""
-        bottoms = table_bottoms(work)
+        are: they are page fields, never an entry's. ``bottoms``: the page's table bottoms where already found."""
+        bottoms = table_bottoms(work) if bottoms is None else bottoms
         if not bottoms:
             return regions, 0
         header = page_header_keys()
@@ -2951,7 +2951,8 @@ class PagePipeline:
     def __call__(self, image: Image.Image, book: str | None = None) -> dict:
         t0 = time.perf_counter()
         regions, work, back, skew = self.detect(image)
-        regions, below_tables = self.within_tables(work, regions)
+        bottoms = table_bottoms(work)  # found once: the rows are counted down to them too
+        regions, below_tables = self.within_tables(work, regions, bottoms)
         regions, entries_cut = self.split_fused_entries(work, regions, self.fused_entry_rows)
         t_layout = time.perf_counter()
         grouped, page_fields = self.group(regions)
@@ -3077,7 +3078,7 @@ class PagePipeline:
         # The page the entry numbers put the page at; a page number another step read again keeps the text first
         # read.
         entries_page = _page_from_entries([" ".join(f.text for f in own if f.key == "so") for own in owns],
-                                          _rows_of_table(work, [entry.bbox for entry, _ in grouped]) or 0)
+                                          _rows_of_table(bottoms, [entry.bbox for entry, _ in grouped]) or 0)
         relabelled.update((i, (relabelled.get(i, (text,))[0], "page_number_from_entries")) for i, text in
                           self.read_page_number_from_entries(work, header, entries_page).items())
 

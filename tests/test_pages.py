@@ -1285,14 +1285,15 @@ def test_a_page_number_the_entry_numbers_contradict_is_read_again_as_their_page(
 
 
 def test_a_tables_rows_are_counted_down_to_its_bottom_rule():
+    from inference.layout import table_bottoms
     from inference.pages import _rows_of_table
 
-    page = _four_row_table()
+    bottoms = table_bottoms(_four_row_table())
     found = [(0, 102 + 40 * i, 600, 138 + 40 * i) for i in range(3)] + [(300, 255, 600, 262)]  # and a sliver
-    assert _rows_of_table(page, found) == 4  # the blank row at the foot counts
-    assert _rows_of_table(page, found[:1]) is None  # no row pitch
-    assert _rows_of_table(page, [(0, 102, 600, 138), (0, 162, 600, 198)]) is None  # 2.6 rows: no whole number
-    assert _rows_of_table(Image.new("RGB", (600, 300), "white"), found) is None  # no bottom rule
+    assert _rows_of_table(bottoms, found) == 4  # the blank row at the foot counts
+    assert _rows_of_table(bottoms, found[:1]) is None  # no row pitch
+    assert _rows_of_table(bottoms, [(0, 102, 600, 138), (0, 162, 600, 198)]) is None  # 2.6 rows: no whole number
+    assert _rows_of_table([], found) is None  # no bottom rule
 
 
 def _short_word_beside_a_name(key: str) -> dict:
