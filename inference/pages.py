@@ -1327,11 +1327,12 @@ EXPECTED_RELATIONSHIP_WEIGHT = 3.5
 #: The log-probability a nationality is worth in the reading of a nationality read as none ("Con Nam" for "Việt
 #: Nam" written over two lines; :meth:`PagePipeline.read_nationalities_again`); 0 turns the step off.
 NATIONALITY_PRIOR = 2.0
-#: A nationality's lines are scored on their boxes grown by this share of their height above and below
-#: (:meth:`PagePipeline.read_nationalities_again`): "Việt" stacks a mark above its "ê" and a dot below, and the
+#: A nationality's, a gender's or an ethnicity's lines are scored on their boxes grown by this share of their
+#: height above and below (:meth:`PagePipeline.read_nationalities_again`, :meth:`PagePipeline._read_words_again`):
+#: "Việt" stacks a mark above its "ê" and a dot below, and the
 #: detector's box of it, as tall as the "Nam" beside it, cuts them off. On four such boxes of one page "Việt"
 #: scored 1 to 10 nats below the misreading ("Lan", "Kinh"); grown by 0.4, 0.3 below to 15 above it.
-NATIONALITY_TALLER = 0.4
+SHORT_WORD_TALLER = 0.4
 #: The log-probability a gender is worth in the reading of a gender read as none
 #: (:meth:`PagePipeline.read_genders_again`; 0 turns the step off), and the ways the books write one.
 GENDER_PRIOR = 2.0
@@ -2450,7 +2451,7 @@ class PagePipeline:
     def read_nationalities_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """Each nationality read as none the books write ("Con Nam", "Việt THONG": "Việt Nam" over two lines, one
         of them misread) is read again as each nationality (:data:`data.text.vocab.NATIONALITIES`) that changes
-        one of its lines, by teacher forcing on that line's crop grown by ``NATIONALITY_TALLER`` of its height
+        one of its lines, by teacher forcing on that line's crop grown by ``SHORT_WORD_TALLER`` of its height
         above and below, ``nationality_prior`` for a nationality (:meth:`read_again`, one round)."""
         register = get_book(book)
 
@@ -2464,7 +2465,7 @@ class PagePipeline:
             upper = text.isupper() and len(text) > 2
             return [name.upper() if upper else name for name in NATIONALITIES if name != text]
 
-        return self.read_again(work, unknown, readings, known, self.nationality_prior, 1, taller=NATIONALITY_TALLER)
+        return self.read_again(work, unknown, readings, known, self.nationality_prior, 1, taller=SHORT_WORD_TALLER)
 
     def read_relationships_again(self, work: Image.Image, fields: list[FieldResult], book: str,
                                  expected: Collection[str] = ()) -> dict[int, str]:
@@ -2686,38 +2687,37 @@ class PagePipeline:
 
     def read_ethnicities_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """Each ethnicity read as none of the list, or near several ("Sơn", "Tài", "con" for "Tày", "Tày",
-        "Ê-đê"), is read again as each ethnic group and its listed spellings, by teacher forcing on its line's
-        crop grown by ``NATIONALITY_TALLER`` of its height above and below, ``ethnicity_prior`` for a name the
-        list holds as read (:meth:`read_again`, one round)."""
-        register = get_book(book)
-
-        def known(text: str) -> int:
-            return int(not normalize_value(ValueKind.ETHNICITY, text).flags)
-
+        "Ê-đê"), is read again as each ethnic group and its listed spellings (:meth:`_read_words_again`),
+        ``ethnicity_prior`` for a name the list holds as read. One near a single name ("Nường") is that one: it
+        stands."""
         def doubtful(text: str) -> bool:
-            # A name only near one of the list, and nearest one alone ("Nường"), is that one: it stands.
             flags = normalize_value(ValueKind.ETHNICITY, text).flags
             return "ethnicity_unknown" in flags or "ambiguous_match" in flags
 
-        doubtful = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.ETHNICITY
-                    and f.text and doubtful(f.text) and len(f.lines) == 1]
-        return self.read_again(work, doubtful, lambda text: [g for g in _ethnicity_readings() if g != text], known,
-                               self.ethnicity_prior, 1, taller=NATIONALITY_TALLER)
+        return self._read_words_again(work, fields, book, ValueKind.ETHNICITY, doubtful, _ethnicity_readings(),
+                                      lambda text: int(not normalize_value(ValueKind.ETHNICITY, text).flags),
+                                      self.ethnicity_prior)
 
     def read_genders_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """Each gender read as none ("194", "VN" for a "nữ" of two or three strokes) is read again as each way the
-        books write a gender, by teacher forcing on its line's crop grown by ``NATIONALITY_TALLER`` of its height
-        above and below (a short word whose marks its box cuts off, as a nationality's), ``gender_prior`` for a
-        gender (:meth:`read_again`, one round)."""
-        register = get_book(book)
-
+        books write a gender (:meth:`_read_words_again`), ``gender_prior`` for a gender."""
         def known(text: str) -> int:
             return int("gender_unknown" not in normalize_value(ValueKind.GENDER, text).flags)
 
-        unread = [f for f in fields if f.key in register and register.field(f.key).kind is ValueKind.GENDER
-                  and f.text and not known(f.text) and len(f.lines) == 1]
-        return self.read_again(work, unread, lambda text: [g for g in GENDER_READINGS if g != text], known,
-                               self.gender_prior, 1, taller=NATIONALITY_TALLER)
+        return self._read_words_again(work, fields, book, ValueKind.GENDER, lambda text: not known(text),
+                                      GENDER_READINGS, known, self.gender_prior)
+
+    def _read_words_again(self, work: Image.Image, fields: list[FieldResult], book: str, kind: ValueKind, doubtful,
+                          readings: tuple[str, ...], known, prior: float) -> dict[int, str]:
+        """Each field of ``kind`` on one line whose text is ``doubtful(text)`` read again as each of ``readings``,
+        by teacher forcing on its line's crop grown by ``SHORT_WORD_TALLER`` of its height above and below (a
+        short word whose marks the detector's box cuts off), ``prior`` per ``known(text)`` (:meth:`read_again`,
+        one round)."""
+        register = get_book(book)
+        chosen = [f for f in fields if f.key in register and register.field(f.key).kind is kind and f.text
+                  and doubtful(f.text) and len(f.lines) == 1]
+        return self.read_again(work, chosen, lambda text: [r for r in readings if r != text], known, prior, 1,
+                               taller=SHORT_WORD_TALLER)
 
     def read_unreadable_dates_again(self, work: Image.Image, fields: list[FieldResult], book: str) -> dict[int, str]:
         """Each date read as no date ("19/6/193", "21.18.1997", "39.70", a year "196") is read again with one

@@ -1136,7 +1136,7 @@ def test_a_nationality_read_as_none_is_read_again_as_the_likeliest_nationality(m
     # Scored on the line's box grown above and below ("Việt" stacks marks over and under its "ê").
     import inference.pages as pages
     from data.pages.lines import crop_line
-    from inference.pages import FIELD_LINE_PAD, NATIONALITY_TALLER
+    from inference.pages import FIELD_LINE_PAD, SHORT_WORD_TALLER
 
     heights: set[int] = set()
 
@@ -1146,7 +1146,7 @@ def test_a_nationality_read_as_none_is_read_again_as_the_likeliest_nationality(m
 
     monkeypatch.setattr(pages, "reading_log_probs", scored)
     assert _one_record(regions, texts, 0.5)["nksQuocTich"]["text"] == "Việt Nam"
-    grow = NATIONALITY_TALLER * 20
+    grow = SHORT_WORD_TALLER * 20
     page = Image.new("RGB", (600, 300), "white")
     assert heights == {crop_line(page, (100, 110 - grow, 160, 130 + grow), FIELD_LINE_PAD).height}
     scored_by(monkeypatch, {"Con": -0.5, "Việt": -1.2, "Nam": -0.1})
